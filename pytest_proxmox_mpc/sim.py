@@ -1,0 +1,107 @@
+"""The sim target: fakepve served in this process on 127.0.0.1, on its own event loop thread.
+
+fakepve (AGPL-3.0) is imported only here, and this module is imported only when the sim target is
+chosen, so projects that test against their own cluster never load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from .endpoint import Endpoint
+from .scenario import load_scenario
+from .secret import Secret
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+GUEST_TUNABLES = ("shutdown_secs", "start_secs", "stop_secs", "start_error", "ha_state")
+
+
+class SimCluster:
+    """A started fakepve with a scenario loaded. ``pve`` is the ``fakepve.FakePve`` (for faults).
+
+    The login is ``root@pam`` with a password made for this run only; TLS is verified against the
+    self-signed certificate made in ``workdir``.
+    """
+
+    def __init__(self, scenario: Path, workdir: Path, user: str = "root@pam") -> None:
+        from fakepve import FakePve
+        from fakepve.certs import make_cert
+
+        self.scenario = scenario
+        self.user = user
+        self._password = Secret(secrets.token_urlsafe(24))
+        self.certfile, keyfile, _ = make_cert(str(workdir), name="pytest-proxmox-mpc-sim", hosts=(HOST,))
+        self.pve: Any = FakePve(user=user, password=self._password.reveal(), host=HOST, port=0)
+        self.pve.time_scale = 0
+        apply_scenario(self.pve, load_scenario(scenario))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pytest-proxmox-mpc-sim", daemon=True)
+        self._thread.start()
+        try:
+            self._call(self.pve.start(self.certfile, keyfile))
+        except BaseException:
+            self._halt()
+            raise
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """How to reach and log in to the simulated cluster."""
+        return Endpoint(host=HOST, port=int(self.pve.port), user=self.user, password=self._password,
+                        verify=self.certfile)
+
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
+
+    def _halt(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(START_TIMEOUT)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a fakepve coroutine (e.g. ``pve.backup(101)``) on the server's loop and return its result."""
+        return self._call(coro)
+
+    def stop(self) -> None:
+        """Let running tasks end, stop serving, and end the loop thread."""
+        from fakepve import settle
+
+        try:
+            self._call(settle())
+            self._call(self.pve.stop())
+        finally:
+            self._halt()
+
+
+def apply_scenario(pve: Any, data: dict[str, Any]) -> None:
+    """Load a checked scenario (see ``scenario.py``) into a FakePve that is not serving yet."""
+    if "cluster_name" in data:
+        pve.cluster_name = data["cluster_name"]
+    for node in data.get("nodes", []):
+        pve.add_node(node["name"], online=node.get("online", True))
+    for sid, options in data.get("storages", {}).items():
+        store = {"active": 1, "files": set(), **options}
+        pve.storages[sid] = store
+    for pool, info in data.get("pools", {}).items():
+        pve.pools.setdefault(pool, set())
+        pve.pool_info[pool] = {"comment": info.get("comment"), "storage": set(info.get("storage", []))}
+    for guest in data["guests"]:
+        common = dict(node=guest.get("node", "pve1"), status=guest.get("status", "stopped"),
+                      config=guest.get("config", {}), template=guest.get("template", False),
+                      lock=guest.get("lock"), pool=guest.get("pool"))
+        if guest.get("type", "qemu") == "lxc":
+            made = pve.add_ct(guest["vmid"], guest.get("name"), ostemplate=guest.get("ostemplate"), **common)
+        else:
+            made = pve.add_vm(guest["vmid"], guest["name"], qmpstatus=guest.get("qmpstatus"), **common)
+            made.acpi = guest.get("acpi", True)
+            if "agent" in guest:
+                made.agent = guest["agent"]
+        for key in GUEST_TUNABLES:
+            if key in guest:
+                setattr(made, key, guest[key])
