@@ -46,9 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     src = RawSources(options=options, ini=ini, environ=os.environ,
                      inifile=str(config.inipath) if config.inipath else None, rootdir=config.rootpath)
     try:
-        config.stash[SETTINGS_KEY] = resolve(src)
+        settings = config.stash[SETTINGS_KEY] = resolve(src)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
+        config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -68,8 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             phase = phases.phase_of(mark.name for mark in item.iter_markers())
         except phases.TwoPhases as exc:
             message = f"{item.nodeid} {exc}"
-            if hasattr(config, "workerinput"):  # raising here would crash an xdist worker
-                item.add_marker(pytest.mark.usefixtures("_pve_usage_error"))
+            if hasattr(config, "workerinput"):  # raising here would crash an xdist worker: fail at setup
                 item.stash[_USAGE_ERROR] = message
                 continue
             raise pytest.UsageError(message) from None
@@ -80,9 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 
 
-@pytest.fixture
-def _pve_usage_error(request: pytest.FixtureRequest) -> None:
-    pytest.fail("usage error: " + request.node.stash[_USAGE_ERROR], pytrace=False)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _USAGE_ERROR in item.stash:
+        pytest.fail("usage error: " + item.stash[_USAGE_ERROR], pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +114,10 @@ def pve_readonly(_pve_target_session: TargetSession) -> Any:
         api = connect(endpoint, ReadOnlyPolicy())
         read_version(api, endpoint)  # token logins are checked only by a first request
     except TargetUnavailable as exc:
-        pytest.fail(f"proxmox: {exc}", pytrace=False)
-    return api
+        problem = str(exc)
+    else:
+        return api
+    pytest.fail(f"proxmox: {problem}", pytrace=False)  # outside the except: no chained traceback
 
 
 @pytest.fixture(scope="session")
@@ -124,5 +127,7 @@ def pve_target(_pve_target_session: TargetSession, pve_readonly: Any) -> Target:
     try:
         version = read_version(pve_readonly, endpoint)
     except TargetUnavailable as exc:
-        pytest.fail(f"proxmox: {exc}", pytrace=False)
-    return Target(kind=_pve_target_session.kind, base_url=endpoint.base_url, version=version)
+        problem = str(exc)
+    else:
+        return Target(kind=_pve_target_session.kind, base_url=endpoint.base_url, version=version)
+    pytest.fail(f"proxmox: {problem}", pytrace=False)

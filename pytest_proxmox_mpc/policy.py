@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .errors import ReadOnlyViolation, SafetyViolation
 
@@ -38,10 +38,12 @@ class ApiRequest:
     def from_http(cls, method: str, url: str, body: bytes | str | None = None) -> ApiRequest:
         """Describe an HTTP request: the query string and a form-encoded body become ``params``."""
         parts = urlsplit(url)
+        # Decoded, because the server decodes it: the policy must judge the path the server acts on.
+        full = unquote(parts.path)
         path: str | None = None
         for prefix in API_PREFIXES:
-            if parts.path == prefix or parts.path.startswith(prefix + "/"):
-                path = parts.path[len(prefix):] or "/"
+            if full == prefix or full.startswith(prefix + "/"):
+                path = full[len(prefix):] or "/"
                 break
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         opaque = False

@@ -25,11 +25,13 @@ GUEST_TUNABLES = ("shutdown_secs", "start_secs", "stop_secs", "start_error", "ha
 class SimCluster:
     """A started fakepve with a scenario loaded. ``pve`` is the ``fakepve.FakePve`` (for faults).
 
-    The login is ``root@pam`` with a password made for this run only; TLS is verified against the
+    The login is ``root@pam`` with a password made for this run only, or the API token
+    ``token_name`` (its secret made for this run unless given); TLS is verified against the
     self-signed certificate made in ``workdir``.
     """
 
-    def __init__(self, scenario: Path, workdir: Path, user: str = "root@pam") -> None:
+    def __init__(self, scenario: Path, workdir: Path, user: str = "root@pam", token_name: str | None = None,
+                 token_value: Secret | None = None) -> None:
         from fakepve import FakePve
         from fakepve.certs import make_cert
 
@@ -39,6 +41,11 @@ class SimCluster:
         self.certfile, keyfile, _ = make_cert(str(workdir), name="pytest-proxmox-mpc-sim", hosts=(HOST,))
         self.pve: Any = FakePve(user=user, password=self._password.reveal(), host=HOST, port=0)
         self.pve.time_scale = 0
+        self.token_name = token_name
+        self._token_value = None
+        if token_name:
+            self._token_value = token_value or Secret(secrets.token_urlsafe(24))
+            self.pve.apitokens[f"{user}!{token_name}"] = self._token_value.reveal()
         apply_scenario(self.pve, load_scenario(scenario))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pytest-proxmox-mpc-sim", daemon=True)
@@ -53,7 +60,7 @@ class SimCluster:
     def endpoint(self) -> Endpoint:
         """How to reach and log in to the simulated cluster."""
         return Endpoint(host=HOST, port=int(self.pve.port), user=self.user, password=self._password,
-                        verify=self.certfile)
+                        token_name=self.token_name, token_value=self._token_value, verify=self.certfile)
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)

@@ -43,7 +43,8 @@ class TargetSession:
             from .sim import SimCluster  # fakepve is imported only on this path
 
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._sim = SimCluster(self.settings.sim_scenario, self.workdir, user="root@pam")
+            self._sim = SimCluster(self.settings.sim_scenario, self.workdir, user=self.settings.user,
+                                   token_name=self.settings.token_name, token_value=self.settings.token_value)
         return self._sim
 
     @property

@@ -20,7 +20,8 @@ def test_nodes_are_listed(pve_readonly: Any) -> None:
     names = [node["node"] for node in nodes]
     assert len(names) == len(set(names)), f"GET /nodes lists a node twice: {sorted(names)}"
     for node in nodes:
-        assert node.get("status") in ("online", "offline", "unknown"), f"node {node['node']}: status {node.get('status')!r}"
+        status = node.get("status")
+        assert status in ("online", "offline", "unknown"), f"node {node['node']}: status {status!r}"
     cluster_nodes = {r["node"] for r in pve_readonly.cluster.resources.get(type="node")}
     assert cluster_nodes == set(names), "GET /cluster/resources?type=node disagrees with GET /nodes"
 

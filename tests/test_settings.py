@@ -1,0 +1,172 @@
+"""Settings: one precedence (option > ini > environment > default), checked values, secrets kept out."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_proxmox_mpc.errors import SettingsError
+from pytest_proxmox_mpc.secret import Secret
+from pytest_proxmox_mpc.settings import OPTIONS, RawSources, Settings, parse_host, resolve
+
+SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+# A live target with a password: every cross-check passes unless a test breaks it on purpose.
+BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE_TOKEN_VALUE": "tok-not-shown"}
+
+
+def sources(tmp_path: Path, options: dict[str, Any] | None = None, ini: dict[str, str] | None = None,
+            env: dict[str, str] | None = None) -> RawSources:
+    return RawSources(options=options or {}, ini=ini or {}, environ={**BASE_ENV, **(env or {})},
+                      inifile=str(tmp_path / "pytest.ini"), rootdir=tmp_path)
+
+
+def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """Two raw values of a setting, each with what it resolves to; the first differs from the default."""
+    ca_a, ca_b = tmp_path / "a.pem", tmp_path / "b.pem"
+    ca_a.write_text("x")
+    ca_b.write_text("y")
+    other = tmp_path / "other.json"
+    other.write_text('{"guests": []}')
+    return {
+        "target": (("sim", "sim"), ("live", "live")),
+        "host": (("10.0.0.1:8007", ("10.0.0.1", 8007)), ("10.0.0.2", ("10.0.0.2", 8006))),
+        "user": (("alice@pve", "alice@pve"), ("bob@pam", "bob@pam")),
+        "token_name": (("ci", "ci"), ("other", "other")),
+        "verify_ssl": (("false", False), ("true", True)),
+        "ca_bundle": ((str(ca_a), ca_a), (str(ca_b), ca_b)),
+        "max_phase": (("3", 3), ("2", 2)),
+        "sim_scenario": ((str(other), other), ("homelab", SCENARIO)),
+        "timeout": (("5", 5.0), ("12.5", 12.5)),
+    }[name]
+
+
+def value_of(settings: Settings, name: str) -> Any:
+    return (settings.host, settings.port) if name == "host" else getattr(settings, name)
+
+
+LEVELS = ("option", "ini", "env")
+
+
+def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
+    if level == "option":
+        return {"options": {opt.dest: raw}}
+    if level == "ini":
+        return {"ini": {opt.ini: raw}}
+    return {"env": {opt.env: raw}}
+
+
+@pytest.mark.parametrize("opt", OPTIONS, ids=[o.name for o in OPTIONS])
+def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, tmp_path: Path) -> None:
+    (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
+    levels = [level for level in LEVELS if level != "env" or opt.env]
+    default = value_of(resolve(sources(tmp_path)), opt.name)
+    assert default != want_a
+    for higher, lower in itertools.pairwise(levels):
+        merged: dict[str, Any] = {"options": {}, "ini": {}, "env": {}}
+        for level, raw in ((higher, raw_a), (lower, raw_b)):
+            for key, part in place(opt, level, raw).items():
+                merged[key].update(part)
+        settings = resolve(sources(tmp_path, **merged))
+        assert value_of(settings, opt.name) == want_a, f"{higher} must win over {lower}"
+        assert settings.sources[opt.name] != "default"
+    lowest = levels[-1]
+    settings = resolve(sources(tmp_path, **place(opt, lowest, raw_a)))
+    assert value_of(settings, opt.name) == want_a, f"{lowest} must win over the default"
+
+
+def test_defaults_without_anything_set(tmp_path: Path) -> None:
+    settings = resolve(RawSources(options={}, ini={}, environ={}, rootdir=tmp_path))
+    assert (settings.target, settings.user, settings.max_phase, settings.verify_ssl) == ("sim", "root@pam", 1, True)
+    assert settings.sim_scenario == SCENARIO
+    assert settings.port == 8006
+
+
+def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
+    settings = resolve(sources(tmp_path))
+    assert settings.target == "live"
+    assert settings.sources["target"] == "default"
+
+
+@pytest.mark.parametrize(("src", "words"), [
+    ({"env": {"PVE_TARGET": "cloud"}}, ["setting pve_target", "environment variable PVE_TARGET", "'cloud'"]),
+    ({"options": {"pve_max_phase": "7"}}, ["setting pve_max_phase", "from --pve-max-phase", "'7'", "1, 2, 3, 4"]),
+    ({"ini": {"pve_max_phase": "two"}}, ["setting pve_max_phase", "ini key pve_max_phase in", "pytest.ini"]),
+    ({"env": {"PVE_HOST": "https://pve:8006"}}, ["setting pve_host", "PVE_HOST", "without a scheme"]),
+    ({"env": {"PVE_HOST": "pve:99999"}}, ["setting pve_host", "port"]),
+    ({"options": {"pve_user": "root"}}, ["setting pve_user", "USER@REALM"]),
+    ({"env": {"PVE_VERIFY_SSL": "maybe"}}, ["setting pve_verify_ssl", "not a boolean"]),
+    ({"env": {"PVE_TIMEOUT": "0"}}, ["setting pve_timeout", "more than 0"]),
+    ({"options": {"pve_ca_bundle": "/nonexistent/ca.pem"}}, ["setting pve_ca_bundle", "not a readable file"]),
+    ({"options": {"pve_target": "replay"}}, ["setting pve_target", "'replay'", "use sim or live"]),
+    ({"options": {"pve_sim_scenario": "nosuch"}}, ["setting pve_sim_scenario", "no packaged scenario 'nosuch'"]),
+])
+def test_bad_values_name_the_setting_and_where_it_came_from(tmp_path: Path, src: dict[str, Any],
+                                                            words: list[str]) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve(sources(tmp_path, **src))
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_live_without_a_secret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="needs a secret: set PVE_PASSWORD"):
+        resolve(RawSources(options={"pve_target": "live", "pve_host": "pve"}, ini={}, environ={}, rootdir=tmp_path))
+    with pytest.raises(SettingsError, match="token 'ci' needs its secret in PVE_TOKEN_VALUE"):
+        resolve(RawSources(options={"pve_host": "pve", "pve_token_name": "ci"}, ini={},
+                           environ={"PVE_PASSWORD": "x"}, rootdir=tmp_path))
+    with pytest.raises(SettingsError, match="needs a host"):
+        resolve(RawSources(options={"pve_target": "live"}, ini={}, environ={"PVE_PASSWORD": "x"}, rootdir=tmp_path))
+
+
+def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-a-file\n")
+    settings = resolve(RawSources(options={"pve_host": "pve", "pve_token_name": "ci"}, ini={},
+                                  environ={"PVE_TOKEN_VALUE_FILE": str(secret_file)}, rootdir=tmp_path))
+    assert settings.token_value == Secret("from-a-file")
+    assert settings.auth == "token"
+    with pytest.raises(SettingsError, match="PVE_PASSWORD_FILE: cannot read"):
+        resolve(RawSources(options={"pve_host": "pve"}, ini={}, environ={"PVE_PASSWORD_FILE": "/nonexistent"},
+                           rootdir=tmp_path))
+
+
+def test_no_setting_takes_a_secret_from_a_flag_or_ini_key() -> None:
+    names = {o.name for o in OPTIONS}
+    assert not names & {"password", "token_value", "token_secret"}
+
+
+def test_header_shows_values_but_never_secrets(tmp_path: Path) -> None:
+    settings = resolve(sources(tmp_path, options={"pve_token_name": "ci", "pve_max_phase": "3"}))
+    header = "\n".join(settings.header_lines())
+    assert "host=pve.example.test:8006" in header and "token_name=ci" in header and "auth=token" in header
+    assert "pw-not-shown" not in header and "tok-not-shown" not in header
+    assert "WARNING: phase 3 tests may WRITE to the live cluster pve.example.test:8006" in header
+    assert "WARNING" not in "\n".join(resolve(sources(tmp_path)).header_lines())
+
+
+def test_secret_never_shows_itself() -> None:
+    secret = Secret("hunter2")
+    assert "hunter2" not in f"{secret} {secret!r} {secret:>10}" + str([secret])
+    assert secret.reveal() == "hunter2"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("pve", ("pve", 8006)), ("pve:8443", ("pve", 8443)),
+    ("[::1]:8006", ("::1", 8006)), ("[fe80::1]", ("fe80::1", 8006)),
+])
+def test_host_forms(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host(text) == expected
+
+
+def test_broken_scenario_names_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "guests": [\n    {"vmid": 100,}\n  ]\n}\n')
+    with pytest.raises(SettingsError, match=r"broken.json:3: not valid JSON"):
+        resolve(sources(tmp_path, options={"pve_sim_scenario": str(broken)}))
+    duplicate = tmp_path / "dup.json"
+    duplicate.write_text('{"guests": [{"vmid": 100, "name": "a"}, {"vmid": 100, "name": "b"}]}')
+    with pytest.raises(SettingsError, match=r"dup.json: guests\[1\]: vmid 100 is used twice"):
+        resolve(sources(tmp_path, options={"pve_sim_scenario": str(duplicate)}))

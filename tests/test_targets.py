@@ -1,0 +1,121 @@
+"""Targets as a user runs them: sim in-process, a separate fakepve process as live, and bad connections."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pytest_proxmox_mpc import ReadOnlyPolicy, TargetUnavailable
+from pytest_proxmox_mpc.client import connect, read_version
+from pytest_proxmox_mpc.secret import Secret
+from pytest_proxmox_mpc.sim import SimCluster
+
+from .conftest import SCENARIO, FakePveProcess
+
+VALIDATION = Path(__file__).resolve().parent.parent / "validation"
+PHASE1 = [str(VALIDATION), "-m", "phase1", "-p", "no:cacheprovider"]
+
+
+def live_args(server: FakePveProcess, *extra: str) -> list[str]:
+    return [*PHASE1, "--pve-host", server.address, "--pve-ca-bundle", server.cafile, *extra]
+
+
+def test_phase1_validation_passes_on_sim(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(*PHASE1)
+    result.assert_outcomes(passed=4)
+
+
+def test_phase1_validation_passes_on_a_separate_fakepve_as_live(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    result = pytester.runpytest(*live_args(fakepve_process))
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([f"proxmox: target=live max_phase=1 host={fakepve_process.address} "
+                                 f"user=root@pam auth=password verify_ssl=ca:{fakepve_process.cafile}*"])
+
+
+def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    """fakepve's command line has no tokens (its token API stores nothing), so tokens are tested on sim."""
+    monkeypatch.setenv("PVE_TOKEN_NAME", "validation")
+    monkeypatch.setenv("PVE_TOKEN_VALUE", "the-token-value")
+    result = pytester.runpytest(*PHASE1)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["proxmox: target=sim*"])
+
+    sim = SimCluster(SCENARIO, tmp_path, token_name="validation", token_value=Secret("the-token-value"))
+    try:
+        wrong = dataclasses.replace(sim.endpoint, token_value=Secret("not-the-token"))
+        api = connect(wrong, ReadOnlyPolicy())
+        with pytest.raises(TargetUnavailable) as caught:
+            read_version(api, wrong)
+        assert str(caught.value) == f"{wrong.base_url} refused API token root@pam!validation: authentication failure"
+    finally:
+        sim.stop()
+
+
+def test_sim_with_an_api_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PVE_TOKEN_NAME", "ci")
+    pytester.runpytest(*PHASE1).assert_outcomes(passed=4)
+
+
+def one_line_errors(result: pytest.RunResult, line: str) -> None:
+    """Each test errors with exactly this line and no traceback."""
+    result.assert_outcomes(errors=4)
+    output = result.stdout.str()
+    assert output.count(line) == 4, output
+    assert "Traceback" not in output and "proxmoxer" not in output
+
+
+def test_wrong_password_is_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                          fakepve_process: FakePveProcess) -> None:
+    monkeypatch.setenv("PVE_PASSWORD", "wrong-password")
+    result = pytester.runpytest(*live_args(fakepve_process))
+    one_line_errors(result, f"proxmox: login as root@pam refused by https://{fakepve_process.address}/api2/json "
+                            "(wrong user or password?)")
+    assert "wrong-password" not in result.stdout.str()
+
+
+def test_unreachable_host_is_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import free_port
+
+    monkeypatch.setenv("PVE_PASSWORD", "x")
+    port = free_port("127.0.0.9")
+    result = pytester.runpytest(*PHASE1, "--pve-host", f"127.0.0.9:{port}", "--pve-timeout", "5")
+    one_line_errors(result, f"proxmox: cannot reach https://127.0.0.9:{port}/api2/json: connection failed "
+                            "(is the host and port right, is it up?)")
+
+
+def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                    fakepve_process: FakePveProcess) -> None:
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address)
+    one_line_errors(result, f"proxmox: TLS verification of https://{fakepve_process.address}/api2/json failed; "
+                            "give the cluster's CA with --pve-ca-bundle (or --pve-no-verify-ssl on a trusted network)")
+    result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address, "--pve-no-verify-ssl")
+    result.assert_outcomes(passed=4)
+    assert "InsecureRequestWarning" not in result.stdout.str()
+
+
+def test_a_live_run_never_imports_the_simulator(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                fakepve_process: FakePveProcess) -> None:
+    """fakepve is AGPL and optional: a project testing its own cluster must not load it."""
+    pytester.makepyfile(check_modules="""
+        import sys
+
+        def pytest_sessionfinish(session):
+            assert "fakepve" not in sys.modules, "the simulator was imported on a live run"
+            print("SIMULATOR NOT IMPORTED")
+    """)
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    result = pytester.runpytest_subprocess(*live_args(fakepve_process), "-p", "no:fakepve", "-p", "check_modules", "-s")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*"])
+
+
+def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(*PHASE1, "-n", "2", "--timeout", "120")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["created: 2/2 workers"])
