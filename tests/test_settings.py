@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from pytest_proxmox_mpc.errors import SettingsError
 from pytest_proxmox_mpc.secret import Secret
 from pytest_proxmox_mpc.settings import OPTIONS, RawSources, Settings, parse_host, resolve
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+# The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable).
+PACKAGED = Path(str(resources.files("pytest_proxmox_mpc") / "scenarios" / "homelab.json"))
 # A live target with a password: every cross-check passes unless a test breaks it on purpose.
 BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE_TOKEN_VALUE": "tok-not-shown"}
 
@@ -38,7 +40,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "verify_ssl": (("false", False), ("true", True)),
         "ca_bundle": ((str(ca_a), ca_a), (str(ca_b), ca_b)),
         "max_phase": (("3", 3), ("2", 2)),
-        "sim_scenario": ((str(other), other), ("homelab", SCENARIO)),
+        "sim_scenario": ((str(other), other), ("homelab", PACKAGED)),
         "timeout": (("5", 5.0), ("12.5", 12.5)),
     }[name]
 
@@ -80,7 +82,7 @@ def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, 
 def test_defaults_without_anything_set(tmp_path: Path) -> None:
     settings = resolve(RawSources(options={}, ini={}, environ={}, rootdir=tmp_path))
     assert (settings.target, settings.user, settings.max_phase, settings.verify_ssl) == ("sim", "root@pam", 1, True)
-    assert settings.sim_scenario == SCENARIO
+    assert settings.sim_scenario.name == "homelab.json" and settings.sim_scenario.is_file()
     assert settings.port == 8006
 
 

@@ -64,8 +64,8 @@ def test_sim_with_an_api_token(pytester: pytest.Pytester, monkeypatch: pytest.Mo
 def one_line_errors(result: pytest.RunResult, line: str) -> None:
     """Each test errors with exactly this line and no traceback."""
     result.assert_outcomes(errors=4)
+    assert result.stdout.lines.count(line) == 4, result.stdout.str()  # the error section: the line alone
     output = result.stdout.str()
-    assert output.count(line) == 4, output
     assert "Traceback" not in output and "proxmoxer" not in output
 
 
