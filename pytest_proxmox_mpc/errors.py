@@ -26,6 +26,10 @@ class ReadOnlyViolation(PhaseViolation):
     """A read-only client was asked to send something other than a GET (or the login)."""
 
 
+class ExclusionViolation(SafetyViolation):
+    """The request would touch a guest, node or storage that the exclusion list protects."""
+
+
 class SettingsError(ValueError):
     """A setting has a value the plugin cannot use; the message names the setting and its source."""
 
