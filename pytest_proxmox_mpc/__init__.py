@@ -6,6 +6,7 @@ entry point). This package exports what tests and other projects use directly.
 
 from .endpoint import Endpoint
 from .errors import (
+    ExclusionViolation,
     PhaseViolation,
     ReadOnlyViolation,
     SafetyViolation,
@@ -14,7 +15,7 @@ from .errors import (
     UnsupportedClient,
 )
 from .guard import police
-from .policy import ApiRequest, Decision, Policy, ReadOnlyPolicy
+from .policy import ApiRequest, Decision, PhasePolicy, Policy, ReadOnlyPolicy
 from .target import Target
 
 __version__ = "0.1.0"
@@ -23,6 +24,8 @@ __all__ = [
     "ApiRequest",
     "Decision",
     "Endpoint",
+    "ExclusionViolation",
+    "PhasePolicy",
     "PhaseViolation",
     "Policy",
     "ReadOnlyPolicy",
