@@ -106,28 +106,28 @@ def pve_sim(_pve_target_session: TargetSession) -> Any:
 
 
 @pytest.fixture(scope="session")
-def pve_readonly(_pve_target_session: TargetSession) -> Any:
-    """A ``proxmoxer.ProxmoxAPI`` that can only read: any method but GET (and the login) raises
-    ``ReadOnlyViolation`` before anything is sent."""
+def _pve_connection(_pve_target_session: TargetSession) -> tuple[Any, str]:
+    """The read-only client and the PVE version, from one login and one GET /version."""
     endpoint = _pve_target_session.endpoint
     try:
         api = connect(endpoint, ReadOnlyPolicy())
-        read_version(api, endpoint)  # token logins are checked only by a first request
+        version = read_version(api, endpoint)  # token logins are checked only by a first request
     except TargetUnavailable as exc:
         problem = str(exc)
     else:
-        return api
+        return api, version
     pytest.fail(f"proxmox: {problem}", pytrace=False)  # outside the except: no chained traceback
 
 
 @pytest.fixture(scope="session")
-def pve_target(_pve_target_session: TargetSession, pve_readonly: Any) -> Target:
+def pve_readonly(_pve_connection: tuple[Any, str]) -> Any:
+    """A ``proxmoxer.ProxmoxAPI`` that can only read: any method but GET (and the login) raises
+    ``ReadOnlyViolation`` before anything is sent."""
+    return _pve_connection[0]
+
+
+@pytest.fixture(scope="session")
+def pve_target(_pve_target_session: TargetSession, _pve_connection: tuple[Any, str]) -> Target:
     """What the run talks to: kind (sim, live), API base URL and PVE version."""
-    endpoint = _pve_target_session.endpoint
-    try:
-        version = read_version(pve_readonly, endpoint)
-    except TargetUnavailable as exc:
-        problem = str(exc)
-    else:
-        return Target(kind=_pve_target_session.kind, base_url=endpoint.base_url, version=version)
-    pytest.fail(f"proxmox: {problem}", pytrace=False)
+    return Target(kind=_pve_target_session.kind, base_url=_pve_target_session.endpoint.base_url,
+                  version=_pve_connection[1])

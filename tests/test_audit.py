@@ -200,15 +200,19 @@ def _check_lines(path: Path) -> None:
     assert all(r["params"]["blob"] == r["worker"] * (2048 // len(r["worker"])) for r in records)
 
 
-def test_concurrent_processes_never_interleave(tmp_path: Path) -> None:
-    path = tmp_path / "audit" / "run.jsonl"
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_write_many, args=(str(path), f"gw{n}")) for n in range(WRITERS)]
+def _run_all(processes: list[Any]) -> None:
+    """Start every writer at once, then wait for each to end cleanly."""
     for process in processes:
         process.start()
     for process in processes:
         process.join(120)
         assert process.exitcode == 0
+
+
+def test_concurrent_processes_never_interleave(tmp_path: Path) -> None:
+    path = tmp_path / "audit" / "run.jsonl"
+    context = multiprocessing.get_context("spawn")
+    _run_all([context.Process(target=_write_many, args=(str(path), f"gw{n}")) for n in range(WRITERS)])
     _check_lines(path)
 
 
@@ -218,12 +222,7 @@ def test_forked_children_sharing_one_log_never_interleave(tmp_path: Path) -> Non
     path = tmp_path / "run.jsonl"
     with AuditLog(path) as log:
         context = multiprocessing.get_context("fork")
-        processes = [context.Process(target=_write_many, args=(str(path), f"gw{n}", log)) for n in range(WRITERS)]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(120)
-            assert process.exitcode == 0
+        _run_all([context.Process(target=_write_many, args=(str(path), f"gw{n}", log)) for n in range(WRITERS)])
     _check_lines(path)
     assert os.path.getsize(path) > WRITERS * PER_WRITER * 2048
 
