@@ -37,11 +37,6 @@ def new_run_id() -> str:
     return _utcnow().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def default_audit_path(rootdir: Path, run_id: str) -> Path:
-    """Where a run's audit trail goes unless told otherwise."""
-    return rootdir / ".pytest_proxmox_mpc" / "audit" / f"{run_id}.jsonl"
-
-
 def upid_of(answer: Any) -> str | None:
     """The task UPID when a decoded PVE answer (the whole ``{"data": ...}`` body or its data) is one."""
     data = answer.get("data") if isinstance(answer, Mapping) else answer

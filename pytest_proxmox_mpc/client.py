@@ -1,44 +1,85 @@
-"""Opening a proxmoxer client on an endpoint, with failures turned into one clear line."""
+"""Opening a proxmoxer client on an endpoint, with failures turned into one clear line.
+
+Every request a client sends passes its ``Guard``, the login included: proxmoxer logs in with a
+module-level ``requests.post`` that no session adapter sees, so the password login is done here, through
+a policed session of its own, and proxmoxer is handed the resulting ticket.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
+from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
+from proxmoxer.backends.https import ProxmoxHTTPAuth
 
 from .endpoint import Endpoint
 from .errors import TargetUnavailable
-from .guard import police
-from .policy import Policy
+from .guard import Guard, as_guard, police, police_session
+from .policy import LOGIN_PATH, Policy
 
 
-def connect(endpoint: Endpoint, policy: Policy) -> Any:
-    """A ``proxmoxer.ProxmoxAPI`` (https backend) on ``endpoint``, guarded by ``policy`` from the start.
+class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
+    """proxmoxer's ticket auth, logging in (and renewing the ticket) through a policed session."""
+
+    def __init__(self, login: requests.Session, endpoint: Endpoint, password: str) -> None:
+        self._login = login
+        super().__init__(endpoint.user, password, base_url=endpoint.base_url, verify_ssl=endpoint.verify,
+                         timeout=endpoint.timeout)
+
+    def _get_new_tokens(self, password: str | None = None, otp: str | None = None,
+                        otptype: str | None = None) -> None:
+        data = {"username": self.username, "password": password or self.pve_auth_ticket}
+        answer = self._login.post(self.base_url + LOGIN_PATH, data=data, verify=self.verify_ssl,
+                                  timeout=self.timeout)
+        if answer.status_code != 200:
+            raise AuthenticationError(f"login refused with HTTP {answer.status_code}")
+        ticket = answer.json()["data"]
+        if ticket.get("NeedTFA") is not None:
+            raise AuthenticationError("the user needs two-factor authentication; use an API token instead")
+        self.birth_time = time.monotonic()
+        self.pve_auth_ticket = ticket["ticket"]
+        self.csrf_prevention_token = ticket["CSRFPreventionToken"]
+
+
+def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
+    """A ``proxmoxer.ProxmoxAPI`` (https backend) on ``endpoint``, every request of it passing ``policy``.
 
     The guard is installed before the first API call, so nothing unpoliced is ever sent. Password
-    logins are checked here (proxmoxer logs in at once); token logins by the first request.
+    logins are checked here; token logins by the first request.
     Raises ``TargetUnavailable`` with one line, never a secret.
     """
-    from proxmoxer import AuthenticationError, ProxmoxAPI
-
-    auth: dict[str, Any]
-    if endpoint.token_name:
-        if endpoint.token_value is None:
-            raise TargetUnavailable(f"API token {endpoint.token_name!r} has no secret")
-        auth = {"token_name": endpoint.token_name, "token_value": endpoint.token_value.reveal()}
-    elif endpoint.password is not None:
-        auth = {"password": endpoint.password.reveal()}
-    else:
+    guard = as_guard(policy)
+    if endpoint.token_name and endpoint.token_value is None:
+        raise TargetUnavailable(f"API token {endpoint.token_name!r} has no secret")
+    if not endpoint.token_name and endpoint.password is None:
         raise TargetUnavailable(f"no credentials for {endpoint.user} at {endpoint.base_url}")
-    try:
-        api = ProxmoxAPI(endpoint.netloc, user=endpoint.user, backend="https", verify_ssl=endpoint.verify,
-                         timeout=endpoint.timeout, **auth)
-    except AuthenticationError:
-        raise TargetUnavailable(f"login as {endpoint.user} refused by {endpoint.base_url} "
-                                "(wrong user or password?)") from None
-    except requests.RequestException as exc:
-        raise TargetUnavailable(describe_failure(endpoint, exc)) from None
-    return police(api, policy)
+    # A token auth sends nothing when it is made; for a password login it is replaced below, unused.
+    token = endpoint.token_value.reveal() if endpoint.token_name and endpoint.token_value else "unused"
+    api = ProxmoxAPI(endpoint.netloc, user=endpoint.user, backend="https", verify_ssl=endpoint.verify,
+                     timeout=endpoint.timeout, token_name=endpoint.token_name or "unused", token_value=token)
+    police(api, guard)
+    if not endpoint.token_name:
+        assert endpoint.password is not None
+        login = police_session(requests.Session(), guard)
+        try:
+            auth = _PolicedTicketAuth(login, endpoint, endpoint.password.reveal())
+        except AuthenticationError:
+            raise TargetUnavailable(f"login as {endpoint.user} refused by {endpoint.base_url} "
+                                    "(wrong user or password?)") from None
+        except requests.RequestException as exc:
+            raise TargetUnavailable(describe_failure(endpoint, exc)) from None
+        api._backend.auth = api._store["session"].auth = auth
+    return api
+
+
+def derive(api: Any, guard: Policy | Guard) -> Any:
+    """A second client sharing ``api``'s login but with a session (and so a guard) of its own."""
+    clone = ProxmoxAPI.__new__(ProxmoxAPI)
+    clone.__dict__.update(api.__dict__)
+    clone._store = dict(api._store, session=api._backend.get_session())
+    return police(clone, guard)
 
 
 def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
@@ -56,8 +97,6 @@ def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
 
 def read_version(api: Any, endpoint: Endpoint) -> str:
     """GET /version: the PVE version string. Authentication failures become ``TargetUnavailable``."""
-    from proxmoxer import ResourceException
-
     try:
         answer = api.version.get()
     except ResourceException as exc:

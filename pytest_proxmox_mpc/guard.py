@@ -1,40 +1,98 @@
-"""The guard: a requests transport adapter that asks the policy before anything is sent.
+"""The guard: asks the policy before anything is sent, records every request, keeps the ledger.
 
-proxmoxer's https backend sends every API call through one ``requests.Session`` that all resource
-objects of a ``ProxmoxAPI`` share. Wrapping that session's transport adapters therefore polices
-resource objects made before the guard was installed too, and a refused request is stopped below
-every client-side convenience but above the socket (and above vcrpy, which patches the socket layer).
+``Guard`` is independent of the HTTP library, so the in-process client and (later) the proxy share it.
+``PolicedAdapter`` puts it under proxmoxer: its https backend sends every API call through one
+``requests.Session`` that all resource objects of a ``ProxmoxAPI`` share, so wrapping that session's
+transport adapters polices resource objects made before the guard was installed too. A refused request
+is stopped below every client-side convenience but above the socket (and above vcrpy, which patches the
+socket layer), so it never leaves the process.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import requests
 from requests.adapters import BaseAdapter
 
+from .audit import upid_of
 from .errors import UnsupportedClient
-from .policy import ApiRequest, Policy
+from .ledger import Ledger
+from .policy import ApiRequest, Decision, Policy
+from .trail import AuditTrail
+
+
+class Guard:
+    """Decides (``policy``), records (``trail``, optional) and tracks created guests (``ledger``, optional)."""
+
+    def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None) -> None:
+        self.policy = policy
+        self.trail = trail
+        self.ledger = ledger
+
+    def admit(self, request: ApiRequest) -> Decision:
+        """The policy's decision; a refused request is audited and its violation raised."""
+        decision = self.policy.decide(request)
+        if not decision.allowed:
+            if self.trail is not None:
+                self.trail.record(request, decision)
+            decision.raise_if_refused(request)
+        return decision
+
+    def settle(self, request: ApiRequest, decision: Decision, status: int | None, duration_ms: float,
+               body: bytes | None = None) -> None:
+        """Record an allowed request once its answer (``status`` None: no answer) has come."""
+        upid = None
+        if body and request.method != "GET":  # only writes start tasks: GET answers are not parsed
+            try:
+                upid = upid_of(json.loads(body))
+            except ValueError:
+                upid = None
+        if self.ledger is not None and decision.creates is not None and status == 200:
+            self.ledger.add(decision.creates)
+        if self.trail is not None:
+            self.trail.record(request, decision, status, duration_ms, upid)
 
 
 class PolicedAdapter(BaseAdapter):
-    """Sends a request through ``inner`` only when ``policy`` allows it; raises the violation otherwise."""
+    """Sends a request through ``inner`` only when the guard admits it."""
 
-    def __init__(self, inner: BaseAdapter, policy: Policy) -> None:
+    def __init__(self, inner: BaseAdapter, guard: Guard) -> None:
         super().__init__()
         self.inner = inner
-        self.policy = policy
+        self.guard = guard
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         described = ApiRequest.from_http(request.method or "", request.url or "", request.body)
-        self.policy.decide(described).raise_if_refused(described)
-        return self.inner.send(request, *args, **kwargs)
+        decision = self.guard.admit(described)
+        start = time.perf_counter()
+        try:
+            response = self.inner.send(request, *args, **kwargs)
+        except BaseException:
+            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000)
+            raise
+        # The session reads the body right after anyway (unless streaming), so reading it here costs nothing.
+        body = response.content if described.method != "GET" and not kwargs.get("stream") else None
+        self.guard.settle(described, decision, response.status_code, (time.perf_counter() - start) * 1000, body)
+        return response
 
     def close(self) -> None:
         self.inner.close()
 
 
-def police(api: Any, policy: Policy) -> Any:
+def police_session(session: requests.Session, guard: Guard) -> requests.Session:
+    """Route every transport adapter of ``session`` through ``guard``; returns the session."""
+    for prefix, adapter in list(session.adapters.items()):
+        if isinstance(adapter, PolicedAdapter):
+            adapter.guard = guard
+        else:
+            session.mount(prefix, PolicedAdapter(adapter, guard))
+    return session
+
+
+def police(api: Any, policy: Policy | Guard) -> Any:
     """Make every request of a proxmoxer API (or resource) pass ``policy``; returns the same object.
 
     Only the https backend is supported: the ssh and local backends run ``pvesh`` commands the guard
@@ -46,9 +104,10 @@ def police(api: Any, policy: Policy) -> Any:
     if backend != "https" or not isinstance(session, requests.Session):
         raise UnsupportedClient(f"cannot guard a proxmoxer client with the {backend!r} backend: only the "
                                 "https backend's requests can be policed")
-    for prefix, adapter in list(session.adapters.items()):
-        if isinstance(adapter, PolicedAdapter):
-            adapter.policy = policy
-        else:
-            session.mount(prefix, PolicedAdapter(adapter, policy))
+    police_session(session, as_guard(policy))
     return api
+
+
+def as_guard(policy: Policy | Guard) -> Guard:
+    """``policy`` itself if it is a guard, else a guard that only decides (no audit, no ledger)."""
+    return policy if isinstance(policy, Guard) else Guard(policy)

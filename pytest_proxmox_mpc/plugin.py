@@ -12,16 +12,25 @@ from typing import Any
 import pytest
 
 from . import phases
-from .client import connect, read_version
+from .audit import AuditLog, AuditSummary, new_run_id
+from .client import connect, derive, read_version
 from .errors import SettingsError, TargetUnavailable
+from .exclusions import ExclusionList
+from .guard import Guard
+from .guests import ClusterLookup, protected_vmids
+from .incident import ABORT_EXIT_CODE, abort_message, write_incident
 from .policy import ReadOnlyPolicy
+from .run import Run
 from .settings import OPTIONS, RawSources, Settings, resolve
 from .target import Target, TargetSession
+from .trail import AuditView
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
+RUN_KEY = pytest.StashKey[Run]()
 _USAGE_ERROR = pytest.StashKey[str]()
+_REFUSALS_REPORTED = pytest.StashKey[int]()
 # Fixtures that talk to the cluster: a test using one and carrying no phase marker is a phase-1 test.
-CLUSTER_FIXTURES = frozenset({"pve_target", "pve_readonly", "pve_sim"})
+CLUSTER_FIXTURES = frozenset({"pve_target", "pve_readonly", "pve_client", "pve_sim"})
+EXPECT_REFUSAL = "pve_expect_refusal"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,21 +54,50 @@ def pytest_configure(config: pytest.Config) -> None:
     options = {opt.dest: config.getoption(opt.dest) for opt in OPTIONS}
     src = RawSources(options=options, ini=ini, environ=os.environ,
                      inifile=str(config.inipath) if config.inipath else None, rootdir=config.rootpath)
+    config.addinivalue_line("markers", f"{EXPECT_REFUSAL}: the test sends requests the policy refuses on purpose; "
+                            "they are audited but neither fail the test nor abort the run")
+    worker_input = getattr(config, "workerinput", None)
+    run_id = worker_input.get("pve_run_id") if worker_input else None
     try:
-        settings = config.stash[SETTINGS_KEY] = resolve(src)
+        settings = resolve(src)
+        run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
+                                                worker_input["workerid"] if worker_input else "main")
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.pluginmanager.hasplugin("xdist") and worker_input is None:
+        config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
         config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
+class _XdistController:
+    """Registered on the xdist controller only: hands the run id to every worker it starts."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["pve_run_id"] = self.run_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN_KEY in config.stash:
+        config.stash[RUN_KEY].close()
+
+
+def run_of(config: pytest.Config) -> Run:
+    """This process's state of the run."""
+    return config.stash[RUN_KEY]
+
+
 def settings_of(config: pytest.Config) -> Settings:
     """The resolved settings of this run."""
-    return config.stash[SETTINGS_KEY]
+    return run_of(config).settings
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return settings_of(config).header_lines()
+    run = run_of(config)
+    return [*run.settings.header_lines(), f"proxmox: run {run.run_id}, audit trail {run.files.audit}"]
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: unmarked cluster tests must count as phase1
@@ -86,6 +124,72 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail("usage error: " + item.stash[_USAGE_ERROR], pytrace=False)
 
 
+def _phase(item: pytest.Item) -> int | None:
+    try:
+        return phases.phase_of(mark.name for mark in item.iter_markers())
+    except phases.TwoPhases:
+        return None
+
+
+def _expects_refusal(item: pytest.Item) -> bool:
+    return item.get_closest_marker(EXPECT_REFUSAL) is not None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    run = run_of(item.config)
+    run.trail.begin_test(item.nodeid, _phase(item))
+    item.stash[_REFUSALS_REPORTED] = 0
+    try:
+        result = yield
+    finally:
+        refusals = run.trail.end_test()
+    if refusals and run.settings.abort_on_violation and not _expects_refusal(item):
+        incident = write_incident(run.files.incident(run.worker), target=run.settings.target, test=item.nodeid,
+                                  refusals=refusals)
+        message = abort_message(item.nodeid, refusals, incident)
+        item.session.shouldstop = message  # under xdist this reaches the controller, which stops every worker
+        pytest.exit(message, returncode=ABORT_EXIT_CODE)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A refused request fails the test even when the code under test swallowed the violation."""
+    report: pytest.TestReport = yield  # type: ignore[misc]
+    refusals = run_of(item.config).trail.refusals
+    new = refusals[item.stash.get(_REFUSALS_REPORTED, 0):]
+    item.stash[_REFUSALS_REPORTED] = len(refusals)
+    if new and report.passed and not _expects_refusal(item):
+        report.outcome = "failed"
+        report.longrepr = "\n".join(["proxmox: the policy refused requests of this test:",
+                                      *(refusal.line() for refusal in new)])
+    return report  # type: ignore[return-value]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # the controller reports for the whole run
+        return
+    run = run_of(config)
+    view = AuditView(run.files.audit, run.run_id)
+    records = view.records()
+    incidents = run.files.incidents()
+    if not records and not incidents:
+        return
+    terminalreporter.section("proxmox audit")
+    terminalreporter.write_line(f"{len(records)} requests in {run.files.audit}")
+    for line in AuditSummary.of(records).lines():
+        terminalreporter.write_line(line)
+    for incident in incidents:
+        terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
+    if not hasattr(session.config, "workerinput") and run_of(session.config).files.incidents():
+        session.exitstatus = ABORT_EXIT_CODE
+
+
 @pytest.fixture(scope="session")
 def _pve_target_session(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
                         ) -> Iterator[TargetSession]:
@@ -106,11 +210,12 @@ def pve_sim(_pve_target_session: TargetSession) -> Any:
 
 
 @pytest.fixture(scope="session")
-def _pve_connection(_pve_target_session: TargetSession) -> tuple[Any, str]:
+def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSession) -> tuple[Any, str]:
     """The read-only client and the PVE version, from one login and one GET /version."""
     endpoint = _pve_target_session.endpoint
+    guard = Guard(ReadOnlyPolicy(), run_of(pytestconfig).trail)
     try:
-        api = connect(endpoint, ReadOnlyPolicy())
+        api = connect(endpoint, guard)
         version = read_version(api, endpoint)  # token logins are checked only by a first request
     except TargetUnavailable as exc:
         problem = str(exc)
@@ -131,3 +236,38 @@ def pve_target(_pve_target_session: TargetSession, _pve_connection: tuple[Any, s
     """What the run talks to: kind (sim, live), API base URL and PVE version."""
     return Target(kind=_pve_target_session.kind, base_url=_pve_target_session.endpoint.base_url,
                   version=_pve_connection[1])
+
+
+@pytest.fixture(scope="session")
+def pve_exclusions(pytestconfig: pytest.Config) -> ExclusionList:
+    """The production exclusion list of the run (empty without ``--pve-exclusions``):
+    ``pve_exclusions.protects(vmid=..., name=..., node=..., storage=...)``."""
+    return settings_of(pytestconfig).exclusions
+
+
+@pytest.fixture(scope="session")
+def _pve_protected(pve_readonly: Any, pve_exclusions: ExclusionList) -> frozenset[int]:
+    """The vmids protected by name, tag or pool, resolved against the inventory when the session starts."""
+    try:
+        return protected_vmids(pve_readonly, pve_exclusions)
+    except Exception as exc:  # an unresolved exclusion list must not let writes through: no client at all
+        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    pytest.fail(f"proxmox: cannot resolve the exclusion list against the cluster: {problem}", pytrace=False)
+
+
+@pytest.fixture
+def pve_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, pve_readonly: Any,
+               _pve_protected: frozenset[int]) -> Any:
+    """A ``proxmoxer.ProxmoxAPI`` with the running test's phase policy: a refused request raises
+    ``PhaseViolation`` or ``ExclusionViolation`` (both ``SafetyViolation``) before anything is sent."""
+    run = run_of(pytestconfig)
+    phase = _phase(request.node) or phases.DEFAULT_PHASE
+    policy = run.policy(phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
+    return derive(pve_readonly, Guard(policy, run.trail, run.ledger))
+
+
+@pytest.fixture(scope="session")
+def pve_audit(pytestconfig: pytest.Config) -> AuditView:
+    """The current run's audit trail: ``pve_audit.records(test=nodeid)``, ``pve_audit.refusals()``."""
+    run = run_of(pytestconfig)
+    return AuditView(run.files.audit, run.run_id)

@@ -92,6 +92,7 @@ class Decision:
     rule: str
     reason: str
     violation: type[SafetyViolation] = SafetyViolation
+    creates: int | None = None  # the vmid an allowed create or clone makes: it joins the ledger on success
 
     def raise_if_refused(self, request: ApiRequest) -> None:
         """Raise this decision's violation when the request is refused."""
@@ -134,8 +135,8 @@ class PhasePolicy:
     def _refuse(self, rule: str, reason: str) -> Decision:
         return Decision(False, f"{self.label or f'phase{self.phase}'}:{rule}", reason, self.phase_violation)
 
-    def _allow(self, rule: str, reason: str) -> Decision:
-        return Decision(True, f"{self.label or f'phase{self.phase}'}:{rule}", reason)
+    def _allow(self, rule: str, reason: str, creates: int | None = None) -> Decision:
+        return Decision(True, f"{self.label or f'phase{self.phase}'}:{rule}", reason, creates=creates)
 
     def decide(self, request: ApiRequest) -> Decision:
         method, path = request.method, request.path
@@ -157,14 +158,17 @@ class PhasePolicy:
         match = self.schema.match(path)
         if match is None or method not in match.methods:
             return self._refuse("not-in-schema", f"the PVE schema has no {method} {path}")
-        protected = self._exclusion(request, match)
+        # One lookup per guest per decision: exclusions and the clone rule may both ask about the same guest.
+        lookup = _memoised(self.lookup)
+        protected = self._exclusion(request, match, lookup)
         if protected:
             return Decision(False, "exclusion:" + protected[0], protected[1], ExclusionViolation)
-        return self._classify(request, match)
+        return self._classify(request, match, lookup)
 
     # -- exclusions ------------------------------------------------------------------------------
 
-    def _exclusion(self, request: ApiRequest, match: PathMatch) -> tuple[str, str] | None:
+    def _exclusion(self, request: ApiRequest, match: PathMatch, lookup: GuestLookup | None,
+                   ) -> tuple[str, str] | None:
         """(rule, reason) when the request touches anything protected."""
         excl, params, variables = self.exclusions, request.params, match.variables
         for vmid in _vmids(variables, params):
@@ -182,9 +186,9 @@ class PhasePolicy:
             why = excl.why(name=name, tags=tags, pool=pool)
             if why:
                 return "guest", why
-        if "vmid" in variables and self.lookup is not None:
+        if "vmid" in variables and lookup is not None:
             try:
-                state = self.lookup(int(variables["vmid"]))
+                state = lookup(int(variables["vmid"]))
             except Exception as exc:
                 return "unverifiable", f"guest {variables['vmid']} could not be checked ({type(exc).__name__})"
             if state is not None and excl.protects_guest(state.facts):
@@ -196,7 +200,7 @@ class PhasePolicy:
     def _in_range(self, vmid: int) -> bool:
         return self.temp_range[0] <= vmid <= self.temp_range[1]
 
-    def _classify(self, request: ApiRequest, match: PathMatch) -> Decision:
+    def _classify(self, request: ApiRequest, match: PathMatch, lookup: GuestLookup | None) -> Decision:
         template, params = match.template, request.params
         low, high = self.temp_range
         if template in CREATE_PATHS and request.method == "POST":
@@ -204,15 +208,15 @@ class PhasePolicy:
             if vmid is None or not self._in_range(vmid):
                 return self._refuse("create-outside-temporary-range",
                                     f"new guests must have a vmid in the temporary range {low}-{high}")
-            return self._allow("create-temporary", f"creates guest {vmid} in the temporary range")
+            return self._allow("create-temporary", f"creates guest {vmid} in the temporary range", creates=vmid)
         guest = GUEST_PATH.match(template)
         if guest:
-            return self._guest_write(int(match.variables["vmid"]), guest.group(2) or "", params)
+            return self._guest_write(int(match.variables["vmid"]), guest.group(2) or "", params, lookup)
         if template == "/nodes/{node}/vzdump" and request.method == "POST":
             return self._backup(params)
         return self._refuse("not-temporary", "writes go only to temporary guests this run created")
 
-    def _guest_write(self, vmid: int, op: str, params: Mapping[str, str]) -> Decision:
+    def _guest_write(self, vmid: int, op: str, params: Mapping[str, str], lookup: GuestLookup | None) -> Decision:
         if op in LEAVES_CLUSTER_OPS:
             return self._refuse("leaves-cluster", f"{op} moves a guest out of this cluster")
         if op in PHASE4_GUEST_OPS and self.phase < 4:
@@ -221,19 +225,12 @@ class PhasePolicy:
             newid = _int(params.get("newid"))
             if newid is None or not self._in_range(newid):
                 return self._refuse("clone-outside-temporary-range", "a clone's newid must be in the temporary range")
-            if vmid in self.ledger or self._is_template(vmid):
-                return self._allow("clone-temporary", f"clones {vmid} into temporary guest {newid}")
+            if vmid in self.ledger or _is_template(vmid, lookup):
+                return self._allow("clone-temporary", f"clones {vmid} into temporary guest {newid}", creates=newid)
             return self._refuse("clone-source", f"guest {vmid} is neither a template nor a temporary guest")
         if vmid not in self.ledger:
             return self._refuse("not-in-ledger", f"guest {vmid} was not created by this run")
         return self._allow("ledger-guest", f"guest {vmid} was created by this run")
-
-    def _is_template(self, vmid: int) -> bool:
-        try:
-            state = self.lookup(vmid) if self.lookup else None
-        except Exception:
-            return False
-        return bool(state and state.template)
 
     def _backup(self, params: Mapping[str, str]) -> Decision:
         if self.phase < 4:
@@ -244,6 +241,26 @@ class PhasePolicy:
         if not all(v is not None and v in self.ledger for v in vmids):
             return self._refuse("not-in-ledger", "vzdump may only back up guests this run created")
         return self._allow("backup-ledger-guests", "backs up guests this run created")
+
+
+def _memoised(lookup: GuestLookup | None) -> GuestLookup | None:
+    if lookup is None:
+        return None
+    seen: dict[int, GuestState | None] = {}
+
+    def once(vmid: int) -> GuestState | None:
+        if vmid not in seen:
+            seen[vmid] = lookup(vmid)
+        return seen[vmid]
+    return once
+
+
+def _is_template(vmid: int, lookup: GuestLookup | None) -> bool:
+    try:
+        state = lookup(vmid) if lookup else None
+    except Exception:  # cannot tell: not a template, and the clone is refused
+        return False
+    return bool(state and state.template)
 
 
 def _int(text: str | None) -> int | None:

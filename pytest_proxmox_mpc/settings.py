@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
+from .exclusions import ExclusionError, ExclusionList
+from .policy import DEFAULT_TEMP_RANGE
+from .parsing import DEFAULT_PORT, choice, parse_bool, parse_host, positive_float, user_at_realm, vmid_range
 from .scenario import resolve_scenario
 from .secret import Secret
 
 TARGETS = ("sim", "replay", "live")
 PHASE_NUMBERS = (1, 2, 3, 4)
-DEFAULT_PORT = 8006
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,18 @@ OPTIONS: tuple[Option, ...] = (
            "(default homelab)", metavar="NAME-or-PATH"),
     Option("timeout", "--pve-timeout", "pve_timeout", "PVE_TIMEOUT",
            "seconds to wait for one API answer (default 30)", metavar="SECONDS"),
+    Option("exclusions", "--pve-exclusions", "pve_exclusions", "PVE_EXCLUSIONS",
+           "YAML file of production guests, nodes and storages no test may write to "
+           "(required for phase 3/4 on a live target)", metavar="FILE"),
+    Option("temp_vmid_range", "--pve-temp-vmid-range", "pve_temp_vmid_range", "PVE_TEMP_VMID_RANGE",
+           f"VMIDs reserved for temporary guests, FIRST-LAST (default {DEFAULT_TEMP_RANGE[0]}-"
+           f"{DEFAULT_TEMP_RANGE[1]})", metavar="FIRST-LAST"),
+    Option("audit_log", "--pve-audit-log", "pve_audit_log", "PVE_AUDIT_LOG",
+           "JSONL file the audit trail is appended to (default .pytest_proxmox_mpc/audit/<run id>.jsonl "
+           "at the rootdir)", metavar="PATH"),
+    Option("abort_on_violation", "--pve-abort-on-violation", "pve_abort_on_violation", "PVE_ABORT_ON_VIOLATION",
+           "end the whole run when a request is refused (default: on for live targets)",
+           negative_flag="--no-pve-abort-on-violation"),
 )
 OPTIONS_BY_NAME = {opt.name: opt for opt in OPTIONS}
 
@@ -102,6 +114,10 @@ class Settings:
     sim_scenario: Path
     timeout: float
     sources: Mapping[str, str]
+    exclusions: ExclusionList = field(default_factory=ExclusionList.empty)
+    temp_vmid_range: tuple[int, int] = DEFAULT_TEMP_RANGE
+    audit_log: Path | None = None  # None: the default path of the run
+    abort_on_violation: bool = False
 
     @property
     def auth(self) -> str:
@@ -131,7 +147,10 @@ class Settings:
             verify = f"ca:{self.ca_bundle}" if self.ca_bundle and self.verify_ssl else str(self.verify_ssl).lower()
             parts.append(f"verify_ssl={verify}")
         parts.append(f"timeout={self.timeout:g}s")
-        lines = ["proxmox: " + " ".join(parts)]
+        if self.max_phase >= 3:
+            parts.append(f"temp_vmids={self.temp_vmid_range[0]}-{self.temp_vmid_range[1]}")
+        parts.append(f"abort_on_violation={'on' if self.abort_on_violation else 'off'}")
+        lines = ["proxmox: " + " ".join(parts), "proxmox: " + self.exclusions.summary()]
         if self.writes_live():
             lines.append(f"proxmox: WARNING: phase {self.max_phase} tests may WRITE to the live cluster "
                          f"{self.host}:{self.port} ({self.sources['max_phase']})")
@@ -166,45 +185,6 @@ def _fail(opt: Option, raw: Any, origin: str, problem: str) -> SettingsError:
     return SettingsError(f"setting {opt.ini or opt.name} ({origin}): {raw!r} {problem}")
 
 
-def parse_bool(text: Any) -> bool:
-    """PVE-style booleans: 1/true/yes/on and 0/false/no/off; anything else is a ValueError."""
-    if isinstance(text, bool):
-        return text
-    word = str(text).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError("is not a boolean; use one of " + "/".join(TRUE_WORDS + FALSE_WORDS))
-
-
-def parse_host(text: str) -> tuple[str, int]:
-    """Split HOST[:PORT] (IPv6 as [ADDR]:PORT); a scheme or path is an error."""
-    text = text.strip()
-    if "://" in text or "/" in text:
-        raise ValueError("should be HOST[:PORT], without a scheme or path")
-    host, port = text, DEFAULT_PORT
-    if text.startswith("["):
-        addr, _, rest = text[1:].partition("]")
-        host = addr
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError("should be [IPV6]:PORT")
-            port = _port(rest[1:])
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        port = _port(port_text)
-    if not host:
-        raise ValueError("has no host name")
-    return host, port
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError("has a port that is not a number from 1 to 65535")
-    return int(text)
-
-
 def _secret(names: tuple[str, str], environ: Mapping[str, str]) -> Secret | None:
     direct, file_var = names
     if environ.get(direct):
@@ -228,36 +208,6 @@ def _checked(opt: Option, src: RawSources, parse: Callable[[Any], Any], default:
         raise _fail(opt, raw, origin, str(exc)) from None
 
 
-def _choice(choices: tuple[Any, ...], convert: Callable[[str], Any] = str) -> Callable[[Any], Any]:
-    def parse(raw: Any) -> Any:
-        try:
-            value = convert(str(raw).strip())
-        except ValueError:
-            value = None
-        if value not in choices:
-            raise ValueError("is not one of " + ", ".join(str(c) for c in choices))
-        return value
-    return parse
-
-
-def _positive_float(raw: Any) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("is not a number of seconds") from None
-    if not value > 0:
-        raise ValueError("must be more than 0 seconds")
-    return value
-
-
-def _user(raw: Any) -> str:
-    text = str(raw).strip()
-    name, at, realm = text.partition("@")
-    if not (name and at and realm):
-        raise ValueError("should be USER@REALM, e.g. root@pam")
-    return text
-
-
 def simulator_installed() -> bool:
     """True when fakepve can be imported (checked without importing it)."""
     return importlib.util.find_spec("fakepve") is not None
@@ -272,15 +222,26 @@ def resolve(src: RawSources) -> Settings:
         value, sources[name] = _checked(opts[name], src, parse, default)
         return value
 
+    def path(name: str) -> Path | None:
+        # A relative path in an ini file is relative to that file, like pytest's own ini paths.
+        located = take(name, lambda raw: Path(str(raw).strip()).expanduser(), None)
+        if located is not None and src.inifile and sources[name].startswith("from ini"):
+            located = Path(src.inifile).parent / located
+        return located
+
     host_port = take("host", lambda raw: parse_host(str(raw)), None)
     host, port = host_port if host_port else (None, DEFAULT_PORT)
-    target = take("target", _choice(TARGETS), "live" if host else "sim")
-    user = take("user", _user, "root@pam")
+    target = take("target", choice(TARGETS), "live" if host else "sim")
+    user = take("user", user_at_realm, "root@pam")
     token_name = take("token_name", lambda raw: str(raw).strip() or None, None)
     verify_ssl = take("verify_ssl", parse_bool, True)
-    ca_bundle = take("ca_bundle", lambda raw: Path(str(raw)).expanduser(), None)
-    max_phase = take("max_phase", _choice(PHASE_NUMBERS, int), 1)
-    timeout = take("timeout", _positive_float, 30.0)
+    ca_bundle = path("ca_bundle")
+    max_phase = take("max_phase", choice(PHASE_NUMBERS, int), 1)
+    timeout = take("timeout", positive_float, 30.0)
+    exclusions_file = path("exclusions")
+    temp_range = take("temp_vmid_range", vmid_range, DEFAULT_TEMP_RANGE)
+    audit_log = path("audit_log")
+    abort_on_violation = take("abort_on_violation", parse_bool, target == "live")
     scenario_name = take("sim_scenario", lambda raw: str(raw).strip(), "homelab")
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
     password = _secret(SECRET_ENV["password"], src.environ)
@@ -308,7 +269,24 @@ def resolve(src: RawSources) -> Settings:
         scenario = resolve_scenario(scenario_name, src.rootdir)
     except ValueError as exc:
         raise SettingsError(f"setting pve_sim_scenario ({sources['sim_scenario']}): {exc}") from None
+    exclusions = _exclusions(exclusions_file, sources["exclusions"])
+    if target == "live" and max_phase >= 3 and exclusions_file is None:
+        raise _fail(opts["max_phase"], max_phase, sources["max_phase"],
+                    "writes to a live cluster, which needs a production exclusion list: set --pve-exclusions, "
+                    "ini pve_exclusions or PVE_EXCLUSIONS")
 
     return Settings(target=target, host=host, port=port, user=user, token_name=token_name,
                     token_value=token_value, password=password, verify_ssl=verify_ssl, ca_bundle=ca_bundle,
-                    max_phase=max_phase, sim_scenario=scenario, timeout=timeout, sources=sources)
+                    max_phase=max_phase, sim_scenario=scenario, timeout=timeout, sources=sources,
+                    exclusions=exclusions, temp_vmid_range=temp_range, audit_log=audit_log,
+                    abort_on_violation=abort_on_violation)
+
+
+def _exclusions(path: Path | None, origin: str) -> ExclusionList:
+    """The exclusion list named by the settings; a file that cannot be read or parsed is a usage error."""
+    if path is None:
+        return ExclusionList.empty()
+    try:
+        return ExclusionList.load(path)
+    except ExclusionError as exc:
+        raise SettingsError(f"exclusion list ({origin}): {exc}") from None

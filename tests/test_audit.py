@@ -19,7 +19,6 @@ from pytest_proxmox_mpc.audit import (
     AuditLog,
     AuditRecord,
     AuditSummary,
-    default_audit_path,
     new_run_id,
     now_iso,
     upid_of,
@@ -31,6 +30,7 @@ from pytest_proxmox_mpc.redact import (
     is_secret_name,
     redact_params,
 )
+from pytest_proxmox_mpc.runfiles import RunFiles
 from pytest_proxmox_mpc.secret import Secret
 
 UPID = "UPID:pve1:0000C530:001C5B8B:6740B6E1:qmstart:101:root@pam:"
@@ -121,8 +121,11 @@ def test_run_ids_are_unique_and_well_formed() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_iso())
 
 
-def test_default_audit_path(tmp_path: Path) -> None:
-    assert default_audit_path(tmp_path, "R") == tmp_path / ".pytest_proxmox_mpc" / "audit" / "R.jsonl"
+def test_run_files_live_below_the_state_directory(tmp_path: Path) -> None:
+    files = RunFiles(tmp_path, "R")
+    assert files.audit == tmp_path / ".pytest_proxmox_mpc" / "audit" / "R.jsonl"
+    assert RunFiles(tmp_path, "R", tmp_path / "mine.jsonl").audit == tmp_path / "mine.jsonl"
+    assert files.incident("gw1") == tmp_path / ".pytest_proxmox_mpc" / "incidents" / "R.gw1.json"
 
 
 @pytest.mark.parametrize(("answer", "expected"), [

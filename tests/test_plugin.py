@@ -40,7 +40,9 @@ def test_markers_describe_each_phase_with_its_risk(pytester: pytest.Pytester) ->
 def test_report_header_shows_resolved_settings(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--pve-max-phase", "2", "--pve-timeout", "7")
-    result.stdout.fnmatch_lines(["proxmox: target=sim max_phase=2 scenario=*homelab.json timeout=7s"])
+    result.stdout.fnmatch_lines(["proxmox: target=sim max_phase=2 scenario=*homelab.json timeout=7s "
+                                 "abort_on_violation=off", "proxmox: exclusions: none",
+                                 "proxmox: run *, audit trail */.pytest_proxmox_mpc/audit/*.jsonl"])
     assert "WARNING" not in result.stdout.str()
 
 
@@ -48,9 +50,13 @@ def test_report_header_warns_about_live_writes_and_hides_secrets(pytester: pytes
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PVE_PASSWORD", "do-not-print-me")
     pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("--pve-host", "pve.example.test", "--pve-max-phase", "3")
+    pytester.makefile(".yaml", excl="protect:\n  tags: [production]\n")
+    result = pytester.runpytest("--pve-host", "pve.example.test", "--pve-max-phase", "3", "--pve-exclusions",
+                                "excl.yaml")
     result.stdout.fnmatch_lines([
-        "proxmox: target=live max_phase=3 host=pve.example.test:8006 user=root@pam auth=password verify_ssl=true*",
+        "proxmox: target=live max_phase=3 host=pve.example.test:8006 user=root@pam auth=password verify_ssl=true"
+        " timeout=30s temp_vmids=990000-999999 abort_on_violation=on",
+        "proxmox: exclusions: 1 tag (from excl.yaml)",
         "proxmox: WARNING: phase 3 tests may WRITE to the live cluster pve.example.test:8006 (from --pve-max-phase)",
     ])
     assert "do-not-print-me" not in result.stdout.str() + result.stderr.str()

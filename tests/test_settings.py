@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_proxmox_mpc.errors import SettingsError
+from pytest_proxmox_mpc.exclusions import ExclusionList
 from pytest_proxmox_mpc.secret import Secret
 from pytest_proxmox_mpc.settings import OPTIONS, RawSources, Settings, parse_host, resolve
 
@@ -32,6 +33,9 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
     ca_b.write_text("y")
     other = tmp_path / "other.json"
     other.write_text('{"guests": []}')
+    excl_a, excl_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    excl_a.write_text("protect:\n  vmids: [100]\n")
+    excl_b.write_text("protect:\n  nodes: [pve1]\n")
     return {
         "target": (("sim", "sim"), ("live", "live")),
         "host": (("10.0.0.1:8007", ("10.0.0.1", 8007)), ("10.0.0.2", ("10.0.0.2", 8006))),
@@ -39,9 +43,13 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "token_name": (("ci", "ci"), ("other", "other")),
         "verify_ssl": (("false", False), ("true", True)),
         "ca_bundle": ((str(ca_a), ca_a), (str(ca_b), ca_b)),
-        "max_phase": (("3", 3), ("2", 2)),
+        "max_phase": (("2", 2), ("1", 1)),
         "sim_scenario": ((str(other), other), ("homelab", PACKAGED)),
         "timeout": (("5", 5.0), ("12.5", 12.5)),
+        "exclusions": ((str(excl_a), ExclusionList.load(excl_a)), (str(excl_b), ExclusionList.load(excl_b))),
+        "temp_vmid_range": (("5000-5099", (5000, 5099)), ("6000-6000", (6000, 6000))),
+        "audit_log": ((str(tmp_path / "a.jsonl"), tmp_path / "a.jsonl"), ("b.jsonl", Path("b.jsonl"))),
+        "abort_on_violation": (("no", False), ("yes", True)),
     }[name]
 
 
@@ -104,6 +112,9 @@ def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
     ({"options": {"pve_ca_bundle": "/nonexistent/ca.pem"}}, ["setting pve_ca_bundle", "not a readable file"]),
     ({"options": {"pve_target": "replay"}}, ["setting pve_target", "'replay'", "use sim or live"]),
     ({"options": {"pve_sim_scenario": "nosuch"}}, ["setting pve_sim_scenario", "no packaged scenario 'nosuch'"]),
+    ({"options": {"pve_temp_vmid_range": "999-100"}}, ["setting pve_temp_vmid_range", "FIRST <= LAST"]),
+    ({"env": {"PVE_TEMP_VMID_RANGE": "lots"}}, ["setting pve_temp_vmid_range", "FIRST-LAST"]),
+    ({"env": {"PVE_ABORT_ON_VIOLATION": "sometimes"}}, ["setting pve_abort_on_violation", "not a boolean"]),
 ])
 def test_bad_values_name_the_setting_and_where_it_came_from(tmp_path: Path, src: dict[str, Any],
                                                             words: list[str]) -> None:
@@ -141,12 +152,48 @@ def test_no_setting_takes_a_secret_from_a_flag_or_ini_key() -> None:
 
 
 def test_header_shows_values_but_never_secrets(tmp_path: Path) -> None:
-    settings = resolve(sources(tmp_path, options={"pve_token_name": "ci", "pve_max_phase": "3"}))
+    excl = tmp_path / "excl.yaml"
+    excl.write_text("protect:\n  vmids: [100, '200-299']\n")
+    settings = resolve(sources(tmp_path, options={"pve_token_name": "ci", "pve_max_phase": "3",
+                                                  "pve_exclusions": str(excl)}))
     header = "\n".join(settings.header_lines())
     assert "host=pve.example.test:8006" in header and "token_name=ci" in header and "auth=token" in header
     assert "pw-not-shown" not in header and "tok-not-shown" not in header
     assert "WARNING: phase 3 tests may WRITE to the live cluster pve.example.test:8006" in header
     assert "WARNING" not in "\n".join(resolve(sources(tmp_path)).header_lines())
+    assert f"exclusions: 1 vmid, 1 range (from {excl})" in header
+    assert "temp_vmids=990000-999999" in header and "abort_on_violation=on" in header
+
+
+def test_live_writes_need_an_exclusion_list(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"^setting pve_max_phase \(from environment variable PVE_MAX_PHASE\): "
+                                            r"4 writes to a live cluster, which needs a production exclusion list"):
+        resolve(sources(tmp_path, env={"PVE_MAX_PHASE": "4"}))
+    assert resolve(sources(tmp_path, env={"PVE_MAX_PHASE": "2"})).max_phase == 2
+    assert resolve(sources(tmp_path, options={"pve_target": "sim", "pve_max_phase": "4"})).max_phase == 4
+
+
+def test_a_malformed_exclusion_file_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    excl = tmp_path / "excl.yaml"
+    excl.write_text("protect:\n  vmids: [100]\n  hosts: [pve1]\n")
+    with pytest.raises(SettingsError) as caught:
+        resolve(sources(tmp_path, options={"pve_exclusions": str(excl)}))
+    message = str(caught.value)
+    assert message.startswith(f"exclusion list (from --pve-exclusions): {excl}:3: ")
+    assert "hosts" in message and "\n" not in message
+    with pytest.raises(SettingsError, match=r"nosuch.yaml: cannot read"):
+        resolve(sources(tmp_path, env={"PVE_EXCLUSIONS": str(tmp_path / "nosuch.yaml")}))
+
+
+def test_relative_paths_in_an_ini_file_are_relative_to_that_file(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "excl.yaml").write_text("protect:\n  nodes: [pve1]\n")
+    src = RawSources(options={}, ini={"pve_exclusions": "excl.yaml", "pve_audit_log": "logs/a.jsonl"},
+                     environ=BASE_ENV, inifile=str(tmp_path / "conf" / "tox.ini"), rootdir=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    settings = resolve(src)
+    assert settings.exclusions.nodes == {"pve1"}
+    assert settings.audit_log == tmp_path / "conf" / "logs" / "a.jsonl"
 
 
 def test_secret_never_shows_itself() -> None:

@@ -1,0 +1,52 @@
+"""Guests as the cluster reports them now: what the exclusion list and the clone rule judge.
+
+One ``GET /cluster/resources?type=vm`` answers for every guest of the cluster (name, node, tags, pool,
+template flag), so resolving the exclusion list at session start and re-checking a guest at write time
+each cost one read. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .exclusions import ExclusionList, GuestFacts
+from .policy import GuestState
+
+
+def guest_state(row: Mapping[str, Any]) -> GuestState:
+    """A ``/cluster/resources`` row of type qemu or lxc as a ``GuestState``."""
+    tags = frozenset(tag for tag in re.split(r"[;, ]", str(row.get("tags") or "")) if tag)
+    facts = GuestFacts(vmid=int(row["vmid"]), name=row.get("name"), node=row.get("node"), tags=tags,
+                       pool=row.get("pool") or None)
+    return GuestState(facts=facts, template=bool(int(row.get("template") or 0)))
+
+
+def cluster_guests(api: Any) -> list[GuestState]:
+    """Every guest of the cluster, read with one request through ``api`` (a read-only client will do)."""
+    rows = api.cluster.resources.get(type="vm")
+    return [guest_state(row) for row in rows if row.get("type") in ("qemu", "lxc") and "vmid" in row]
+
+
+class ClusterLookup:
+    """A ``GuestLookup`` for the policy: the guest's current facts, read from the cluster when asked."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    def __call__(self, vmid: int) -> GuestState | None:
+        for guest in cluster_guests(self.api):
+            if guest.facts.vmid == vmid:
+                return guest
+        return None
+
+
+def protected_vmids(api: Any, exclusions: ExclusionList) -> frozenset[int]:
+    """The vmids the exclusion list protects by name, tag or pool (and vmid) on the cluster as it is now.
+
+    Without name, tag or pool rules there is nothing to resolve and nothing is read.
+    """
+    if not (exclusions.names or exclusions.tags or exclusions.pools):
+        return frozenset()
+    return exclusions.resolve(guest.facts for guest in cluster_guests(api))

@@ -1,0 +1,93 @@
+"""Parsers for setting values: each takes the raw text and returns the value or raises ``ValueError``
+with the problem in words a user understands (the caller adds which setting and where it came from)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_PORT = 8006
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def parse_bool(text: Any) -> bool:
+    """PVE-style booleans: 1/true/yes/on and 0/false/no/off; anything else is a ValueError."""
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("is not a boolean; use one of " + "/".join(TRUE_WORDS + FALSE_WORDS))
+
+
+def parse_host(text: str) -> tuple[str, int]:
+    """Split HOST[:PORT] (IPv6 as [ADDR]:PORT); a scheme or path is an error."""
+    text = text.strip()
+    if "://" in text or "/" in text:
+        raise ValueError("should be HOST[:PORT], without a scheme or path")
+    host, port = text, DEFAULT_PORT
+    if text.startswith("["):
+        addr, _, rest = text[1:].partition("]")
+        host = addr
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError("should be [IPV6]:PORT")
+            port = port_number(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = port_number(port_text)
+    if not host:
+        raise ValueError("has no host name")
+    return host, port
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError("has a port that is not a number from 1 to 65535")
+    return int(text)
+
+
+def choice(choices: tuple[Any, ...], convert: Callable[[str], Any] = str) -> Callable[[Any], Any]:
+    def parse(raw: Any) -> Any:
+        try:
+            value = convert(str(raw).strip())
+        except ValueError:
+            value = None
+        if value not in choices:
+            raise ValueError("is not one of " + ", ".join(str(c) for c in choices))
+        return value
+    return parse
+
+
+def positive_float(raw: Any) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("is not a number of seconds") from None
+    if not value > 0:
+        raise ValueError("must be more than 0 seconds")
+    return value
+
+
+def user_at_realm(raw: Any) -> str:
+    text = str(raw).strip()
+    name, at, realm = text.partition("@")
+    if not (name and at and realm):
+        raise ValueError("should be USER@REALM, e.g. root@pam")
+    return text
+
+
+
+
+def vmid_range(raw: Any, lowest: int = 100, highest: int = 999_999_999) -> tuple[int, int]:
+    """``A-B`` with ``lowest <= A <= B <= highest``: an inclusive range of VMIDs."""
+    first, dash, last = str(raw).strip().partition("-")
+    if not (dash and first.strip().isdigit() and last.strip().isdigit()):
+        raise ValueError("should be a VMID range FIRST-LAST, e.g. 990000-999999")
+    low, high = int(first), int(last)
+    if not lowest <= low <= high <= highest:
+        raise ValueError(f"should have {lowest} <= FIRST <= LAST <= {highest}")
+    return low, high

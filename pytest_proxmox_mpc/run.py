@@ -1,0 +1,54 @@
+"""One run of the plugin in one process: its id, worker, files, audit trail, ledger and policies.
+
+The plugin makes one ``Run`` per process at configure time (xdist workers get the controller's run id,
+so all of a run's audit lines share it) and asks it for the policy of each test. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .apischema import ApiSchema, load_schema
+from .errors import SettingsError
+from .ledger import Ledger
+from .policy import GuestLookup, PhasePolicy
+from .runfiles import RunFiles
+from .settings import Settings
+from .trail import AuditTrail
+
+
+@dataclass
+class Run:
+    """The state a process keeps for the run it belongs to."""
+
+    settings: Settings
+    files: RunFiles
+    worker: str
+    trail: AuditTrail
+    schema: ApiSchema | None
+    ledger: Ledger = field(default_factory=Ledger)
+
+    @classmethod
+    def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main") -> Run:
+        """Set up the run; phases 3 and 4 need the PVE schema to classify writes (a ``SettingsError`` if absent)."""
+        files = RunFiles(rootdir, run_id, settings.audit_log)
+        schema = load_schema() if settings.max_phase >= 3 else None
+        if settings.max_phase >= 3 and schema is None:
+            raise SettingsError(f"setting pve_max_phase ({settings.sources['max_phase']}): {settings.max_phase} "
+                                "needs the PVE API schema to classify writes, which comes with the simulator: "
+                                "pip install 'pytest-proxmox-mpc[sim]'")
+        return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema)
+
+    @property
+    def run_id(self) -> str:
+        return self.files.run_id
+
+    def policy(self, phase: int, protected: frozenset[int] = frozenset(),
+               lookup: GuestLookup | None = None) -> PhasePolicy:
+        """The policy of a test in ``phase``: this run's exclusions, ledger and temporary range."""
+        return PhasePolicy(phase=phase, schema=self.schema, exclusions=self.settings.exclusions, ledger=self.ledger,
+                           temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup)
+
+    def close(self) -> None:
+        self.trail.close()

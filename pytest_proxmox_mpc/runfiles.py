@@ -1,0 +1,34 @@
+"""Where a run keeps its files: one state directory at the rootdir, one file of each kind per run id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".pytest_proxmox_mpc"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of run ``run_id`` below ``rootdir/.pytest_proxmox_mpc``; ``audit_log`` overrides the audit path."""
+
+    rootdir: Path
+    run_id: str
+    audit_log: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.rootdir / STATE_DIR
+
+    @property
+    def audit(self) -> Path:
+        """The JSONL audit trail all workers of the run append to."""
+        return self.audit_log or self.state_dir / "audit" / f"{self.run_id}.jsonl"
+
+    def incident(self, worker: str) -> Path:
+        """The incident file a worker writes when it aborts the run."""
+        return self.state_dir / "incidents" / f"{self.run_id}.{worker}.json"
+
+    def incidents(self) -> list[Path]:
+        """Every incident file of this run, from any worker."""
+        return sorted((self.state_dir / "incidents").glob(f"{self.run_id}.*.json"))
