@@ -30,7 +30,8 @@ class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
 
     def _get_new_tokens(self, password: str | None = None, otp: str | None = None,
                         otptype: str | None = None) -> None:
-        data = {"username": self.username, "password": password or self.pve_auth_ticket}
+        current = str(getattr(self, "pve_auth_ticket", ""))  # a renewal logs in with the current ticket
+        data = {"username": self.username, "password": password or current}
         answer = self._login.post(self.base_url + LOGIN_PATH, data=data, verify=self.verify_ssl,
                                   timeout=self.timeout)
         if answer.status_code != 200:

@@ -207,6 +207,10 @@ class ExclusionList:
         return not (self.vmids or self.vmid_ranges or self.names or self.tags or self.pools or self.nodes
                     or self.storages)
 
+    def judges_guest_facts(self) -> bool:
+        """True when a guest's name, tags, pool or node can make it protected: then those facts must be read."""
+        return bool(self.names or self.tags or self.pools or self.nodes)
+
     def protects(self, vmid: int | None = None, name: str | None = None, node: str | None = None,
                  storage: str | None = None, tags: Iterable[str] = (), pool: str | None = None) -> bool:
         """True if ANY given fact is protected."""

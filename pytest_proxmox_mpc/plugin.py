@@ -6,13 +6,13 @@ Registered through the ``pytest11`` entry point as ``proxmox_mpc``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
 from . import phases
-from .audit import AuditLog, AuditSummary, new_run_id
+from .audit import AuditSummary, new_run_id
 from .client import connect, derive, read_version
 from .errors import SettingsError, TargetUnavailable
 from .exclusions import ExclusionList
@@ -136,7 +136,8 @@ def _expects_refusal(item: pytest.Item) -> bool:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
+                            ) -> Generator[None, object, object]:
     run = run_of(item.config)
     run.trail.begin_test(item.nodeid, _phase(item))
     item.stash[_REFUSALS_REPORTED] = 0
@@ -154,9 +155,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A refused request fails the test even when the code under test swallowed the violation."""
-    report: pytest.TestReport = yield  # type: ignore[misc]
+    report = yield
     refusals = run_of(item.config).trail.refusals
     new = refusals[item.stash.get(_REFUSALS_REPORTED, 0):]
     item.stash[_REFUSALS_REPORTED] = len(refusals)
@@ -164,7 +166,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = "\n".join(["proxmox: the policy refused requests of this test:",
                                       *(refusal.line() for refusal in new)])
-    return report  # type: ignore[return-value]
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

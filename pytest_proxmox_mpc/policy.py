@@ -186,7 +186,7 @@ class PhasePolicy:
             why = excl.why(name=name, tags=tags, pool=pool)
             if why:
                 return "guest", why
-        if "vmid" in variables and lookup is not None:
+        if "vmid" in variables and lookup is not None and excl.judges_guest_facts():
             try:
                 state = lookup(int(variables["vmid"]))
             except Exception as exc:

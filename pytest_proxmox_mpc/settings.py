@@ -18,8 +18,8 @@ from typing import Any
 
 from .errors import SettingsError
 from .exclusions import ExclusionError, ExclusionList
-from .policy import DEFAULT_TEMP_RANGE
 from .parsing import DEFAULT_PORT, choice, parse_bool, parse_host, positive_float, user_at_realm, vmid_range
+from .policy import DEFAULT_TEMP_RANGE
 from .scenario import resolve_scenario
 from .secret import Secret
 
@@ -224,7 +224,7 @@ def resolve(src: RawSources) -> Settings:
 
     def path(name: str) -> Path | None:
         # A relative path in an ini file is relative to that file, like pytest's own ini paths.
-        located = take(name, lambda raw: Path(str(raw).strip()).expanduser(), None)
+        located: Path | None = take(name, lambda raw: Path(str(raw).strip()).expanduser(), None)
         if located is not None and src.inifile and sources[name].startswith("from ini"):
             located = Path(src.inifile).parent / located
         return located

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxmoxer import ProxmoxAPI
+from proxmoxer import AuthenticationError, ProxmoxAPI
 
 from pytest_proxmox_mpc import ReadOnlyPolicy, ReadOnlyViolation, UnsupportedClient, police
+from pytest_proxmox_mpc.audit import AuditLog
 from pytest_proxmox_mpc.client import connect
+from pytest_proxmox_mpc.guard import Guard
 from pytest_proxmox_mpc.policy import ApiRequest
 from pytest_proxmox_mpc.sim import SimCluster
+from pytest_proxmox_mpc.trail import AuditTrail
 
 from .conftest import SCENARIO
 
@@ -139,3 +142,19 @@ def test_violation_messages_carry_no_parameters() -> None:
     assert "hunter2" not in str(caught.value)
     assert str(caught.value) == ("refused PUT /access/password: a read-only client sends only GET requests "
                                  "(and the login) (rule read-only:no-writes)")
+
+
+def test_a_ticket_renewal_goes_through_the_guard_and_is_audited(sim: SimCluster, tmp_path: Path) -> None:
+    trail = AuditTrail(tmp_path / "audit.jsonl", "R")
+    api = connect(sim.endpoint, Guard(ReadOnlyPolicy(), trail))
+    api._backend.auth.birth_time -= 7200  # two hours later: proxmoxer renews the ticket before the next call
+    # PVE renews a ticket sent as the password; fakepve 0.5 does not, and answers 401.
+    with pytest.raises(AuthenticationError):
+        api.version.get()
+    trail.close()
+    records = AuditLog.read(tmp_path / "audit.jsonl")
+    assert [(r["method"], r["path"], r["rule"], r["status"]) for r in records] == [
+        ("POST", "/access/ticket", "read-only:login", 200), ("POST", "/access/ticket", "read-only:login", 401)]
+    assert {r["params"]["password"] for r in records} == {"***"}
+    assert [(m, p) for m, p, _ in sim.pve.requests] == [(r["method"], "/api2/json" + r["path"]) for r in records]
+    assert api.get_tokens()[0] not in (tmp_path / "audit.jsonl").read_text()
