@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -62,12 +62,16 @@ class AuditRecord:
     upid: str | None
 
     def to_json(self) -> str:
-        """One line of JSON, keys in field order."""
-        record = {f.name: getattr(self, f.name) for f in fields(self)}
-        record["params"] = dict(self.params)
+        """One line of JSON, keys in field order, params redacted (again: defence in depth)."""
+        record = {name: getattr(self, name) for name in _FIELD_NAMES}
+        record["params"] = redact_params(self.params)
         # default=str: an odd value (a Path, a Secret, which shows "***") must not cost the run its audit line.
         # json escapes control characters, so the line holds no newline.
-        return json.dumps(record, separators=(",", ":"), default=str)
+        return _ENCODER.encode(record)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(AuditRecord))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # made once: dumps() would build one per line
 
 
 class AuditLog:
@@ -93,7 +97,7 @@ class AuditLog:
 
     def write(self, record: AuditRecord) -> None:
         """Append ``record`` as one line; its params are redacted again (defence in depth)."""
-        data = (replace(record, params=redact_params(record.params)).to_json() + "\n").encode("utf-8")
+        data = (record.to_json() + "\n").encode("utf-8")
         # flock belongs to the open file description, which threads share, so threads take a lock of their own.
         with self._lock:
             if self._fd is None:
