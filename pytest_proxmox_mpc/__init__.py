@@ -14,17 +14,28 @@ from .errors import (
     TargetUnavailable,
     UnsupportedClient,
 )
-from .guard import police
+from .exclusions import ExclusionError, ExclusionList
+from .guard import Guard, police
+from .incident import ABORT_EXIT_CODE
+from .ledger import Ledger
 from .policy import ApiRequest, Decision, PhasePolicy, Policy, ReadOnlyPolicy
 from .target import Target
+from .trail import AuditTrail, AuditView
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ABORT_EXIT_CODE",
     "ApiRequest",
+    "AuditTrail",
+    "AuditView",
     "Decision",
     "Endpoint",
+    "ExclusionError",
+    "ExclusionList",
     "ExclusionViolation",
+    "Guard",
+    "Ledger",
     "PhasePolicy",
     "PhaseViolation",
     "Policy",
