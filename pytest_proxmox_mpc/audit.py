@@ -6,19 +6,15 @@ file stays one record per line however many processes write.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import secrets
-import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from .jsonl import JsonlFile
 from .redact import redact_params
 
 
@@ -33,8 +29,19 @@ def now_iso() -> str:
 
 
 def new_run_id() -> str:
-    """A run id that sorts by start time and is unique: ``20261124T100000Z-3fa2c1``."""
-    return _utcnow().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    """A run id that sorts by start time, is unique, and is a valid PVE tag and name part: ``20261124-100000-3fa2c1``.
+
+    Lower case and digits only, because temporary guests carry it in a tag (PVE tags are lower case).
+    """
+    return _utcnow().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def run_started(run_id: str) -> datetime | None:
+    """When the run with this id started (UTC), or None if the id is not one ``new_run_id`` makes."""
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def upid_of(answer: Any) -> str | None:
@@ -74,77 +81,12 @@ _FIELD_NAMES = tuple(f.name for f in fields(AuditRecord))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # made once: dumps() would build one per line
 
 
-class AuditLog:
-    """Appends records to a JSONL file shared by all xdist workers of a run.
-
-    Each record is written with one ``os.write()`` on a file opened ``O_APPEND|O_CREAT`` (0o600), under
-    ``fcntl.flock(LOCK_EX)``, so lines from concurrent processes never interleave. The directory is created.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        # 0o700: the trail names the cluster's objects and who touched them, even with secrets redacted.
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._pid = -1
-        self._open()
-
-    def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self._fd = os.open(self.path, flags, 0o600)
-        self._pid = os.getpid()
+class AuditLog(JsonlFile):
+    """The audit trail's file: ``AuditRecord`` lines (see ``JsonlFile`` for how lines stay whole)."""
 
     def write(self, record: AuditRecord) -> None:
         """Append ``record`` as one line; its params are redacted again (defence in depth)."""
-        data = (record.to_json() + "\n").encode("utf-8")
-        # flock belongs to the open file description, which threads share, so threads take a lock of their own.
-        with self._lock:
-            if self._fd is None:
-                raise ValueError(f"audit log {self.path} is closed")
-            if self._pid != os.getpid():
-                # A forked child shares the parent's file description and with it the parent's flock:
-                # it needs a description of its own for the lock to exclude anyone.
-                self._open()
-            fd = self._fd
-            assert fd is not None
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                written = os.write(fd, data)
-                # A short write (a signal, a full disk) is finished under the same lock: still one whole line.
-                while written < len(data):
-                    written += os.write(fd, data[written:])
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Close the file; closing twice is harmless."""
-        with self._lock:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    @staticmethod
-    def read(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-        """Every record of an audit file; a line that is not a JSON object raises ``ValueError`` naming it."""
-        records: list[dict[str, Any]] = []
-        # Binary: lines split on b"\n" only, and bad UTF-8 fails as that line rather than mid-iteration.
-        with open(path, "rb") as lines:
-            for number, line in enumerate(lines, start=1):
-                try:
-                    record = json.loads(line)
-                except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
-                    record = None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{os.fspath(path)}:{number}: not a JSON audit line")
-                records.append(record)
-        return records
+        self.append(record.to_json())
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pytest_proxmox_mpc.audit import (
     AuditRecord,
     AuditSummary,
     new_run_id,
+    run_started,
     now_iso,
     upid_of,
 )
@@ -110,14 +111,16 @@ def test_now_iso_and_run_ids_follow_the_clock(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(audit, "_utcnow", lambda: next(clock))
     assert now_iso() == "2026-12-31T23:59:58.123Z"
     ids = [new_run_id() for _ in range(9)]
-    assert ids[0].startswith("20261231T235959Z-")
+    assert ids[0].startswith("20261231-235959-")
+    assert run_started(ids[0]) == datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert run_started("not-a-run") is None
     assert sorted(ids) == ids and len(set(ids)) == len(ids)
 
 
 def test_run_ids_are_unique_and_well_formed() -> None:
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
-    assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", run_id) for run_id in ids)
+    assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", run_id) for run_id in ids)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now_iso())
 
 
@@ -174,7 +177,7 @@ def test_write_appends_and_close_is_final(tmp_path: Path) -> None:
 def test_read_names_file_and_line_of_a_bad_line(tmp_path: Path, bad: str) -> None:
     path = tmp_path / "run.jsonl"
     path.write_text(record().to_json() + "\n" + bad + "\n" + record().to_json() + "\n")
-    with pytest.raises(ValueError, match=re.escape(f"{path}:2: not a JSON audit line")):
+    with pytest.raises(ValueError, match=re.escape(f"{path}:2: not a JSON line")):
         AuditLog.read(path)
 
 
