@@ -91,3 +91,20 @@ def vmid_range(raw: Any, lowest: int = 100, highest: int = 999_999_999) -> tuple
     if not lowest <= low <= high <= highest:
         raise ValueError(f"should have {lowest} <= FIRST <= LAST <= {highest}")
     return low, high
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(raw: Any) -> float:
+    """Seconds, or a number with a unit s/m/h/d: ``90``, ``30m``, ``1h``, ``2d``."""
+    text = str(raw).strip().lower()
+    factor = UNITS.get(text[-1:], 0) if text else 0
+    number = text[:-1] if factor else text
+    try:
+        value = float(number) * (factor or 1)
+    except ValueError:
+        raise ValueError("is not a duration; use SECONDS or a number with s, m, h or d (e.g. 1h)") from None
+    if not value >= 0:
+        raise ValueError("must not be negative")
+    return value

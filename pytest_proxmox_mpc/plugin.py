@@ -19,17 +19,31 @@ from .exclusions import ExclusionList
 from .guard import Guard
 from .guests import ClusterLookup, protected_vmids
 from .incident import ABORT_EXIT_CODE, abort_message, write_incident
+from .ledger import ledger_lines
 from .policy import ReadOnlyPolicy
 from .run import Run
 from .settings import OPTIONS, RawSources, Settings, resolve
+from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, USAGE_ERROR
 from .target import Target, TargetSession
+from .tempfixtures import (  # noqa: F401  (imported here, they are registered with the plugin)
+    WRITE_PHASE,
+    _pve_factory_context,
+    _pve_sweep_before_run,
+    _pve_writer,
+    factory_fixture_names,
+    temp_ct,
+    temp_ct_module,
+    temp_ct_session,
+    temp_vm,
+    temp_vm_module,
+    temp_vm_session,
+)
 from .trail import AuditView
 
-RUN_KEY = pytest.StashKey[Run]()
-_USAGE_ERROR = pytest.StashKey[str]()
-_REFUSALS_REPORTED = pytest.StashKey[int]()
-# Fixtures that talk to the cluster: a test using one and carrying no phase marker is a phase-1 test.
-CLUSTER_FIXTURES = frozenset({"pve_target", "pve_readonly", "pve_client", "pve_sim"})
+# The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
+# it phase 1, creating temporary guests phase 3.
+FIXTURE_PHASES = {**dict.fromkeys(("pve_target", "pve_readonly", "pve_client", "pve_sim"), 1),
+                  **dict.fromkeys(factory_fixture_names(), WRITE_PHASE)}
 EXPECT_REFUSAL = "pve_expect_refusal"
 
 
@@ -61,7 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = resolve(src)
         run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
-                                                worker_input["workerid"] if worker_input else "main")
+                                                worker_input["workerid"] if worker_input else "main",
+                                                int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.pluginmanager.hasplugin("xdist") and worker_input is None:
@@ -109,19 +124,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         except phases.TwoPhases as exc:
             message = f"{item.nodeid} {exc}"
             if hasattr(config, "workerinput"):  # raising here would crash an xdist worker: fail at setup
-                item.stash[_USAGE_ERROR] = message
+                item.stash[USAGE_ERROR] = message
                 continue
             raise pytest.UsageError(message) from None
-        if phase is None and CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            phase = phases.DEFAULT_PHASE
+        implied = [FIXTURE_PHASES[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_PHASES]
+        if phase is None and implied:
+            phase = max(implied)
             item.add_marker(phases.PHASES[phase].marker)
         if phase is not None and phase > max_phase:
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if _USAGE_ERROR in item.stash:
-        pytest.fail("usage error: " + item.stash[_USAGE_ERROR], pytrace=False)
+    if USAGE_ERROR in item.stash:
+        pytest.fail("usage error: " + item.stash[USAGE_ERROR], pytrace=False)
 
 
 def _phase(item: pytest.Item) -> int | None:
@@ -140,7 +156,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
                             ) -> Generator[None, object, object]:
     run = run_of(item.config)
     run.trail.begin_test(item.nodeid, _phase(item))
-    item.stash[_REFUSALS_REPORTED] = 0
+    item.stash[REFUSALS_REPORTED] = 0
     try:
         result = yield
     finally:
@@ -160,12 +176,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
     """A refused request fails the test even when the code under test swallowed the violation."""
     report = yield
     refusals = run_of(item.config).trail.refusals
-    new = refusals[item.stash.get(_REFUSALS_REPORTED, 0):]
-    item.stash[_REFUSALS_REPORTED] = len(refusals)
+    new = refusals[item.stash.get(REFUSALS_REPORTED, 0):]
+    item.stash[REFUSALS_REPORTED] = len(refusals)
     if new and report.passed and not _expects_refusal(item):
         report.outcome = "failed"
         report.longrepr = "\n".join(["proxmox: the policy refused requests of this test:",
                                       *(refusal.line() for refusal in new)])
+    if report.failed:
+        item.stash[TEST_FAILED] = True
     return report
 
 
@@ -176,19 +194,26 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     view = AuditView(run.files.audit, run.run_id)
     records = view.records()
     incidents = run.files.incidents()
-    if not records and not incidents:
+    guests = ledger_lines(run.files.ledger, "pytest-proxmox-mpc sweep (with this run's connection settings)")
+    if not (records or incidents or guests):
         return
     terminalreporter.section("proxmox audit")
     terminalreporter.write_line(f"{len(records)} requests in {run.files.audit}")
-    for line in AuditSummary.of(records).lines():
+    for line in [*AuditSummary.of(records).lines(), *guests]:
         terminalreporter.write_line(line)
     for incident in incidents:
         terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    run = run_of(session.config)
+    if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
+        run.ledger_file.event("run-finished")
     # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
-    if not hasattr(session.config, "workerinput") and run_of(session.config).files.incidents():
+    if run.files.incidents():
         session.exitstatus = ABORT_EXIT_CODE
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .apischema import ApiSchema, load_schema
 from .errors import SettingsError
-from .ledger import Ledger
+from .ledger import Ledger, LedgerFile
 from .policy import GuestLookup, PhasePolicy
 from .runfiles import RunFiles
 from .settings import Settings
@@ -27,10 +27,13 @@ class Run:
     worker: str
     trail: AuditTrail
     schema: ApiSchema | None
+    ledger_file: LedgerFile
     ledger: Ledger = field(default_factory=Ledger)
+    worker_index: int = 0  # this xdist worker's number (gw3: 3), and how many workers the run has
+    worker_count: int = 1
 
     @classmethod
-    def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main") -> Run:
+    def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
         """Set up the run; phases 3 and 4 need the PVE schema to classify writes (a ``SettingsError`` if absent)."""
         files = RunFiles(rootdir, run_id, settings.audit_log)
         schema = load_schema() if settings.max_phase >= 3 else None
@@ -38,7 +41,9 @@ class Run:
             raise SettingsError(f"setting pve_max_phase ({settings.sources['max_phase']}): {settings.max_phase} "
                                 "needs the PVE API schema to classify writes, which comes with the simulator: "
                                 "pip install 'pytest-proxmox-mpc[sim]'")
-        return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema)
+        index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+        return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
+                   LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count)
 
     @property
     def run_id(self) -> str:
@@ -52,3 +57,4 @@ class Run:
 
     def close(self) -> None:
         self.trail.close()
+        self.ledger_file.close()

@@ -25,6 +25,16 @@ class RunFiles:
         """The JSONL audit trail all workers of the run append to."""
         return self.audit_log or self.state_dir / "audit" / f"{self.run_id}.jsonl"
 
+    @property
+    def ledger_dir(self) -> Path:
+        """Where every run's ledger file lies, so the sweeper finds earlier runs."""
+        return self.state_dir / "ledger"
+
+    @property
+    def ledger(self) -> Path:
+        """The ledger of this run: every temporary guest created, destroyed or kept."""
+        return self.ledger_dir / f"{self.run_id}.jsonl"
+
     def incident(self, worker: str) -> Path:
         """The incident file a worker writes when it aborts the run."""
         return self.state_dir / "incidents" / f"{self.run_id}.{worker}.json"

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .exclusions import ExclusionError, ExclusionList
-from .parsing import DEFAULT_PORT, choice, parse_bool, parse_host, positive_float, user_at_realm, vmid_range
+from .parsing import DEFAULT_PORT, choice, duration, parse_bool, parse_host, positive_float, user_at_realm, vmid_range
 from .policy import DEFAULT_TEMP_RANGE
 from .scenario import resolve_scenario
 from .secret import Secret
@@ -72,6 +72,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("temp_vmid_range", "--pve-temp-vmid-range", "pve_temp_vmid_range", "PVE_TEMP_VMID_RANGE",
            f"VMIDs reserved for temporary guests, FIRST-LAST (default {DEFAULT_TEMP_RANGE[0]}-"
            f"{DEFAULT_TEMP_RANGE[1]})", metavar="FIRST-LAST"),
+    Option("temp_pool", "--pve-temp-pool", "pve_temp_pool", "PVE_TEMP_POOL",
+           "pool every temporary guest is added to (default: none)", metavar="POOL"),
+    Option("keep_on_failure", "--pve-keep-on-failure", "pve_keep_on_failure", "PVE_KEEP_ON_FAILURE",
+           "keep the temporary guests of failed tests for inspection (default: remove them)",
+           negative_flag="--no-pve-keep-on-failure"),
+    Option("sweep", "--pve-sweep", "pve_sweep", "PVE_SWEEP",
+           "before the run, remove temporary guests left by earlier runs (see pytest-proxmox-mpc sweep)",
+           negative_flag="--no-pve-sweep"),
+    Option("sweep_age", "--pve-sweep-age", "pve_sweep_age", "PVE_SWEEP_AGE",
+           "a leftover of a run the ledger does not show finished is swept once the run is this old: "
+           "SECONDS, or with a unit s/m/h/d (default 1h)", metavar="AGE"),
     Option("audit_log", "--pve-audit-log", "pve_audit_log", "PVE_AUDIT_LOG",
            "JSONL file the audit trail is appended to (default .pytest_proxmox_mpc/audit/<run id>.jsonl "
            "at the rootdir)", metavar="PATH"),
@@ -117,6 +128,10 @@ class Settings:
     exclusions: ExclusionList = field(default_factory=ExclusionList.empty)
     temp_vmid_range: tuple[int, int] = DEFAULT_TEMP_RANGE
     audit_log: Path | None = None  # None: the default path of the run
+    temp_pool: str | None = None
+    keep_on_failure: bool = False
+    sweep: bool = False
+    sweep_age: float = 3600.0
     abort_on_violation: bool = False
 
     @property
@@ -242,6 +257,10 @@ def resolve(src: RawSources) -> Settings:
     temp_range = take("temp_vmid_range", vmid_range, DEFAULT_TEMP_RANGE)
     audit_log = path("audit_log")
     abort_on_violation = take("abort_on_violation", parse_bool, target == "live")
+    temp_pool = take("temp_pool", lambda raw: str(raw).strip() or None, None)
+    keep_on_failure = take("keep_on_failure", parse_bool, False)
+    sweep = take("sweep", parse_bool, False)
+    sweep_age = take("sweep_age", duration, 3600.0)
     scenario_name = take("sim_scenario", lambda raw: str(raw).strip(), "homelab")
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
     password = _secret(SECRET_ENV["password"], src.environ)
@@ -270,16 +289,17 @@ def resolve(src: RawSources) -> Settings:
     except ValueError as exc:
         raise SettingsError(f"setting pve_sim_scenario ({sources['sim_scenario']}): {exc}") from None
     exclusions = _exclusions(exclusions_file, sources["exclusions"])
-    if target == "live" and max_phase >= 3 and exclusions_file is None:
-        raise _fail(opts["max_phase"], max_phase, sources["max_phase"],
-                    "writes to a live cluster, which needs a production exclusion list: set --pve-exclusions, "
-                    "ini pve_exclusions or PVE_EXCLUSIONS")
+    if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):
+        name, value = ("max_phase", max_phase) if max_phase >= 3 else ("sweep", sweep)
+        raise _fail(opts[name], value, sources[name], "writes to a live cluster, which needs a production "
+                    "exclusion list: set --pve-exclusions, ini pve_exclusions or PVE_EXCLUSIONS")
 
     return Settings(target=target, host=host, port=port, user=user, token_name=token_name,
                     token_value=token_value, password=password, verify_ssl=verify_ssl, ca_bundle=ca_bundle,
                     max_phase=max_phase, sim_scenario=scenario, timeout=timeout, sources=sources,
                     exclusions=exclusions, temp_vmid_range=temp_range, audit_log=audit_log,
-                    abort_on_violation=abort_on_violation)
+                    abort_on_violation=abort_on_violation, temp_pool=temp_pool, keep_on_failure=keep_on_failure,
+                    sweep=sweep, sweep_age=sweep_age)
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:

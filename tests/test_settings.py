@@ -21,8 +21,8 @@ BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE
 
 
 def sources(tmp_path: Path, options: dict[str, Any] | None = None, ini: dict[str, str] | None = None,
-            env: dict[str, str] | None = None) -> RawSources:
-    return RawSources(options=options or {}, ini=ini or {}, environ={**BASE_ENV, **(env or {})},
+            env: dict[str, str] | None = None, base: dict[str, str] = BASE_ENV) -> RawSources:
+    return RawSources(options=options or {}, ini=ini or {}, environ={**base, **(env or {})},
                       inifile=str(tmp_path / "pytest.ini"), rootdir=tmp_path)
 
 
@@ -50,6 +50,10 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "temp_vmid_range": (("5000-5099", (5000, 5099)), ("6000-6000", (6000, 6000))),
         "audit_log": ((str(tmp_path / "a.jsonl"), tmp_path / "a.jsonl"), ("b.jsonl", Path("b.jsonl"))),
         "abort_on_violation": (("no", False), ("yes", True)),
+        "temp_pool": (("ci-pool", "ci-pool"), ("other", "other")),
+        "keep_on_failure": (("yes", True), ("no", False)),
+        "sweep": (("on", True), ("off", False)),
+        "sweep_age": (("30m", 1800.0), ("90", 90.0)),
     }[name]
 
 
@@ -72,18 +76,20 @@ def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
 def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, tmp_path: Path) -> None:
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
     levels = [level for level in LEVELS if level != "env" or opt.env]
-    default = value_of(resolve(sources(tmp_path)), opt.name)
+    # Sweeping a live cluster needs an exclusion list: this setting is checked on the sim target.
+    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name == "sweep" else BASE_ENV
+    default = value_of(resolve(sources(tmp_path, base=base)), opt.name)
     assert default != want_a
     for higher, lower in itertools.pairwise(levels):
         merged: dict[str, Any] = {"options": {}, "ini": {}, "env": {}}
         for level, raw in ((higher, raw_a), (lower, raw_b)):
             for key, part in place(opt, level, raw).items():
                 merged[key].update(part)
-        settings = resolve(sources(tmp_path, **merged))
+        settings = resolve(sources(tmp_path, **merged, base=base))
         assert value_of(settings, opt.name) == want_a, f"{higher} must win over {lower}"
         assert settings.sources[opt.name] != "default"
     lowest = levels[-1]
-    settings = resolve(sources(tmp_path, **place(opt, lowest, raw_a)))
+    settings = resolve(sources(tmp_path, **place(opt, lowest, raw_a), base=base))
     assert value_of(settings, opt.name) == want_a, f"{lowest} must win over the default"
 
 
@@ -115,6 +121,9 @@ def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
     ({"options": {"pve_temp_vmid_range": "999-100"}}, ["setting pve_temp_vmid_range", "FIRST <= LAST"]),
     ({"env": {"PVE_TEMP_VMID_RANGE": "lots"}}, ["setting pve_temp_vmid_range", "FIRST-LAST"]),
     ({"env": {"PVE_ABORT_ON_VIOLATION": "sometimes"}}, ["setting pve_abort_on_violation", "not a boolean"]),
+    ({"env": {"PVE_SWEEP_AGE": "soon"}}, ["setting pve_sweep_age", "not a duration"]),
+    ({"options": {"pve_sweep_age": "-1h"}}, ["setting pve_sweep_age", "must not be negative"]),
+    ({"options": {"pve_sweep": "1"}}, ["setting pve_sweep", "needs a production exclusion list"]),
 ])
 def test_bad_values_name_the_setting_and_where_it_came_from(tmp_path: Path, src: dict[str, Any],
                                                             words: list[str]) -> None:

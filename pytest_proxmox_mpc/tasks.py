@@ -1,0 +1,54 @@
+"""Waiting for PVE tasks: poll the UPID's status with backoff until it stops, or give up after a timeout.
+
+Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+FIRST_POLL = 0.05  # seconds; fakepve and short tasks end in milliseconds
+MAX_POLL = 2.0
+BACKOFF = 1.5
+
+
+class TaskFailed(RuntimeError):
+    """A task ended with an exit status other than OK. ``exitstatus`` is PVE's text (``TASK ERROR: ...``)."""
+
+    def __init__(self, upid: str, exitstatus: str) -> None:
+        super().__init__(f"task {upid} ended with: {exitstatus}")
+        self.upid, self.exitstatus = upid, exitstatus
+
+
+class TaskTimeout(RuntimeError):
+    """A task was still running when the wait ran out."""
+
+
+def node_of(upid: str) -> str:
+    """The node a task runs on: the second field of ``UPID:node:...``."""
+    parts = upid.split(":")
+    if len(parts) < 3 or parts[0] != "UPID":
+        raise ValueError(f"not a UPID: {upid!r}")
+    return parts[1]
+
+
+def wait_for_task(api: Any, upid: str, timeout: float = 120.0) -> str:
+    """Wait until the task stops; return its exit status if it is OK, else raise ``TaskFailed``.
+
+    Raises ``TaskTimeout`` when the task still runs after ``timeout`` seconds.
+    """
+    status_of = api.nodes(node_of(upid)).tasks(upid).status
+    deadline = time.monotonic() + timeout
+    pause = FIRST_POLL
+    while True:
+        status = status_of.get()
+        if status.get("status") == "stopped":
+            exitstatus = str(status.get("exitstatus", ""))
+            if exitstatus != "OK":
+                raise TaskFailed(upid, exitstatus)
+            return exitstatus
+        if time.monotonic() + pause > deadline:
+            raise TaskTimeout(f"task {upid} still running after {timeout:g}s")
+        time.sleep(pause)
+        pause = min(pause * BACKOFF, MAX_POLL)

@@ -1,0 +1,106 @@
+"""Fixtures for temporary guests: ``temp_vm`` and ``temp_ct`` factories (function, module and session
+scope) that remove what they created on every way out of a test, and the sweep before the run.
+
+Imported by ``plugin.py``, which is what registers them with pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import pytest
+
+from .client import derive
+from .destroy import Timeouts
+from .factory import FactoryContext, GuestFactory, VmidAllocator
+from .guard import Guard
+from .guests import ClusterLookup
+from .stash import RUN_KEY, TEST_FAILED
+from .sweeper import sweep_cluster
+
+FACTORY_KINDS = {"temp_vm": "qemu", "temp_ct": "lxc"}
+FACTORY_SCOPES = ("function", "module", "session")
+WRITE_PHASE = 3
+
+
+def factory_fixture_names() -> list[str]:
+    """``temp_vm``, ``temp_vm_module``, ``temp_vm_session`` and the same for ``temp_ct``."""
+    return [base + ("" if scope == "function" else f"_{scope}") for base in FACTORY_KINDS for scope in FACTORY_SCOPES]
+
+
+@pytest.fixture(scope="session")
+def _pve_factory_context(pytestconfig: pytest.Config) -> FactoryContext:
+    run = pytestconfig.stash[RUN_KEY]
+    settings = run.settings
+    return FactoryContext(run_id=run.run_id, ledger=run.ledger, ledger_file=run.ledger_file,
+                          allocator=VmidAllocator(settings.temp_vmid_range, run.worker_index, run.worker_count),
+                          exclusions=settings.exclusions, pool=settings.temp_pool,
+                          timeouts=Timeouts(task=max(120.0, settings.timeout)))
+
+
+@pytest.fixture(scope="session")
+def _pve_writer(pytestconfig: pytest.Config, pve_readonly: Any, _pve_protected: frozenset[int]) -> Any:
+    """The client of module- and session-scoped factories: the run's highest phase, this run's ledger."""
+    run = pytestconfig.stash[RUN_KEY]
+    policy = run.policy(run.settings.max_phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
+    return derive(pve_readonly, Guard(policy, run.trail, run.ledger))
+
+
+def _make(kind: str, scope: Literal["function", "module", "session"]) -> Any:
+    name = next(n for n, k in FACTORY_KINDS.items() if k == kind) + ("" if scope == "function" else f"_{scope}")
+
+    def fixture(request: pytest.FixtureRequest, _pve_factory_context: FactoryContext) -> Iterator[GuestFactory]:
+        run = request.config.stash[RUN_KEY]
+        if run.settings.max_phase < WRITE_PHASE:
+            pytest.skip(f"{name} creates guests: a phase 3 or 4 test (--pve-max-phase 3)")
+        if scope == "function":
+            phase = next((m.name for m in request.node.iter_markers() if m.name.startswith("phase")), "phase1")
+            if int(phase[-1]) < WRITE_PHASE:
+                pytest.fail(f"usage error: {name} creates guests, so the test must be phase3 or phase4, not {phase}",
+                            pytrace=False)
+            client, test = request.getfixturevalue("pve_client"), request.node.nodeid
+        else:
+            client, test = request.getfixturevalue("_pve_writer"), (request.node.nodeid or None)
+        factory = GuestFactory(client, kind, _pve_factory_context, test=test)
+        yield factory
+        failed = request.node.stash.get(TEST_FAILED, False) if scope == "function" else (
+            request.session.testsfailed > 0)
+        problems = factory.cleanup(keep=failed and run.settings.keep_on_failure)
+        if problems:
+            pytest.fail("proxmox: temporary guests could not be removed (left for the sweeper): "
+                        + "; ".join(problems), pytrace=False)
+
+    fixture.__name__ = name
+    fixture.__doc__ = (f"A factory of temporary {'VMs' if kind == 'qemu' else 'containers'} ({scope} scope): "
+                       f"``{name}(node=None, **config)`` returns a ``TempGuest``; all of them are removed "
+                       "when the scope ends, on every way out.")
+    return pytest.fixture(scope=scope, name=name)(fixture)
+
+
+temp_vm = _make("qemu", "function")
+temp_vm_module = _make("qemu", "module")
+temp_vm_session = _make("qemu", "session")
+temp_ct = _make("lxc", "function")
+temp_ct_module = _make("lxc", "module")
+temp_ct_session = _make("lxc", "session")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pve_sweep_before_run(request: pytest.FixtureRequest) -> None:
+    """With ``--pve-sweep``: remove earlier runs' leftovers once, before the first test (worker gw0 only)."""
+    run = request.config.stash[RUN_KEY]
+    if not run.settings.sweep or run.worker_index != 0:
+        return
+    readonly = request.getfixturevalue("pve_readonly")
+    settings = run.settings
+    plan, problems = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
+                                   schema=run.schema, ledger_dir=run.files.ledger_dir, max_age=settings.sweep_age,
+                                   trail=run.trail, current_run=run.run_id)
+    for leftover in plan.remove:
+        run.ledger_file.event("swept", vmid=leftover.vmid, node=leftover.node, type=leftover.type,
+                              of_run=leftover.run_id)
+    for leftover in plan.left_alone:
+        run.ledger_file.event("sweep-left-alone", vmid=leftover.vmid, line=leftover.line())
+    for problem in problems:
+        run.ledger_file.event("sweep-failed", line=problem)
