@@ -3,7 +3,8 @@
 A scenario is the file fakepve's own command line serves (``{"guests": [...]}``), so the same file
 can start a separate ``fakepve`` process for a ``live`` run. It may also carry keys fakepve's command
 line ignores and the sim target applies: ``cluster_name``, ``nodes`` (names, ``online``),
-``storages`` (id -> storage.cfg options) and ``pools`` (id -> ``comment``). Guests may name a
+``storages`` (id -> storage.cfg options), ``pools`` (id -> ``comment``) and ``files`` (volumes on a
+storage: ``{"storage", "name", "size", "content"}``, e.g. container templates). Guests may name a
 ``pool``. Checking a scenario needs no fakepve: it happens when the settings are resolved.
 """
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 GUEST_TYPES = ("qemu", "lxc")
-TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "comment")
+TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "files", "comment")
+FILE_KEYS = {"storage": str, "name": str, "size": int, "content": str}
 
 
 def packaged_scenarios() -> list[str]:
@@ -84,6 +86,11 @@ def _problem(data: Any) -> str | None:
     for key in ("storages", "pools"):
         if not isinstance(data.get(key, {}), dict):
             return f"{key} must be an object"
+    files = data.get("files", [])
+    if not isinstance(files, list) or not all(
+            isinstance(f, dict) and set(f) == set(FILE_KEYS) and all(isinstance(f[k], t) for k, t in FILE_KEYS.items())
+            and f["storage"] in data.get("storages", {}) for f in files):
+        return 'files must be a list of {"storage", "name", "size", "content"} on storages of the scenario'
     nodes = data.get("nodes", [])
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and isinstance(n.get("name"), str) for n in nodes):
         return 'nodes must be a list of objects with a "name"'

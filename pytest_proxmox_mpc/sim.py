@@ -95,6 +95,8 @@ def apply_scenario(pve: Any, data: dict[str, Any]) -> None:
     for sid, options in data.get("storages", {}).items():
         store = {"active": 1, "files": set(), **options}
         pve.storages[sid] = store
+    for volume in data.get("files", []):
+        pve.store_file(volume["storage"], volume["name"], volume["size"], content=volume["content"])
     for pool, info in data.get("pools", {}).items():
         pve.pools.setdefault(pool, set())
         pve.pool_info[pool] = {"comment": info.get("comment"), "storage": set(info.get("storage", []))}

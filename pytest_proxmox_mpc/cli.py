@@ -1,0 +1,85 @@
+"""The ``pytest-proxmox-mpc`` console command. ``sweep`` removes temporary guests that earlier runs left.
+
+It takes the plugin's own connection settings (the same flags and environment variables, from the
+same table), so ``pytest-proxmox-mpc sweep --pve-host ... --pve-exclusions ...`` reaches the cluster a
+test run reached. Exit codes: 0 done, 1 a leftover could not be removed, 2 usage error, 3 unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .audit import new_run_id
+from .client import connect, read_version
+from .errors import SettingsError, TargetUnavailable
+from .guard import Guard
+from .policy import ReadOnlyPolicy
+from .runfiles import RunFiles
+from .settings import OPTIONS, RawSources, resolve
+from .sweeper import sweep_cluster
+from .target import TargetSession
+from .trail import AuditTrail
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytest-proxmox-mpc", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sweep = commands.add_parser("sweep", help="remove temporary guests left behind by earlier runs")
+    sweep.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    sweep.add_argument("--rootdir", type=Path, default=Path.cwd(),
+                       help="the directory whose .pytest_proxmox_mpc holds the runs' ledgers (default: here)")
+    for opt in OPTIONS:
+        if opt.negative_flag:
+            sweep.add_argument(opt.flag, dest=opt.dest, action="store_const", const=True, default=None, help=opt.help)
+            sweep.add_argument(opt.negative_flag, dest=opt.dest, action="store_const", const=False,
+                               help=argparse.SUPPRESS)
+        else:
+            sweep.add_argument(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
+    try:
+        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=args.rootdir))
+    except SettingsError as exc:
+        print(f"pytest-proxmox-mpc: error: {exc}", file=sys.stderr)
+        return 2
+    if settings.target != "live":
+        print("pytest-proxmox-mpc: error: sweep works on a live cluster: give --pve-host (or PVE_HOST)",
+              file=sys.stderr)
+        return 2
+    files = RunFiles(args.rootdir, new_run_id(), settings.audit_log)
+    trail = AuditTrail(files.audit, files.run_id, "sweep")
+    session = TargetSession(settings, args.rootdir)
+    try:
+        readonly = connect(session.endpoint, Guard(ReadOnlyPolicy(), trail))
+        read_version(readonly, session.endpoint)
+        plan, problems = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
+                                       schema=None, ledger_dir=files.ledger_dir, max_age=settings.sweep_age,
+                                       trail=trail, dry_run=args.dry_run)
+    except TargetUnavailable as exc:
+        print(f"pytest-proxmox-mpc: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        trail.close()
+    verb = "would remove" if args.dry_run else "removed"
+    failed = {problem.split(": not removed:")[0] for problem in problems}
+    for leftover in plan.remove:
+        if leftover.line() not in failed:
+            print(f"{verb}: {leftover.line()}")
+    for leftover in plan.left_alone:
+        print(leftover.line())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(plan.remove) - len(problems)} {verb}, {len(plan.left_alone)} left alone, {len(problems)} failed "
+          f"(audit: {files.audit})")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
