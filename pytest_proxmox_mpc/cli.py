@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
+    options["pve_sweep"] = True  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
     try:
         settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=args.rootdir))
     except SettingsError as exc:

@@ -20,8 +20,8 @@ from pytest_proxmox_mpc.audit import (
     AuditRecord,
     AuditSummary,
     new_run_id,
-    run_started,
     now_iso,
+    run_started,
     upid_of,
 )
 from pytest_proxmox_mpc.redact import (
