@@ -147,3 +147,17 @@ def test_factories_skip_when_writes_are_not_enabled(pytester: pytest.Pytester) -
     result = pytester.runpytest("-p", "no:randomly", "-rs")
     skips = [line for line in result.stdout.lines if line.startswith("SKIPPED [1] test_scopes.py")]
     assert len(skips) == 3 and all("phase 3 test" in line and "enable with --pve-max-phase 3" in line for line in skips)
+
+
+POOL = HEADER + """
+@pytest.mark.phase3
+def test_in_the_pool(temp_vm, pve_sim):
+    vm = temp_vm()
+    assert pve_sim.vm(vm.vmid).pool == "lab"
+"""
+
+
+def test_temporary_guests_join_the_chosen_pool(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_pool=POOL)
+    result = pytester.runpytest("--pve-max-phase", "3", "--pve-temp-pool", "lab")
+    result.assert_outcomes(passed=1)

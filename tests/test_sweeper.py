@@ -55,10 +55,22 @@ def test_hangs(temp_vm):
 """
 
 
+def ledger_events(root: Path) -> list[str]:
+    (ledger,) = (root / ".pytest_proxmox_mpc" / "ledger").glob("*.jsonl")
+    return [e["event"] for e in AuditLog.read(ledger)]
+
+
+def target_args(target: str, pytester: pytest.Pytester, server: FakePveProcess, *extra: str) -> list[str]:
+    if target == "live":
+        return live(pytester, server, *extra)
+    return ["--pve-max-phase", "3", "-p", "no:randomly", *extra]
+
+
+@pytest.mark.parametrize("target", ["sim", "live"])
 def test_a_pytest_timeout_still_removes_the_guest(pytester: pytest.Pytester, fakepve_process: FakePveProcess,
-                                                  cluster: Any) -> None:
+                                                  cluster: Any, target: str) -> None:
     pytester.makepyfile(test_timeout=TIMEOUT)
-    result = pytester.runpytest(*live(pytester, fakepve_process))
+    result = pytester.runpytest(*target_args(target, pytester, fakepve_process))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Timeout (>3.0s)*", "temporary guests: 1 created, 1 removed *"])
     assert in_range(cluster) == []
@@ -78,16 +90,55 @@ def test_never_runs():
 """
 
 
+@pytest.mark.parametrize("target", ["sim", "live"])
 def test_ctrl_c_still_removes_the_guests(pytester: pytest.Pytester, fakepve_process: FakePveProcess,
-                                        cluster: Any) -> None:
+                                        cluster: Any, target: str) -> None:
     pytester.makepyfile(test_interrupt=INTERRUPT)
-    recorder = pytester.inline_run(*live(pytester, fakepve_process), no_reraise_ctrlc=True)
+    recorder = pytester.inline_run(*target_args(target, pytester, fakepve_process), no_reraise_ctrlc=True)
     assert recorder.ret == pytest.ExitCode.INTERRUPTED
     assert [r.outcome for r in recorder.getreports("pytest_runtest_logreport") if r.when == "call"] == []
     assert in_range(cluster) == []
-    (ledger,) = (pytester.path / ".pytest_proxmox_mpc" / "ledger").glob("*.jsonl")
-    events = [e["event"] for e in AuditLog.read(ledger)]
+    events = ledger_events(pytester.path)
     assert events.count("created") == 2 and events.count("destroyed") == 2 and events[-1] == "run-finished"
+
+
+PASS_FAIL = """
+import pytest
+
+@pytest.mark.phase3
+def test_passes(temp_vm, pve_client):
+    vm = temp_vm()
+    pve_client.nodes(vm.node).qemu(vm.vmid).status.start.post()
+
+@pytest.mark.phase3
+def test_fails(temp_vm):
+    temp_vm()
+    raise AssertionError("on purpose")
+
+@pytest.mark.phase3
+def test_raises_inside_the_factory(temp_vm):
+    with pytest.raises(Exception, match="nosuchparam"):
+        temp_vm(nosuchparam=1)  # the cluster refuses the create: nothing is made, nothing is left
+"""
+
+
+def test_passing_failing_and_refused_creates_leave_nothing_on_live(
+        pytester: pytest.Pytester, fakepve_process: FakePveProcess, cluster: Any) -> None:
+    pytester.makepyfile(test_pass_fail=PASS_FAIL)
+    result = pytester.runpytest(*live(pytester, fakepve_process))
+    result.assert_outcomes(passed=2, failed=1)
+    assert in_range(cluster) == []
+    assert ledger_events(pytester.path).count("destroyed") == 2
+
+
+def test_pve_sweep_cleans_before_the_run(pytester: pytest.Pytester, fakepve_process: FakePveProcess,
+                                         cluster: Any) -> None:
+    cluster.nodes("pve1").qemu.post(vmid=996000, name="old", tags="pytest-proxmox-mpc;run-20200101-000000-abcdef")
+    pytester.makepyfile(test_reads="def test_reads(pve_readonly):\n    assert pve_readonly.nodes.get()\n")
+    result = pytester.runpytest(*live(pytester, fakepve_process, "--pve-sweep"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["swept qemu 996000 on pve1, left by run 20200101-000000-abcdef"])
+    assert in_range(cluster) == []
 
 
 KILLED = """
