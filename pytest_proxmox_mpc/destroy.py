@@ -13,7 +13,7 @@ from typing import Any
 from proxmoxer import ResourceException
 
 from .errors import SafetyViolation
-from .tasks import TaskFailed, TaskTimeout, wait_for_task
+from .tasks import TaskFailed, TaskTimeout, pause, wait_for_task
 
 LOCK_WORDS = ("locked", "lock", "got timeout")
 
@@ -68,7 +68,7 @@ def destroy(api: Any, guest: GuestRef, timeouts: Timeouts = Timeouts()) -> None:
     a refused request (``SafetyViolation``) is never retried. Raises ``DestroyFailed`` otherwise.
     """
     deadline = time.monotonic() + timeouts.total
-    pause = 0.1
+    wait = 0.1
     while True:
         try:
             if not exists(api, guest):
@@ -82,7 +82,7 @@ def destroy(api: Any, guest: GuestRef, timeouts: Timeouts = Timeouts()) -> None:
         except SafetyViolation:
             raise
         except (ResourceException, TaskFailed, TaskTimeout) as exc:
-            if not _is_lock_error(exc) or time.monotonic() + pause > deadline:
+            if not _is_lock_error(exc) or time.monotonic() + wait > deadline:
                 raise DestroyFailed(f"cannot remove {guest.type} {guest.vmid} on {guest.node}: {exc}") from None
-        time.sleep(pause)
-        pause = min(pause * 2, 5.0)
+        pause(wait)
+        wait = min(wait * 2, 5.0)

@@ -9,6 +9,7 @@ that died can be told apart from anything else by the sweeper. Nothing here impo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,8 @@ class FactoryContext:
     exclusions: ExclusionList
     pool: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Keeps what a guest's identity is derived from the same on replay as when it was recorded.
+    remember: Callable[..., Any] = field(default=lambda key, value, sequence=False: value)
 
 
 class GuestFactory:
@@ -87,10 +90,12 @@ class GuestFactory:
     def __call__(self, node: str | None = None, **config: Any) -> TempGuest:
         ctx = self.context
         node = node or self._pick_node()
+        run_id = ctx.remember("run_id", ctx.run_id)
         for _ in range(TAKEN_RETRIES):
-            vmid = ctx.allocator.take()
-            name = f"pytest-{ctx.run_id}-{vmid - ctx.allocator.low}"
-            params = {**DEFAULTS[self.kind], **self._kind_defaults(node, config), **config, **self._marks(vmid, name)}
+            vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))
+            name = f"pytest-{run_id}-{vmid - ctx.allocator.low}"
+            params = {**DEFAULTS[self.kind], **self._kind_defaults(node, config), **config,
+                      **self._marks(vmid, name, run_id)}
             try:
                 upid = self.api.nodes(node)(self.kind).post(**params)
                 break
@@ -110,12 +115,12 @@ class GuestFactory:
             raise GuestCreateFailed(f"creating {KINDS[self.kind]} {vmid} on {node} failed: {exc.exitstatus}") from None
         return guest
 
-    def _marks(self, vmid: int, name: str) -> dict[str, Any]:
+    def _marks(self, vmid: int, name: str, run_id: str) -> dict[str, Any]:
         ctx = self.context
         marks: dict[str, Any] = {
             "vmid": vmid, "name" if self.kind == "qemu" else "hostname": name,
-            "tags": f"{PLUGIN_TAG};{run_tag(ctx.run_id)}",
-            "description": f"pytest-proxmox-mpc temporary guest\nrun: {ctx.run_id}\ncreated: {now_iso()}\n"
+            "tags": f"{PLUGIN_TAG};{run_tag(run_id)}",
+            "description": f"pytest-proxmox-mpc temporary guest\nrun: {run_id}\ncreated: {now_iso()}\n"
                            f"test: {self.test or '(session)'}",
         }
         if ctx.pool:

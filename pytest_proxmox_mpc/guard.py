@@ -21,16 +21,20 @@ from .audit import upid_of
 from .errors import UnsupportedClient
 from .ledger import Ledger
 from .policy import ApiRequest, Decision, Policy
+from .recorder import Recorder
 from .trail import AuditTrail
 
 
 class Guard:
-    """Decides (``policy``), records (``trail``, optional) and tracks created guests (``ledger``, optional)."""
+    """Decides (``policy``), audits (``trail``), tracks created guests (``ledger``) and records or replays
+    (``recorder``); all but the policy are optional."""
 
-    def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None) -> None:
+    def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.policy = policy
         self.trail = trail
         self.ledger = ledger
+        self.recorder = recorder  # plays answers from, or records them to, cassettes
 
     def admit(self, request: ApiRequest) -> Decision:
         """The policy's decision; a refused request is audited and its violation raised."""
@@ -69,7 +73,11 @@ class PolicedAdapter(BaseAdapter):
         decision = self.guard.admit(described)
         start = time.perf_counter()
         try:
-            response = self.inner.send(request, *args, **kwargs)
+            recorder = self.guard.recorder
+            if recorder is None:
+                response = self.inner.send(request, *args, **kwargs)
+            else:
+                response = recorder.send(request, lambda: self.inner.send(request, *args, **kwargs))
         except BaseException:
             self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000)
             raise

@@ -16,11 +16,11 @@ from .audit import AuditSummary, new_run_id
 from .client import connect, derive, read_version
 from .errors import SettingsError, TargetUnavailable
 from .exclusions import ExclusionList
-from .guard import Guard
 from .guests import ClusterLookup, protected_vmids
 from .incident import ABORT_EXIT_CODE, abort_message, write_incident
 from .ledger import ledger_lines
 from .policy import ReadOnlyPolicy
+from .recording import Recording, RecordingHooks
 from .run import Run
 from .settings import OPTIONS, RawSources, Settings, resolve
 from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, USAGE_ERROR
@@ -79,6 +79,9 @@ def pytest_configure(config: pytest.Config) -> None:
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if run.recorder is not None:
+        hooks = RecordingHooks(run.recorder, replay=settings.target == "replay")
+        config.pluginmanager.register(hooks, "proxmox_mpc_recording")
     if config.pluginmanager.hasplugin("xdist") and worker_input is None:
         config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
@@ -240,7 +243,7 @@ def pve_sim(_pve_target_session: TargetSession) -> Any:
 def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSession) -> tuple[Any, str]:
     """The read-only client and the PVE version, from one login and one GET /version."""
     endpoint = _pve_target_session.endpoint
-    guard = Guard(ReadOnlyPolicy(), run_of(pytestconfig).trail)
+    guard = run_of(pytestconfig).guard(ReadOnlyPolicy())
     try:
         api = connect(endpoint, guard)
         version = read_version(api, endpoint)  # token logins are checked only by a first request
@@ -290,7 +293,7 @@ def pve_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, pve_
     run = run_of(pytestconfig)
     phase = _phase(request.node) or phases.DEFAULT_PHASE
     policy = run.policy(phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
-    return derive(pve_readonly, Guard(policy, run.trail, run.ledger))
+    return derive(pve_readonly, run.guard(policy))
 
 
 @pytest.fixture(scope="session")
@@ -298,3 +301,10 @@ def pve_audit(pytestconfig: pytest.Config) -> AuditView:
     """The current run's audit trail: ``pve_audit.records(test=nodeid)``, ``pve_audit.refusals()``."""
     run = run_of(pytestconfig)
     return AuditView(run.files.audit, run.run_id)
+
+
+@pytest.fixture
+def pve_recording(request: pytest.FixtureRequest) -> Recording:
+    """Whether this test records (``state == "recording"``), replays (``"replaying"``) or neither (``"off"``)."""
+    hooks = request.config.pluginmanager.get_plugin("proxmox_mpc_recording")
+    return hooks.state_of(request.node.nodeid) if isinstance(hooks, RecordingHooks) else Recording("off")

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from .apischema import ApiSchema, load_schema
 from .errors import SettingsError
+from .guard import Guard
 from .ledger import Ledger, LedgerFile
-from .policy import GuestLookup, PhasePolicy
+from .policy import GuestLookup, PhasePolicy, Policy
+from .recorder import Recorder
 from .runfiles import RunFiles
 from .settings import Settings
 from .trail import AuditTrail
@@ -31,6 +33,7 @@ class Run:
     ledger: Ledger = field(default_factory=Ledger)
     worker_index: int = 0  # this xdist worker's number (gw3: 3), and how many workers the run has
     worker_count: int = 1
+    recorder: Recorder | None = None
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -42,8 +45,10 @@ class Run:
                                 "needs the PVE API schema to classify writes, which comes with the simulator: "
                                 "pip install 'pytest-proxmox-mpc[sim]'")
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+        recorder = Recorder(settings.cassette_dir, settings.record_mode) if settings.record_mode else None
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
-                   LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count)
+                   LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
+                   recorder=recorder)
 
     @property
     def run_id(self) -> str:
@@ -55,6 +60,12 @@ class Run:
         return PhasePolicy(phase=phase, schema=self.schema, exclusions=self.settings.exclusions, ledger=self.ledger,
                            temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup)
 
+    def guard(self, policy: Policy) -> Guard:
+        """A guard for ``policy`` with this run's audit trail, ledger and recorder."""
+        return Guard(policy, self.trail, self.ledger, self.recorder)
+
     def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.save()
         self.trail.close()
         self.ledger_file.close()

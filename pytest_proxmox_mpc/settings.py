@@ -20,6 +20,7 @@ from .errors import SettingsError
 from .exclusions import ExclusionError, ExclusionList
 from .parsing import DEFAULT_PORT, choice, duration, parse_bool, parse_host, positive_float, user_at_realm, vmid_range
 from .policy import DEFAULT_TEMP_RANGE
+from .recorder import RECORD_MODES
 from .scenario import resolve_scenario
 from .secret import Secret
 
@@ -83,6 +84,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("sweep_age", "--pve-sweep-age", "pve_sweep_age", "PVE_SWEEP_AGE",
            "a leftover of a run the ledger does not show finished is swept once the run is this old: "
            "SECONDS, or with a unit s/m/h/d (default 1h)", metavar="AGE"),
+    Option("record_mode", "--pve-record-mode", "pve_record_mode", "PVE_RECORD_MODE",
+           "record to / play from cassettes: none (play only), once, new_episodes, all, rewrite (delete the "
+           "test's cassette and record afresh); default: no cassettes on sim and live, none on replay",
+           metavar="{none,once,new_episodes,all,rewrite}"),
+    Option("cassette_dir", "--pve-cassette-dir", "pve_cassette_dir", "PVE_CASSETTE_DIR",
+           "where cassettes live, one per test (default: cassettes/ at the rootdir)", metavar="DIR"),
     Option("audit_log", "--pve-audit-log", "pve_audit_log", "PVE_AUDIT_LOG",
            "JSONL file the audit trail is appended to (default .pytest_proxmox_mpc/audit/<run id>.jsonl "
            "at the rootdir)", metavar="PATH"),
@@ -132,6 +139,8 @@ class Settings:
     keep_on_failure: bool = False
     sweep: bool = False
     sweep_age: float = 3600.0
+    record_mode: str | None = None  # None: neither record nor replay
+    cassette_dir: Path = Path("cassettes")
     abort_on_violation: bool = False
 
     @property
@@ -155,6 +164,8 @@ class Settings:
         parts = [f"target={self.target}", f"max_phase={self.max_phase}"]
         if self.target == "sim":
             parts.append(f"scenario={self.sim_scenario}")
+        if self.record_mode is not None:
+            parts.append(f"record_mode={self.record_mode} cassettes={self.cassette_dir}")
         if self.target == "live":
             parts += [f"host={self.host}:{self.port}", f"user={self.user}", f"auth={self.auth}"]
             if self.token_name:
@@ -261,15 +272,17 @@ def resolve(src: RawSources) -> Settings:
     keep_on_failure = take("keep_on_failure", parse_bool, False)
     sweep = take("sweep", parse_bool, False)
     sweep_age = take("sweep_age", duration, 3600.0)
+    record_mode = take("record_mode", choice(RECORD_MODES), "none" if target == "replay" else None)
+    cassette_dir = path("cassette_dir") or src.rootdir / "cassettes"
     scenario_name = take("sim_scenario", lambda raw: str(raw).strip(), "homelab")
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
     password = _secret(SECRET_ENV["password"], src.environ)
 
     if ca_bundle is not None and not os.access(ca_bundle, os.R_OK):
         raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"], "is not a readable file")
-    if target == "replay":
-        raise _fail(opts["target"], target, sources["target"],
-                    "cannot be used yet: recording and replay are not part of this version; use sim or live")
+    if target == "replay" and record_mode != "none":
+        raise _fail(opts["record_mode"], record_mode, sources["record_mode"],
+                    "cannot record on the replay target, which only plays back: use none, or record on sim or live")
     if target == "live":
         if host is None:
             raise _fail(opts["target"], target, sources["target"],
@@ -299,7 +312,7 @@ def resolve(src: RawSources) -> Settings:
                     max_phase=max_phase, sim_scenario=scenario, timeout=timeout, sources=sources,
                     exclusions=exclusions, temp_vmid_range=temp_range, audit_log=audit_log,
                     abort_on_violation=abort_on_violation, temp_pool=temp_pool, keep_on_failure=keep_on_failure,
-                    sweep=sweep, sweep_age=sweep_age)
+                    sweep=sweep, sweep_age=sweep_age, record_mode=record_mode, cassette_dir=cassette_dir)
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:

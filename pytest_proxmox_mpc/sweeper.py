@@ -27,6 +27,7 @@ from .guard import Guard
 from .guests import ClusterLookup
 from .ledger import Ledger, RunRecord, read_ledgers
 from .policy import PhasePolicy
+from .recorder import Recorder
 from .trail import AuditTrail
 
 
@@ -119,7 +120,8 @@ def sweep(api: Any, plan: SweepPlan, timeouts: Timeouts | None = None) -> list[s
 
 def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple[int, int], schema: ApiSchema | None,
                   ledger_dir: Path, max_age: float, trail: AuditTrail | None = None, current_run: str | None = None,
-                  dry_run: bool = False, now: datetime | None = None) -> tuple[SweepPlan, list[str]]:
+                  dry_run: bool = False, now: datetime | None = None, recorder: Recorder | None = None,
+                  ) -> tuple[SweepPlan, list[str]]:
     """Plan from the cluster's guests and the ledger files, then (unless ``dry_run``) remove the leftovers.
 
     The removal client shares ``readonly``'s login; its phase-3 policy has exactly the planned guests in
@@ -135,4 +137,4 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
         ledger.add(leftover.vmid)
     policy = PhasePolicy(phase=3, schema=schema or load_schema(), exclusions=exclusions, ledger=ledger,
                          temp_range=temp_range, lookup=ClusterLookup(readonly), label="sweeper")
-    return plan, sweep(derive(readonly, Guard(policy, trail, ledger)), plan)
+    return plan, sweep(derive(readonly, Guard(policy, trail, ledger, recorder)), plan)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .endpoint import Endpoint
+from .policy import LOGIN_PATH
+from .recorder import PLACEHOLDER, SESSION_DIR
+from .secret import Secret
 from .settings import Settings
+
+CONNECTION_FIXTURE = "_pve_connection"  # the session fixture that logs in: its cassette tells how
 
 if TYPE_CHECKING:
     from .sim import SimCluster
@@ -53,9 +59,25 @@ class TargetSession:
         sim = self.sim
         if sim is not None:
             return sim.endpoint
+        if self.kind == "replay":
+            return replay_endpoint(self.settings)
         return Endpoint.from_settings(self.settings)
 
     def close(self) -> None:
         if self._sim is not None:
             self._sim.stop()
             self._sim = None
+
+
+def replay_endpoint(settings: Settings) -> Endpoint:
+    """The placeholder cluster cassettes were recorded against, logged in to the way the recording was.
+
+    Credentials are stand-ins: the recorded login was scrubbed, and replay matches the scrubbed form.
+    """
+    placeholder = urlsplit(PLACEHOLDER)
+    connection = settings.cassette_dir / SESSION_DIR / (CONNECTION_FIXTURE + ".yaml")
+    by_password = not connection.exists() or LOGIN_PATH in connection.read_text(encoding="utf-8", errors="replace")
+    return Endpoint(host=placeholder.hostname or "", port=placeholder.port or 8006, user=settings.user,
+                    password=Secret("replayed") if by_password else None,
+                    token_name=None if by_password else (settings.token_name or "replayed"),
+                    token_value=None if by_password else Secret("replayed"), verify=False, timeout=settings.timeout)

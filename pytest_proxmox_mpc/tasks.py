@@ -6,11 +6,26 @@ Nothing here imports pytest.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 FIRST_POLL = 0.05  # seconds; fakepve and short tasks end in milliseconds
 MAX_POLL = 2.0
 BACKOFF = 1.5
+
+
+_sleep: Callable[[float], None] = time.sleep
+
+
+def set_sleep(sleep: Callable[[float], None]) -> None:
+    """Replace how waits pause (replay makes them instant: recorded answers need no waiting)."""
+    global _sleep
+    _sleep = sleep
+
+
+def pause(seconds: float) -> None:
+    """Pause between polls and retries; a no-op while replaying."""
+    _sleep(seconds)
 
 
 class TaskFailed(RuntimeError):
@@ -40,7 +55,7 @@ def wait_for_task(api: Any, upid: str, timeout: float = 120.0) -> str:
     """
     status_of = api.nodes(node_of(upid)).tasks(upid).status
     deadline = time.monotonic() + timeout
-    pause = FIRST_POLL
+    wait = FIRST_POLL
     while True:
         status = status_of.get()
         if status.get("status") == "stopped":
@@ -48,7 +63,7 @@ def wait_for_task(api: Any, upid: str, timeout: float = 120.0) -> str:
             if exitstatus != "OK":
                 raise TaskFailed(upid, exitstatus)
             return exitstatus
-        if time.monotonic() + pause > deadline:
+        if time.monotonic() + wait > deadline:
             raise TaskTimeout(f"task {upid} still running after {timeout:g}s")
-        time.sleep(pause)
-        pause = min(pause * BACKOFF, MAX_POLL)
+        pause(wait)
+        wait = min(wait * BACKOFF, MAX_POLL)

@@ -14,7 +14,6 @@ import pytest
 from .client import derive
 from .destroy import Timeouts
 from .factory import FactoryContext, GuestFactory, VmidAllocator
-from .guard import Guard
 from .guests import ClusterLookup
 from .stash import RUN_KEY, TEST_FAILED
 from .sweeper import sweep_cluster
@@ -36,7 +35,8 @@ def _pve_factory_context(pytestconfig: pytest.Config) -> FactoryContext:
     return FactoryContext(run_id=run.run_id, ledger=run.ledger, ledger_file=run.ledger_file,
                           allocator=VmidAllocator(settings.temp_vmid_range, run.worker_index, run.worker_count),
                           exclusions=settings.exclusions, pool=settings.temp_pool,
-                          timeouts=Timeouts(task=max(120.0, settings.timeout)))
+                          timeouts=Timeouts(task=max(120.0, settings.timeout)),
+                          **({"remember": run.recorder.remember} if run.recorder else {}))
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def _pve_writer(pytestconfig: pytest.Config, pve_readonly: Any, _pve_protected: 
     """The client of module- and session-scoped factories: the run's highest phase, this run's ledger."""
     run = pytestconfig.stash[RUN_KEY]
     policy = run.policy(run.settings.max_phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
-    return derive(pve_readonly, Guard(policy, run.trail, run.ledger))
+    return derive(pve_readonly, run.guard(policy))
 
 
 def _make(kind: str, scope: Literal["function", "module", "session"]) -> Any:
@@ -96,7 +96,7 @@ def _pve_sweep_before_run(request: pytest.FixtureRequest) -> None:
     settings = run.settings
     plan, problems = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
                                    schema=run.schema, ledger_dir=run.files.ledger_dir, max_age=settings.sweep_age,
-                                   trail=run.trail, current_run=run.run_id)
+                                   trail=run.trail, current_run=run.run_id, recorder=run.recorder)
     for leftover in plan.remove:
         run.ledger_file.event("swept", vmid=leftover.vmid, node=leftover.node, type=leftover.type,
                               of_run=leftover.run_id)

@@ -54,6 +54,8 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "keep_on_failure": (("yes", True), ("no", False)),
         "sweep": (("on", True), ("off", False)),
         "sweep_age": (("30m", 1800.0), ("90", 90.0)),
+        "record_mode": (("once", "once"), ("all", "all")),
+        "cassette_dir": ((str(tmp_path / "tapes"), tmp_path / "tapes"), (str(tmp_path / "b"), tmp_path / "b")),
     }[name]
 
 
@@ -116,7 +118,9 @@ def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
     ({"env": {"PVE_VERIFY_SSL": "maybe"}}, ["setting pve_verify_ssl", "not a boolean"]),
     ({"env": {"PVE_TIMEOUT": "0"}}, ["setting pve_timeout", "more than 0"]),
     ({"options": {"pve_ca_bundle": "/nonexistent/ca.pem"}}, ["setting pve_ca_bundle", "not a readable file"]),
-    ({"options": {"pve_target": "replay"}}, ["setting pve_target", "'replay'", "use sim or live"]),
+    ({"options": {"pve_target": "replay", "pve_record_mode": "once"}},
+     ["setting pve_record_mode", "'once'", "cannot record on the replay target"]),
+    ({"env": {"PVE_RECORD_MODE": "sometimes"}}, ["setting pve_record_mode", "none, once, new_episodes"]),
     ({"options": {"pve_sim_scenario": "nosuch"}}, ["setting pve_sim_scenario", "no packaged scenario 'nosuch'"]),
     ({"options": {"pve_temp_vmid_range": "999-100"}}, ["setting pve_temp_vmid_range", "FIRST <= LAST"]),
     ({"env": {"PVE_TEMP_VMID_RANGE": "lots"}}, ["setting pve_temp_vmid_range", "FIRST-LAST"]),

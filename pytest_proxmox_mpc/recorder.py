@@ -1,0 +1,222 @@
+"""Record and replay: every request the guard lets through is played from, or recorded to, a vcrpy cassette.
+
+Recording sits in the guard's transport adapter, under the policy and above the socket, so a refused
+request is never recorded, and the cassette in use follows the test (or the session- or module-scoped
+fixture) the request belongs to. Everything is scrubbed before it is kept, and matching compares the
+scrubbed forms:
+
+- the base URL becomes ``PLACEHOLDER``, so a cassette recorded on any cluster replays anywhere;
+- the headers ``Authorization``, ``Cookie``, ``Set-Cookie``, ``CSRFPreventionToken`` are dropped;
+- secret-named form parameters (the login's password, ...) and answer fields (the ticket, a token's
+  value, ...) become ``***``;
+- the run id and timestamps in request bodies are ignored when matching, so another run's names match.
+
+Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+import yaml
+from requests.structures import CaseInsensitiveDict
+from vcr.cassette import Cassette
+from vcr.errors import MissingMetadataError
+from vcr.matchers import method, path, query
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+
+from .redact import SECRET_HEADERS, redact_params
+
+PLACEHOLDER = "https://pve.cassette.invalid:8006"
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+SESSION_DIR = "_session"  # cassettes of session-scoped fixtures, below the cassette directory
+_VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
+             (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"), "<time>")]
+
+
+_DROPPED_HEADERS = SECRET_HEADERS | {"content-length"}
+
+
+class CassetteError(RuntimeError):
+    """A cassette that cannot be used: one line naming the file and what to do."""
+
+
+def _form(body: Any) -> dict[str, str] | None:
+    if body in (None, b"", ""):
+        return {}
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+    except ValueError:
+        return None
+
+
+def scrub_request(request: Request) -> Request:
+    """A copy of ``request`` as it may be kept: placeholder host, no credential headers, secrets masked."""
+    parts = urlsplit(request.uri)
+    uri = PLACEHOLDER + parts.path + (f"?{urlencode(redact_params(dict(parse_qsl(parts.query))))}"
+                                      if parts.query else "")
+    # Content-Length goes too: the length of a login body is the length of the password.
+    headers = {k: v for k, v in (request.headers or {}).items() if k.lower() not in _DROPPED_HEADERS}
+    form = _form(request.body)
+    body = urlencode(sorted(redact_params(form).items())).encode() if form else (b"" if form == {} else b"<opaque>")
+    return Request(request.method, uri, body, headers)
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """A recorded answer without cookies and with secret-named JSON fields masked."""
+    headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in _DROPPED_HEADERS}
+    raw = response.get("body", {}).get("string", b"")
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        data = None
+    if isinstance(data, dict):
+        raw = json.dumps(redact_params(data), separators=(",", ":")).encode()
+    return {**response, "headers": headers, "body": {"string": raw}}
+
+
+def _normalised(body: Any) -> dict[str, str] | bytes:
+    form = _form(body)
+    if form is None:
+        return body if isinstance(body, bytes) else str(body).encode()
+    out = {}
+    for key, value in form.items():
+        for pattern, stand_in in _VOLATILE:
+            value = pattern.sub(stand_in, value)
+        out[key] = value
+    return out
+
+
+def pve_body(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: the same form fields, run ids and timestamps aside."""
+    assert _normalised(r1.body) == _normalised(r2.body), "the bodies differ"
+
+
+MATCH_ON: tuple[Callable[[Request, Request], None], ...] = (method, path, query, pve_body)
+
+
+def check_readable(path: Path) -> None:
+    """Raise ``CassetteError`` naming file (and line) if an existing cassette is not valid YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise CassetteError(f"cassette {where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax'}); "
+                            "re-record it or restore it from version control") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CassetteError(f"cassette {path}: cannot be read ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise CassetteError(f"cassette {path}: not a vcrpy cassette (no interactions list)")
+
+
+class Recorder:
+    """Switches between cassettes as tests and fixtures run, and plays or records through the current one."""
+
+    def __init__(self, directory: Path, mode: str) -> None:
+        if mode not in RECORD_MODES:
+            raise ValueError(f"record mode must be one of {', '.join(RECORD_MODES)}")
+        self.directory, self.mode = directory, mode
+        self._stack: list[tuple[Path, str]] = []
+        self._loaded: dict[Path, Cassette] = {}
+        self._sequence: dict[tuple[Path, str], int] = {}
+
+    @property
+    def replaying_only(self) -> bool:
+        return self.mode == "none"
+
+    def push(self, relative: str, selector: str) -> None:
+        """Use the cassette ``relative`` (to the cassette directory, without ``.yaml``) until ``pop``;
+        ``selector`` is what to give pytest to run (and so record) what uses it."""
+        self._stack.append((self.directory / (relative + ".yaml"), selector))
+
+    def pop(self) -> None:
+        if self._stack:
+            self._stack.pop()
+
+    def _cassette(self) -> Cassette:
+        if not self._stack:
+            raise CassetteError("a request outside any test or fixture: no cassette to record it in")
+        where = self._stack[-1][0]
+        if where not in self._loaded:
+            if self.mode == "rewrite":
+                where.unlink(missing_ok=True)
+            elif where.exists():
+                check_readable(where)
+            mode = {"rewrite": "all"}.get(self.mode, self.mode)
+            self._loaded[where] = Cassette.load(path=str(where), record_mode=RecordMode(mode), match_on=MATCH_ON,
+                                                before_record_request=scrub_request,
+                                                before_record_response=scrub_response)
+        return self._loaded[where]
+
+    def remember(self, key: str, value: Any, sequence: bool = False) -> Any:
+        """``value`` when recording (it is kept in the current cassette's metadata), the kept value when
+        replaying: so what a test derives from its run (the run id, the VMIDs it got) replays identically.
+        With ``sequence``, each call in the cassette is a separate entry (``key.0``, ``key.1``, ...)."""
+        if not self._stack:
+            return value
+        cassette = self._cassette()
+        if sequence:
+            slot = (self._stack[-1][0], key)
+            index = self._sequence.get(slot, 0)
+            self._sequence[slot] = index + 1
+            key = f"{key}.{index}"
+        try:
+            return cassette.get_metadata(key, value)
+        except MissingMetadataError:  # a cassette recorded without it: the live value is all there is
+            return value
+
+    def send(self, prepared: requests.PreparedRequest, send_real: Callable[[], requests.Response],
+             ) -> requests.Response:
+        """Play the answer to ``prepared`` from the current cassette, or send it and record the answer."""
+        cassette = self._cassette()
+        request = Request(prepared.method, prepared.url, prepared.body, dict(prepared.headers))
+        if cassette.can_play_response_for(request):
+            return _response(cassette.play_response(request), prepared)
+        if cassette.write_protected:
+            scrubbed = scrub_request(request)
+            missing = "" if Path(cassette._path).exists() else " (the file does not exist)"
+            raise CassetteError(f"no recorded answer for {prepared.method} {urlsplit(scrubbed.uri).path} in "
+                                f"cassette {cassette._path}{missing}; record it with: pytest '{self._stack[-1][1]}' "
+                                "--pve-record-mode new_episodes (on the sim target or a live cluster)")
+        real = send_real()
+        cassette.append(request, {"status": {"code": real.status_code, "message": real.reason},
+                                  "headers": {k: [v] for k, v in real.headers.items()},
+                                  "body": {"string": real.content}})
+        return real
+
+    def save(self) -> None:
+        """Write every cassette that recorded something (directories are created)."""
+        for where, cassette in self._loaded.items():
+            if cassette.dirty:
+                where.parent.mkdir(parents=True, exist_ok=True)
+                cassette._save()
+
+
+def cassette_name(text: str) -> str:
+    """A file-system-safe name: anything but letters, digits, ``._-`` becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "_"
+
+
+def _response(recorded: dict[str, Any], prepared: requests.PreparedRequest) -> requests.Response:
+    response = requests.Response()
+    response.status_code = int(recorded["status"]["code"])
+    response.reason = recorded["status"].get("message", "")
+    response.headers = CaseInsensitiveDict({k: ", ".join(v) if isinstance(v, list) else v
+                                            for k, v in recorded.get("headers", {}).items()})
+    body = recorded.get("body", {}).get("string", b"")
+    response._content = body.encode() if isinstance(body, str) else body
+    response.url = prepared.url or ""
+    response.request = prepared
+    response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+    return response
+
