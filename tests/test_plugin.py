@@ -122,7 +122,8 @@ def test_two_phase_markers_under_xdist_fail_the_test_with_the_same_message(pytes
     (["--pve-host", "pve"], {}, "ERROR: setting pve_target (default): 'live' needs a secret: set PVE_PASSWORD*"),
     (["--pve-ca-bundle", "/nonexistent/ca.pem"], {},
      "ERROR: setting pve_ca_bundle (from --pve-ca-bundle): '/nonexistent/ca.pem' is not a readable file"),
-    (["--pve-target", "replay"], {}, "ERROR: setting pve_target (from --pve-target): 'replay' cannot be used yet*"),
+    (["--pve-target", "replay", "--pve-record-mode", "all"], {},
+     "ERROR: setting pve_record_mode (from --pve-record-mode): 'all' cannot record on the replay target*"),
 ])
 def test_bad_settings_stop_the_run_with_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                                                       args: list[str], env: dict[str, str], message: str) -> None:

@@ -1,0 +1,116 @@
+"""Record on sim, replay offline: same outcomes, no secrets in cassettes, clear errors for broken ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SUITE = """
+import socket
+
+import pytest
+
+from pytest_proxmox_mpc import PhaseViolation
+from pytest_proxmox_mpc.network import NetworkBlocked
+
+
+@pytest.mark.phase3
+def test_lifecycle(temp_vm, pve_client):
+    vm = temp_vm()
+    config = pve_client.nodes(vm.node).qemu(vm.vmid).config.get()
+    assert config["name"] == vm.name and config["tags"].endswith(vm.name.split("-", 1)[1].rsplit("-", 1)[0])
+    pve_client.nodes(vm.node).qemu(vm.vmid).status.start.post()
+
+
+def test_inventory(pve_readonly):
+    assert sorted(n["node"] for n in pve_readonly.nodes.get()) == ["pve1", "pve2", "pve3"]
+    assert len(pve_readonly.cluster.resources.get(type="vm")) == 12
+
+
+@pytest.mark.pve_expect_refusal
+def test_refusals_are_not_recorded(pve_client):
+    with pytest.raises(PhaseViolation):
+        pve_client.nodes("pve1").qemu(101).status.stop.post()
+
+
+def test_state(pve_recording, pve_target):
+    if pve_target.kind == "replay":
+        assert pve_recording.state == "replaying"
+        with pytest.raises(NetworkBlocked):
+            socket.create_connection(("192.0.2.1", 8006), timeout=1)
+    else:
+        assert pve_recording.state == "recording"
+"""
+
+
+def cassettes(root: Path) -> list[Path]:
+    return sorted((root / "cassettes").rglob("*.yaml"))
+
+
+def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly")
+    recorded.assert_outcomes(passed=4)
+    names = [str(p.relative_to(pytester.path)) for p in cassettes(pytester.path)]
+    # test_state sends nothing, so it needs no cassette; the refused request is not in any.
+    assert names == ["cassettes/_session/_pve_connection.yaml", "cassettes/test_suite/test_inventory.yaml",
+                     "cassettes/test_suite/test_lifecycle.yaml"]
+    assert "status/stop" not in "".join(p.read_text() for p in cassettes(pytester.path))
+
+    for args in ([], ["-n", "2"]):
+        replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly", *args)
+        replayed.assert_outcomes(passed=4)
+
+
+def test_recorded_under_xdist_replays_serially(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-n", "2").assert_outcomes(passed=4)
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
+    replayed.assert_outcomes(passed=4)
+
+
+def test_no_secret_reaches_a_cassette_or_audit_file(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    monkeypatch.setenv("PVE_TOKEN_NAME", "ci")
+    monkeypatch.setenv("PVE_TOKEN_VALUE", "token-secret-0815")
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    text = "".join(p.read_text() for p in pytester.path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".jsonl"))
+    assert "token-secret-0815" not in text and "PVEAPIToken" not in text and "Authorization" not in text
+    assert "pve.cassette.invalid" in text and "127.0.0.1" not in text
+
+
+def test_password_logins_are_scrubbed_and_replay(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    login = (pytester.path / "cassettes" / "_session" / "_pve_connection.yaml").read_text()
+    assert "password=%2A%2A%2A" in login and '"ticket":"***"' in login and '"CSRFPreventionToken":"***"' in login
+    assert "PVE:root@pam" not in login and "Cookie" not in login and "Content-Length" not in login
+    pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3").assert_outcomes(passed=4)
+
+
+def test_a_missing_or_broken_cassette_fails_with_one_line_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    (pytester.path / "cassettes" / "test_suite" / "test_inventory.yaml").unlink()
+    broken = pytester.path / "cassettes" / "test_suite" / "test_lifecycle.yaml"
+    broken.write_text("interactions:\n- request: [\n")
+    result = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=2)
+    out = result.stdout.str()
+    assert (f"CassetteError: cassette {broken}:3: not valid YAML" in out
+            or f"CassetteError: cassette {broken}:2: not valid YAML" in out)
+    assert ("no recorded answer for GET /api2/json/nodes in cassette "
+            f"{pytester.path / 'cassettes' / 'test_suite' / 'test_inventory.yaml'} (the file does not exist); "
+            "record it with: pytest 'test_suite.py::test_inventory' --pve-record-mode new_episodes") in out
+
+
+def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    inventory = pytester.path / "cassettes" / "test_suite" / "test_inventory.yaml"
+    inventory.write_text(inventory.read_text() + "# a stale edit\n")
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "rewrite", "-k", "inventory").assert_outcomes(
+        passed=1, deselected=3)
+    assert "# a stale edit" not in inventory.read_text()
+    assert inventory.read_text().count("uri:") == 2
