@@ -1,8 +1,10 @@
-"""The ``pytest-proxmox-mpc`` console command. ``sweep`` removes temporary guests that earlier runs left.
+"""The ``pytest-proxmox-mpc`` console command. ``sweep`` removes temporary guests that earlier runs left;
+``scan-secrets`` checks cassettes and audit files for secrets.
 
 It takes the plugin's own connection settings (the same flags and environment variables, from the
 same table), so ``pytest-proxmox-mpc sweep --pve-host ... --pve-exclusions ...`` reaches the cluster a
-test run reached. Exit codes: 0 done, 1 a leftover could not be removed, 2 usage error, 3 unreachable.
+test run reached. Exit codes: 0 done, 1 a leftover could not be removed (sweep) or a secret was found
+(scan-secrets), 2 usage error, 3 unreachable.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .errors import SettingsError, TargetUnavailable
 from .guard import Guard
 from .policy import ReadOnlyPolicy
 from .runfiles import RunFiles
+from .scan import files_below, scan
 from .settings import OPTIONS, RawSources, resolve
 from .sweeper import sweep_cluster
 from .target import TargetSession
@@ -31,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     sweep.add_argument("--rootdir", type=Path, default=Path.cwd(),
                        help="the directory whose .pytest_proxmox_mpc holds the runs' ledgers (default: here)")
+    secrets = commands.add_parser("scan-secrets", help="find secret-looking values in cassettes and audit files "
+                                  "(exits 1 if there are any; for pre-commit hooks)")
+    secrets.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file, or a directory to search")
     for opt in OPTIONS:
         if opt.negative_flag:
             sweep.add_argument(opt.flag, dest=opt.dest, action="store_const", const=True, default=None, help=opt.help)
@@ -43,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "scan-secrets":
+        return scan_secrets(args.paths)
     options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
     options["pve_sweep"] = True  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
     try:
@@ -80,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(plan.remove) - len(problems)} {verb}, {len(plan.left_alone)} left alone, {len(problems)} failed "
           f"(audit: {files.audit})")
     return 1 if problems else 0
+
+
+def scan_secrets(paths: list[Path]) -> int:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"pytest-proxmox-mpc: error: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    findings = scan(paths)
+    for finding in findings:
+        print(finding)
+    print(f"{len(findings)} secret-looking value(s) in {sum(1 for _ in files_below(paths))} file(s)")
+    return 1 if findings else 0
 
 
 if __name__ == "__main__":

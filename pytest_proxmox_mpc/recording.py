@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .network import block_non_loopback
-from .recorder import SESSION_DIR, Recorder, cassette_name
+from .recorder import SESSION_DIR, CassetteError, Recorder, cassette_name
 from .tasks import set_sleep
 
 
@@ -92,6 +92,15 @@ class RecordingHooks:
         if id(fixturedef) in self._pushed:
             self._pushed.discard(id(fixturedef))
             self.recorder.pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """A cassette problem is one line: which cassette, what is wrong, what to run. No traceback."""
+        report = yield
+        if call.excinfo is not None and call.excinfo.errisinstance(CassetteError):
+            report.longrepr = f"proxmox: {call.excinfo.value}"
+        return report
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.recorder.save()
