@@ -42,6 +42,7 @@ _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
 
 
 _DROPPED_HEADERS = SECRET_HEADERS | {"content-length"}
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: large cassettes load fast
 
 
 class CassetteError(RuntimeError):
@@ -83,6 +84,12 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return {**response, "headers": headers, "body": {"string": raw}}
 
 
+def _scrub_on_save(request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
+    # Answers are scrubbed as they are written, not as they are loaded: a cassette read back from disk is
+    # scrubbed already, and walking a 10,000-guest answer again on every load would cost more than the replay.
+    return request, scrub_response(response)
+
+
 def _normalised(body: Any) -> dict[str, str] | bytes:
     form = _form(body)
     if form is None:
@@ -107,7 +114,7 @@ def check_readable(path: Path) -> None:
     """Raise ``CassetteError`` naming file (and line) if an existing cassette is not valid YAML."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -155,7 +162,7 @@ class Recorder:
             mode = {"rewrite": "all"}.get(self.mode, self.mode)
             self._loaded[where] = Cassette.load(path=str(where), record_mode=RecordMode(mode), match_on=MATCH_ON,
                                                 before_record_request=scrub_request,
-                                                before_record_response=scrub_response)
+                                                before_save_interaction=_scrub_on_save)
         return self._loaded[where]
 
     def remember(self, key: str, value: Any, sequence: bool = False) -> Any:

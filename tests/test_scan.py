@@ -9,7 +9,8 @@ import pytest
 from pytest_proxmox_mpc.cli import main as cli
 
 PLANTED = {
-    "ticket.yaml": "      string: '{\"data\":{\"x\":\"PVE:root@pam:6740B6E1::aGVsbG8gd29ybGQgdGhpcyBpcyBhIHRpY2tldA==\"}}'\n",
+    "ticket.yaml": "      string: '{\"data\":{\"x\":"
+                   "\"PVE:root@pam:6740B6E1::aGVsbG8gd29ybGQgdGhpcyBpcyBhIHRpY2tldA==\"}}'\n",
     "csrf.jsonl": '{"note":"6740B6E1:Qm9ndXMgQ1NSRiB0b2tlbiBmb3IgYSB0ZXN0IHJ1bg"}\n',
     "token.yaml": "    headers:\n      X: PVEAPIToken=ci@pve!validation=5f0c1d3e-aaaa-bbbb-cccc-1234567890ab\n",
     "key.json": '{"pem": "-----BEGIN RSA PRIVATE KEY-----"}\n',

@@ -1,0 +1,106 @@
+"""How fast replay is: the committed validation suite replayed, and a 10,000-guest /cluster/resources.
+
+Run: python benchmarks/replay.py
+
+1. ``pytest validation --pve-target replay --pve-max-phase 4`` on the committed cassettes, against the
+   same suite on the sim target (wall time of each, as pytest subprocesses, in one run).
+2. A cassette holding the login and one ``GET /cluster/resources`` of a simulated cluster with 10,000
+   guests is recorded, then played back through the guarded client; prints the median time of loading
+   the cassette and replaying the login and the request, against the request sent to the simulated cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_proxmox_mpc.client import connect
+from pytest_proxmox_mpc.endpoint import Endpoint
+from pytest_proxmox_mpc.guard import Guard
+from pytest_proxmox_mpc.policy import ReadOnlyPolicy
+from pytest_proxmox_mpc.recorder import Recorder
+from pytest_proxmox_mpc.secret import Secret
+from pytest_proxmox_mpc.sim import SimCluster
+from pytest_proxmox_mpc.target import replay_endpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+GUESTS = 10_000
+
+
+def wall(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def big_cluster(workdir: Path) -> Path:
+    nodes = [f"pve{i}" for i in range(1, 11)]
+    guests = [{"vmid": 1000 + i, "name": f"vm-{i}", "node": nodes[i % len(nodes)], "status": "running"}
+              for i in range(GUESTS)]
+    scenario = workdir / "big.json"
+    scenario.write_text(json.dumps({"nodes": [{"name": n} for n in nodes], "guests": guests}))
+    return scenario
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def resources(workdir: Path, rounds: int) -> tuple[float, float]:
+    sim = SimCluster(big_cluster(workdir), workdir)
+    try:
+        recorder = Recorder(workdir / "cassettes", "once")
+        recorder.push("big", "benchmark")
+        api = connect(sim.endpoint, Guard(ReadOnlyPolicy(), recorder=recorder))
+        assert len(api.cluster.resources.get(type="vm")) == GUESTS
+        recorder.save()
+        live = []
+        plain = connect(sim.endpoint, ReadOnlyPolicy())
+        for _ in range(rounds):
+            start = time.perf_counter()
+            plain.cluster.resources.get(type="vm")
+            live.append(time.perf_counter() - start)
+    finally:
+        sim.stop()
+    replayed = []
+    endpoint = replay_endpoint_for(workdir)
+    for _ in range(rounds):  # each round loads the cassette afresh: load, login and GET are all counted
+        start = time.perf_counter()
+        player = Recorder(workdir / "cassettes", "none")
+        player.push("big", "benchmark")
+        api = connect(endpoint, Guard(ReadOnlyPolicy(), recorder=player))
+        assert len(api.cluster.resources.get(type="vm")) == GUESTS
+        replayed.append(time.perf_counter() - start)
+    return median_ms(live), median_ms(replayed)
+
+
+def replay_endpoint_for(workdir: Path) -> Endpoint:
+    from pytest_proxmox_mpc.settings import RawSources, resolve
+
+    settings = resolve(RawSources(options={"pve_target": "replay", "pve_cassette_dir": str(workdir / "cassettes")},
+                                  ini={}, environ={}, rootdir=workdir))
+    endpoint = replay_endpoint(settings)
+    assert endpoint.password == Secret("replayed")
+    return endpoint
+
+
+def main() -> None:
+    replay_s = wall(["validation", "--pve-target", "replay", "--pve-max-phase", "4"])
+    sim_s = wall(["validation", "--pve-max-phase", "4"])
+    print(f"validation suite, replayed from cassettes: {replay_s:6.2f} s")
+    print(f"validation suite, on the sim target:       {sim_s:6.2f} s  (replay / sim: {replay_s / sim_s:.2f})")
+    with tempfile.TemporaryDirectory() as tmp:
+        live_ms, replay_ms = resources(Path(tmp), rounds=5)
+    print(f"GET /cluster/resources, {GUESTS} guests, sim (median):      {live_ms:8.1f} ms")
+    print(f"same, replayed: cassette load + login + GET (median):   {replay_ms:8.1f} ms "
+          f"(replay / sim: {replay_ms / live_ms:.2f})")
+
+
+if __name__ == "__main__":
+    main()
