@@ -89,7 +89,8 @@ class GuestFactory:
 
     def __call__(self, node: str | None = None, **config: Any) -> TempGuest:
         ctx = self.context
-        node = node or self._pick_node()
+        # Remembered: an anonymized replay sorts pseudonyms, not node names, and would pick another node.
+        node = node or str(ctx.remember("node", self._pick_node(), sequence=True))
         run_id = ctx.remember("run_id", ctx.run_id)
         for _ in range(TAKEN_RETRIES):
             vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))

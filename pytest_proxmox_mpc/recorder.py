@@ -17,7 +17,9 @@ Nothing here imports pytest.
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,13 +31,17 @@ from requests.structures import CaseInsensitiveDict
 from vcr.cassette import Cassette
 from vcr.errors import MissingMetadataError
 from vcr.matchers import method, path, query
+from vcr.persisters.filesystem import FilesystemPersister
 from vcr.record_mode import RecordMode
 from vcr.request import Request
+from vcr.serialize import serialize
 
+from .anonymize import Anonymizer
 from .redact import SECRET_HEADERS, redact_params
 
 PLACEHOLDER = "https://pve.cassette.invalid:8006"
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+RECORDED_BY = "recorded_by_run"  # cassette metadata: the run that wrote it
 SESSION_DIR = "_session"  # cassettes of session-scoped fixtures, below the cassette directory
 _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
              (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"), "<time>")]
@@ -43,6 +49,20 @@ _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
 
 _DROPPED_HEADERS = SECRET_HEADERS | {"content-length"}
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: large cassettes load fast
+
+
+class AtomicPersister(FilesystemPersister):  # type: ignore[misc]
+    """vcrpy's file persister, writing through a temporary file and a rename: xdist workers that save the same
+    session cassette never leave a torn file, and a run killed mid-write leaves the old cassette whole."""
+
+    @staticmethod
+    def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(serialize(cassette_dict, serializer))
+        os.replace(temporary, path)
 
 
 class CassetteError(RuntimeError):
@@ -96,6 +116,8 @@ def _normalised(body: Any) -> dict[str, str] | bytes:
         return body if isinstance(body, bytes) else str(body).encode()
     out = {}
     for key, value in form.items():
+        if key == "username":  # the login's user: with --pve-anonymize a pseudonym, and the password is *** anyway
+            continue
         for pattern, stand_in in _VOLATILE:
             value = pattern.sub(stand_in, value)
         out[key] = value
@@ -129,10 +151,10 @@ def check_readable(path: Path) -> None:
 class Recorder:
     """Switches between cassettes as tests and fixtures run, and plays or records through the current one."""
 
-    def __init__(self, directory: Path, mode: str) -> None:
+    def __init__(self, directory: Path, mode: str, anonymizer: Anonymizer | None = None, run_id: str = "") -> None:
         if mode not in RECORD_MODES:
             raise ValueError(f"record mode must be one of {', '.join(RECORD_MODES)}")
-        self.directory, self.mode = directory, mode
+        self.directory, self.mode, self.anonymizer, self.run_id = directory, mode, anonymizer, run_id
         self._stack: list[tuple[Path, str]] = []
         self._loaded: dict[Path, Cassette] = {}
         self._sequence: dict[tuple[Path, str], int] = {}
@@ -159,10 +181,15 @@ class Recorder:
                 where.unlink(missing_ok=True)
             elif where.exists():
                 check_readable(where)
-            mode = {"rewrite": "all"}.get(self.mode, self.mode)
-            self._loaded[where] = Cassette.load(path=str(where), record_mode=RecordMode(mode), match_on=MATCH_ON,
-                                                before_record_request=scrub_request,
-                                                before_save_interaction=_scrub_on_save)
+            options = dict(path=str(where), record_mode=RecordMode({"rewrite": "all"}.get(self.mode, self.mode)),
+                           match_on=MATCH_ON, before_record_request=scrub_request, persister=AtomicPersister,
+                           before_save_interaction=self._on_save)
+            cassette = Cassette.load(**options)
+            if self.mode != "none" and self.run_id and cassette._metadata.get(RECORDED_BY) == self.run_id:
+                # Another xdist worker of this run recorded it (a session fixture runs once per worker):
+                # this worker records its own rather than replaying the other's login to a live cluster.
+                cassette = Cassette(**options)
+            self._loaded[where] = cassette
         return self._loaded[where]
 
     def remember(self, key: str, value: Any, sequence: bool = False) -> Any:
@@ -201,9 +228,32 @@ class Recorder:
                                   "body": {"string": real.content}})
         return real
 
+    def _on_save(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
+        request, response = _scrub_on_save(request, response)
+        if self.anonymizer is None:
+            return request, response
+        body = response.get("body", {}).get("string", b"")
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        request_body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
+        self.anonymizer.learn([request.uri, request_body or "", text])
+        request = Request(request.method, self.anonymizer.rewrite(request.uri),
+                          self.anonymizer.rewrite(request_body or "").encode(), request.headers)
+        return request, {**response, "body": {"string": self.anonymizer.rewrite(text).encode()}}
+
     def save(self) -> None:
         """Write every cassette that recorded something (directories are created)."""
+        if self.anonymizer is not None:  # learn every name first, so each cassette is rewritten with all of them
+            for cassette in self._loaded.values():
+                for request, response in cassette.data if cassette.dirty else ():
+                    body = response.get("body", {}).get("string", b"")
+                    self.anonymizer.learn([request.uri, body.decode("utf-8", "replace") if isinstance(body, bytes)
+                                           else str(body)])
         for where, cassette in self._loaded.items():
+            if cassette.dirty and self.run_id:
+                cassette._metadata[RECORDED_BY] = self.run_id
+            if cassette.dirty and self.anonymizer is not None:  # remembered values name nodes too
+                cassette._metadata = {key: self.anonymizer.rewrite(value) if isinstance(value, str) else value
+                                      for key, value in cassette._metadata.items()}
             if cassette.dirty:
                 where.parent.mkdir(parents=True, exist_ok=True)
                 cassette._save()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .anonymize import Anonymizer
 from .apischema import ApiSchema, load_schema
 from .errors import SettingsError
 from .guard import Guard
@@ -45,7 +46,9 @@ class Run:
                                 "needs the PVE API schema to classify writes, which comes with the simulator: "
                                 "pip install 'pytest-proxmox-mpc[sim]'")
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-        recorder = Recorder(settings.cassette_dir, settings.record_mode) if settings.record_mode else None
+        anonymizer = Anonymizer(salt=run_id) if settings.anonymize else None
+        recorder = (Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
+                    if settings.record_mode else None)
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
                    recorder=recorder)

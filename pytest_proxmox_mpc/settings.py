@@ -90,6 +90,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="{none,once,new_episodes,all,rewrite}"),
     Option("cassette_dir", "--pve-cassette-dir", "pve_cassette_dir", "PVE_CASSETTE_DIR",
            "where cassettes live, one per test (default: cassettes/ at the rootdir)", metavar="DIR"),
+    Option("anonymize", "--pve-anonymize", "pve_anonymize", "PVE_ANONYMIZE",
+           "replace node names, IP and MAC addresses and user names in cassettes by stable pseudonyms",
+           negative_flag="--no-pve-anonymize"),
     Option("audit_log", "--pve-audit-log", "pve_audit_log", "PVE_AUDIT_LOG",
            "JSONL file the audit trail is appended to (default .pytest_proxmox_mpc/audit/<run id>.jsonl "
            "at the rootdir)", metavar="PATH"),
@@ -141,6 +144,7 @@ class Settings:
     sweep_age: float = 3600.0
     record_mode: str | None = None  # None: neither record nor replay
     cassette_dir: Path = Path("cassettes")
+    anonymize: bool = False
     abort_on_violation: bool = False
 
     @property
@@ -274,6 +278,7 @@ def resolve(src: RawSources) -> Settings:
     sweep_age = take("sweep_age", duration, 3600.0)
     record_mode = take("record_mode", choice(RECORD_MODES), "none" if target == "replay" else None)
     cassette_dir = path("cassette_dir") or src.rootdir / "cassettes"
+    anonymize = take("anonymize", parse_bool, False)
     scenario_name = take("sim_scenario", lambda raw: str(raw).strip(), "homelab")
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
     password = _secret(SECRET_ENV["password"], src.environ)
@@ -312,7 +317,8 @@ def resolve(src: RawSources) -> Settings:
                     max_phase=max_phase, sim_scenario=scenario, timeout=timeout, sources=sources,
                     exclusions=exclusions, temp_vmid_range=temp_range, audit_log=audit_log,
                     abort_on_violation=abort_on_violation, temp_pool=temp_pool, keep_on_failure=keep_on_failure,
-                    sweep=sweep, sweep_age=sweep_age, record_mode=record_mode, cassette_dir=cassette_dir)
+                    sweep=sweep, sweep_age=sweep_age, record_mode=record_mode, cassette_dir=cassette_dir,
+                    anonymize=anonymize)
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:

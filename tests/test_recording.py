@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,42 @@ def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
         passed=1, deselected=3)
     assert "# a stale edit" not in inventory.read_text()
     assert inventory.read_text().count("uri:") == 2
+
+
+ANON = """
+import pytest
+
+
+def test_nodes(pve_readonly):
+    nodes = [n["node"] for n in pve_readonly.nodes.get()]
+    assert len(nodes) == 3
+    for node in nodes:
+        assert pve_readonly.nodes(node).status.get()
+
+
+def test_storage(pve_readonly):
+    assert any(s.get("server") for s in pve_readonly.storage.get())
+
+
+@pytest.mark.phase3
+def test_guest(temp_vm, pve_client):
+    vm = temp_vm(net0="virtio,bridge=vmbr0")
+    assert pve_client.nodes(vm.node).qemu(vm.vmid).config.get()["name"] == vm.name
+"""
+
+
+def test_anonymized_cassettes_hold_pseudonyms_only_and_replay(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_anon=ANON)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "--pve-anonymize", "-n", "2",
+                       ).assert_outcomes(passed=3)
+    texts = {p.name: p.read_text() for p in cassettes(pytester.path)}
+    everything = "".join(texts.values())
+    for real in ("pve1", "pve2", "pve3", "root@pam", "192.0.2.50"):
+        assert real not in everything, real
+    macs = re.findall(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:])", everything)
+    assert macs and all(mac.startswith("02:00:") for mac in macs), "a real MAC address is in a cassette"
+    nodes_seen = {name: set(re.findall(r"node-[0-9a-f]{6}", text)) for name, text in texts.items()}
+    assert len(nodes_seen["test_nodes.yaml"]) == 3
+    assert nodes_seen["test_guest.yaml"] <= nodes_seen["test_nodes.yaml"], "workers chose different pseudonyms"
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
+    replayed.assert_outcomes(passed=3)

@@ -55,6 +55,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "sweep": (("on", True), ("off", False)),
         "sweep_age": (("30m", 1800.0), ("90", 90.0)),
         "record_mode": (("once", "once"), ("all", "all")),
+        "anonymize": (("yes", True), ("no", False)),
         "cassette_dir": ((str(tmp_path / "tapes"), tmp_path / "tapes"), (str(tmp_path / "b"), tmp_path / "b")),
     }[name]
 
