@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import FakePveProcess
+
 SUITE = """
 import socket
 
 import pytest
+
+from .conftest import FakePveProcess
 
 from pytest_proxmox_mpc import PhaseViolation
 from pytest_proxmox_mpc.network import NetworkBlocked
@@ -120,6 +124,8 @@ def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
 ANON = """
 import pytest
 
+from .conftest import FakePveProcess
+
 
 def test_nodes(pve_readonly):
     nodes = [n["node"] for n in pve_readonly.nodes.get()]
@@ -154,3 +160,59 @@ def test_anonymized_cassettes_hold_pseudonyms_only_and_replay(pytester: pytest.P
     assert nodes_seen["test_guest.yaml"] <= nodes_seen["test_nodes.yaml"], "workers chose different pseudonyms"
     replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
     replayed.assert_outcomes(passed=3)
+
+
+POLLING = """
+import pytest
+
+from .conftest import FakePveProcess
+
+from pytest_proxmox_mpc.tasks import wait_for_task
+
+
+@pytest.mark.phase3
+def test_slow_start(temp_vm, pve_client, pve_target, pve_audit, request):
+    vm = temp_vm()
+    if pve_target.kind == "sim":
+        sim = request.getfixturevalue("pve_sim")
+        sim.time_scale = 1  # this start takes a real second, so the wait polls several times
+        sim.vm(vm.vmid).start_secs = 1
+    upid = pve_client.nodes(vm.node).qemu(vm.vmid).status.start.post()
+    assert wait_for_task(pve_client, upid) == "OK"
+    polls = [r for r in pve_audit.records(test=request.node.nodeid) if "/tasks/" in r["path"]]
+    print(f"POLLS={len(polls)}")
+"""
+
+
+def test_task_polling_replays_the_recorded_polls(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_polling=POLLING)
+    recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-s")
+    recorded.assert_outcomes(passed=1)
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-s")
+    replayed.assert_outcomes(passed=1)
+    counts = [int(line.split("POLLS=")[1].split()[0]) for result in (recorded, replayed)
+              for line in result.stdout.lines if "POLLS=" in line]
+    assert counts[0] > 2 and counts[0] == counts[1], counts
+
+
+LIVE = """
+def test_inventory(pve_readonly):
+    assert len(pve_readonly.nodes.get()) == 3
+    assert len(pve_readonly.cluster.resources.get(type="vm")) == 12
+"""
+
+
+def test_recording_a_live_cluster_with_a_password_keeps_no_trace_of_it(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
+    pytester.makepyfile(test_live=LIVE)
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    recorded = pytester.runpytest("--pve-host", fakepve_process.address,
+                                  f"--pve-ca-bundle={fakepve_process.cafile}", "--pve-record-mode", "once")
+    recorded.assert_outcomes(passed=1)
+    monkeypatch.delenv("PVE_PASSWORD")
+    files = [p for p in pytester.path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".jsonl")]
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_text()
+        assert fakepve_process.password not in text and fakepve_process.host not in text, path
+    pytester.runpytest("--pve-target", "replay").assert_outcomes(passed=1)
