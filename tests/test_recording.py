@@ -216,3 +216,37 @@ def test_recording_a_live_cluster_with_a_password_keeps_no_trace_of_it(
         text = path.read_text()
         assert fakepve_process.password not in text and fakepve_process.host not in text, path
     pytester.runpytest("--pve-target", "replay").assert_outcomes(passed=1)
+
+
+MODULE_SCOPED = """
+import pytest
+
+
+@pytest.fixture(scope="module")
+def inventory(pve_readonly):
+    yield pve_readonly.cluster.resources.get(type="vm")
+    pve_readonly.version.get()  # teardown traffic belongs to the fixture's cassette too
+
+
+@pytest.mark.phase3
+def test_uses_a_module_factory(temp_vm_module, inventory):
+    assert len(inventory) == 12
+    temp_vm_module()
+
+
+def test_also_uses_it(inventory):
+    assert inventory
+"""
+
+
+def test_module_scoped_fixtures_record_into_cassettes_of_their_own(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_module=MODULE_SCOPED)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly").assert_outcomes(
+        passed=2)
+    module = pytester.path / "cassettes" / "test_module" / "_module"
+    assert sorted(p.name for p in module.glob("*.yaml")) == ["inventory.yaml", "temp_vm_module.yaml"]
+    inventory = (module / "inventory.yaml").read_text()
+    assert "/cluster/resources" in inventory and "/version" in inventory
+    assert "DELETE" in (module / "temp_vm_module.yaml").read_text()  # the factory's teardown
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-k", "also")
+    replayed.assert_outcomes(passed=1, deselected=1)  # the fixture's answers are found without the first test
