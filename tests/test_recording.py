@@ -14,8 +14,6 @@ import socket
 
 import pytest
 
-from .conftest import FakePveProcess
-
 from pytest_proxmox_mpc import PhaseViolation
 from pytest_proxmox_mpc.network import NetworkBlocked
 
@@ -124,8 +122,6 @@ def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
 ANON = """
 import pytest
 
-from .conftest import FakePveProcess
-
 
 def test_nodes(pve_readonly):
     nodes = [n["node"] for n in pve_readonly.nodes.get()]
@@ -164,8 +160,6 @@ def test_anonymized_cassettes_hold_pseudonyms_only_and_replay(pytester: pytest.P
 
 POLLING = """
 import pytest
-
-from .conftest import FakePveProcess
 
 from pytest_proxmox_mpc.tasks import wait_for_task
 
