@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ def phase_of(marker_names: Iterable[str]) -> int | None:
     if len(found) > 1:
         raise TwoPhases("has phase markers " + " and ".join(f"phase{n}" for n in found) + "; a test has one phase")
     return found[0] if found else None
+
+
+def phase_of_test(item: Any) -> int | None:
+    """The phase of a collected test (anything with ``iter_markers``); None if it has none or, having
+    several, is already reported as a usage error."""
+    try:
+        return phase_of(mark.name for mark in item.iter_markers())
+    except TwoPhases:
+        return None
 
 
 def skip_reason(phase: int, max_phase: int) -> str:

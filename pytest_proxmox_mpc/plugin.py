@@ -13,10 +13,10 @@ import pytest
 
 from . import phases
 from .audit import AuditSummary, new_run_id
-from .client import connect, derive, read_version
+from .client import connect, read_version
 from .errors import SettingsError, TargetUnavailable
 from .exclusions import ExclusionList
-from .guests import ClusterLookup, protected_vmids
+from .guests import protected_vmids
 from .incident import ABORT_EXIT_CODE, abort_message, write_incident
 from .ledger import ledger_lines
 from .policy import ReadOnlyPolicy
@@ -143,13 +143,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail("usage error: " + item.stash[USAGE_ERROR], pytrace=False)
 
 
-def _phase(item: pytest.Item) -> int | None:
-    try:
-        return phases.phase_of(mark.name for mark in item.iter_markers())
-    except phases.TwoPhases:
-        return None
-
-
 def _expects_refusal(item: pytest.Item) -> bool:
     return item.get_closest_marker(EXPECT_REFUSAL) is not None
 
@@ -158,7 +151,7 @@ def _expects_refusal(item: pytest.Item) -> bool:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
                             ) -> Generator[None, object, object]:
     run = run_of(item.config)
-    run.trail.begin_test(item.nodeid, _phase(item))
+    run.trail.begin_test(item.nodeid, phases.phase_of_test(item))
     item.stash[REFUSALS_REPORTED] = 0
     try:
         result = yield
@@ -290,10 +283,8 @@ def pve_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, pve_
                _pve_protected: frozenset[int]) -> Any:
     """A ``proxmoxer.ProxmoxAPI`` with the running test's phase policy: a refused request raises
     ``PhaseViolation`` or ``ExclusionViolation`` (both ``SafetyViolation``) before anything is sent."""
-    run = run_of(pytestconfig)
-    phase = _phase(request.node) or phases.DEFAULT_PHASE
-    policy = run.policy(phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
-    return derive(pve_readonly, run.guard(policy))
+    phase = phases.phase_of_test(request.node) or phases.DEFAULT_PHASE
+    return run_of(pytestconfig).client(pve_readonly, phase, _pve_protected)
 
 
 @pytest.fixture(scope="session")

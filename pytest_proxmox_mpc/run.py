@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .anonymize import Anonymizer
 from .apischema import ApiSchema, load_schema
+from .client import derive
 from .errors import SettingsError
 from .guard import Guard
+from .guests import ClusterLookup
 from .ledger import Ledger, LedgerFile
 from .policy import GuestLookup, PhasePolicy, Policy
 from .recorder import Recorder
@@ -66,6 +69,12 @@ class Run:
     def guard(self, policy: Policy) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder."""
         return Guard(policy, self.trail, self.ledger, self.recorder)
+
+    def client(self, readonly: Any, phase: int, protected: frozenset[int]) -> Any:
+        """A client sharing ``readonly``'s login with the policy of ``phase``; guests are looked up through
+        ``readonly`` at write time."""
+        policy = self.policy(phase, protected=protected, lookup=ClusterLookup(readonly))
+        return derive(readonly, self.guard(policy))
 
     def close(self) -> None:
         if self.recorder is not None:

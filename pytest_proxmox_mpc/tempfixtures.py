@@ -11,10 +11,9 @@ from typing import Any, Literal
 
 import pytest
 
-from .client import derive
 from .destroy import Timeouts
 from .factory import FactoryContext, GuestFactory, VmidAllocator
-from .guests import ClusterLookup
+from .phases import DEFAULT_PHASE, phase_of_test
 from .stash import RUN_KEY, TEST_FAILED
 from .sweeper import sweep_cluster
 
@@ -23,9 +22,13 @@ FACTORY_SCOPES = ("function", "module", "session")
 WRITE_PHASE = 3
 
 
+def _fixture_name(base: str, scope: str) -> str:
+    return base if scope == "function" else f"{base}_{scope}"
+
+
 def factory_fixture_names() -> list[str]:
     """``temp_vm``, ``temp_vm_module``, ``temp_vm_session`` and the same for ``temp_ct``."""
-    return [base + ("" if scope == "function" else f"_{scope}") for base in FACTORY_KINDS for scope in FACTORY_SCOPES]
+    return [_fixture_name(base, scope) for base in FACTORY_KINDS for scope in FACTORY_SCOPES]
 
 
 @pytest.fixture(scope="session")
@@ -43,22 +46,21 @@ def _pve_factory_context(pytestconfig: pytest.Config) -> FactoryContext:
 def _pve_writer(pytestconfig: pytest.Config, pve_readonly: Any, _pve_protected: frozenset[int]) -> Any:
     """The client of module- and session-scoped factories: the run's highest phase, this run's ledger."""
     run = pytestconfig.stash[RUN_KEY]
-    policy = run.policy(run.settings.max_phase, protected=_pve_protected, lookup=ClusterLookup(pve_readonly))
-    return derive(pve_readonly, run.guard(policy))
+    return run.client(pve_readonly, run.settings.max_phase, _pve_protected)
 
 
-def _make(kind: str, scope: Literal["function", "module", "session"]) -> Any:
-    name = next(n for n, k in FACTORY_KINDS.items() if k == kind) + ("" if scope == "function" else f"_{scope}")
+def _make(base: str, scope: Literal["function", "module", "session"]) -> Any:
+    name, kind = _fixture_name(base, scope), FACTORY_KINDS[base]
 
     def fixture(request: pytest.FixtureRequest, _pve_factory_context: FactoryContext) -> Iterator[GuestFactory]:
         run = request.config.stash[RUN_KEY]
         if run.settings.max_phase < WRITE_PHASE:
             pytest.skip(f"{name} creates guests: a phase 3 or 4 test (--pve-max-phase 3)")
         if scope == "function":
-            phase = next((m.name for m in request.node.iter_markers() if m.name.startswith("phase")), "phase1")
-            if int(phase[-1]) < WRITE_PHASE:
-                pytest.fail(f"usage error: {name} creates guests, so the test must be phase3 or phase4, not {phase}",
-                            pytrace=False)
+            phase = phase_of_test(request.node) or DEFAULT_PHASE
+            if phase < WRITE_PHASE:
+                pytest.fail(f"usage error: {name} creates guests, so the test must be phase3 or phase4, "
+                            f"not phase{phase}", pytrace=False)
             client, test = request.getfixturevalue("pve_client"), request.node.nodeid
         else:
             client, test = request.getfixturevalue("_pve_writer"), (request.node.nodeid or None)
@@ -78,12 +80,12 @@ def _make(kind: str, scope: Literal["function", "module", "session"]) -> Any:
     return pytest.fixture(scope=scope, name=name)(fixture)
 
 
-temp_vm = _make("qemu", "function")
-temp_vm_module = _make("qemu", "module")
-temp_vm_session = _make("qemu", "session")
-temp_ct = _make("lxc", "function")
-temp_ct_module = _make("lxc", "module")
-temp_ct_session = _make("lxc", "session")
+temp_vm = _make("temp_vm", "function")
+temp_vm_module = _make("temp_vm", "module")
+temp_vm_session = _make("temp_vm", "session")
+temp_ct = _make("temp_ct", "function")
+temp_ct_module = _make("temp_ct", "module")
+temp_ct_session = _make("temp_ct", "session")
 
 
 @pytest.fixture(scope="session", autouse=True)
