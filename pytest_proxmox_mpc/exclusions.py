@@ -38,6 +38,11 @@ class ExclusionError(ValueError):
         return f"{where}: {self.problem}"
 
 
+def split_tags(text: str | None) -> frozenset[str]:
+    """PVE's tag list (``a;b``, also ``,`` or space separated) as lower-case tags, as PVE stores them."""
+    return frozenset(tag for tag in re.split(r"[;, ]", (text or "").lower()) if tag)
+
+
 @dataclass(frozen=True)
 class GuestFacts:
     """What is known of a guest when a write is judged (any field may be unknown = None / empty)."""

@@ -108,7 +108,7 @@ class GuestFactory:
         guest = TempGuest(vmid=vmid, node=node, type=self.kind, name=name)
         # Remembered before the task ends: an interrupted wait still leaves the guest to cleanup().
         self.created.append(guest)
-        ctx.ledger_file.event("created", vmid=vmid, node=node, type=self.kind, name=name, test=self.test)
+        self._event("created", guest)
         try:
             wait_for_task(self.api, upid, ctx.timeouts.task)
         except TaskFailed as exc:
@@ -159,10 +159,14 @@ class GuestFactory:
             extra["rootfs"] = f"{storage}:1"
         return extra
 
+    def _event(self, event: str, guest: TempGuest, **facts: object) -> None:
+        self.context.ledger_file.event(event, vmid=guest.vmid, node=guest.node, type=guest.type, name=guest.name,
+                                       test=self.test, **facts)
+
     def _remove(self, guest: TempGuest) -> None:
         ctx = self.context
         destroy(self.api, guest, ctx.timeouts)
-        ctx.ledger_file.event("destroyed", vmid=guest.vmid, node=guest.node, type=guest.type, test=self.test)
+        self._event("destroyed", guest)
         ctx.ledger.discard(guest.vmid)
         self.created.remove(guest)
 
@@ -174,16 +178,14 @@ class GuestFactory:
         problems: list[str] = []
         for guest in reversed(list(self.created)):
             if keep:
-                self.context.ledger_file.event("kept", vmid=guest.vmid, node=guest.node, type=guest.type,
-                                               name=guest.name, test=self.test)
+                self._event("kept", guest)
                 self.created.remove(guest)
                 continue
             try:
                 self._remove(guest)
             except (DestroyFailed, SafetyViolation, ResourceException, OSError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.context.ledger_file.event("leaked", vmid=guest.vmid, node=guest.node, type=guest.type,
-                                               test=self.test, reason=reason)
+                self._event("leaked", guest, reason=reason)
                 self.created.remove(guest)
                 problems.append(f"{guest.type} {guest.vmid} on {guest.node}: {reason}")
         return problems

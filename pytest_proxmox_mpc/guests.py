@@ -7,19 +7,17 @@ each cost one read. Nothing here imports pytest.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from .exclusions import ExclusionList, GuestFacts
+from .exclusions import ExclusionList, GuestFacts, split_tags
 from .policy import GuestState
 
 
 def guest_state(row: Mapping[str, Any]) -> GuestState:
     """A ``/cluster/resources`` row of type qemu or lxc as a ``GuestState``."""
-    tags = frozenset(tag for tag in re.split(r"[;, ]", str(row.get("tags") or "")) if tag)
-    facts = GuestFacts(vmid=int(row["vmid"]), name=row.get("name"), node=row.get("node"), tags=tags,
-                       pool=row.get("pool") or None)
+    facts = GuestFacts(vmid=int(row["vmid"]), name=row.get("name"), node=row.get("node"),
+                       tags=split_tags(str(row.get("tags") or "")), pool=row.get("pool") or None)
     return GuestState(facts=facts, template=bool(int(row.get("template") or 0)))
 
 

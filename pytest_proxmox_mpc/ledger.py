@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .audit import now_iso
 from .jsonl import JsonlFile
@@ -64,51 +64,31 @@ class LedgerFile:
             self._file.close()
 
 
-@dataclass
-class RunRecord:
-    """What the ledger files say of one run: the guests it created and removed, and whether it finished."""
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events of one ledger file; a line that is not a JSON object (a run killed mid-write) is skipped,
+    never trusted."""
+    events = []
+    for raw in path.read_bytes().splitlines():
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
 
-    run_id: str
-    finished: bool = False
-    created: dict[int, dict[str, object]] = field(default_factory=dict)
-    destroyed: set[int] = field(default_factory=set)
 
-    @property
-    def left(self) -> set[int]:
-        """Guests created and never destroyed (kept, leaked, or the run died)."""
-        return set(self.created) - self.destroyed
-
-
-def read_ledgers(directory: Path) -> dict[str, RunRecord]:
-    """Every run recorded in the ledger files of ``directory``; unreadable lines are skipped, not trusted."""
-    runs: dict[str, RunRecord] = {}
-    for path in sorted(directory.glob("*.jsonl")):
-        for raw in path.read_bytes().splitlines():
-            try:
-                line = json.loads(raw)
-                run = runs.setdefault(str(line["run_id"]), RunRecord(str(line["run_id"])))
-                event = line["event"]
-                if event == "run-finished":
-                    run.finished = True
-                elif event == "created":
-                    run.created[int(line["vmid"])] = line
-                elif event == "destroyed":
-                    run.destroyed.add(int(line["vmid"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-    return runs
+def finished_runs(directory: Path) -> set[str]:
+    """The ids of the runs whose ledger in ``directory`` says they finished."""
+    return {str(event.get("run_id")) for path in sorted(directory.glob("*.jsonl")) for event in read_events(path)
+            if event.get("event") == "run-finished"}
 
 
 def ledger_lines(path: Path, sweep_hint: str) -> list[str]:
     """The terminal summary of one run's ledger: guests created and removed, kept, leaked, swept."""
     if not path.exists():
         return []
-    events = []
-    for raw in path.read_bytes().splitlines():
-        try:
-            events.append(json.loads(raw))
-        except ValueError:
-            continue
+    events = read_events(path)
     count = {name: sum(1 for e in events if e.get("event") == name) for name in ("created", "destroyed")}
     lines = [f"temporary guests: {count['created']} created, {count['destroyed']} removed ({path})"]
     for e in events:

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .apischema import ApiSchema, PathMatch
 from .errors import ExclusionViolation, PhaseViolation, ReadOnlyViolation, SafetyViolation
-from .exclusions import ExclusionList, GuestFacts
+from .exclusions import ExclusionList, GuestFacts, split_tags
 
 API_PREFIXES = ("/api2/json", "/api2/extjs")
 LOGIN_PATH = "/access/ticket"
@@ -180,7 +180,7 @@ class PhasePolicy:
         for storage in _storages(variables, params):
             if excl.protects(storage=storage):
                 return "storage", excl.why(storage=storage) or f"storage {storage} is protected"
-        tags = [t for t in re.split(r"[;, ]", params.get("tags", "")) if t]
+        tags = split_tags(params.get("tags"))
         pool = params.get("pool")
         for name in [None, *(params[p] for p in NAME_PARAMS if p in params)]:
             why = excl.why(name=name, tags=tags, pool=pool)

@@ -9,8 +9,7 @@ Nothing here imports pytest.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,11 +20,11 @@ from .audit import run_started
 from .client import derive
 from .destroy import DestroyFailed, GuestRef, Timeouts, destroy
 from .errors import SafetyViolation
-from .exclusions import ExclusionList, GuestFacts
+from .exclusions import ExclusionList
 from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
 from .guard import Guard
-from .guests import ClusterLookup
-from .ledger import Ledger, RunRecord, read_ledgers
+from .guests import ClusterLookup, guest_state
+from .ledger import Ledger, finished_runs
 from .policy import PhasePolicy
 from .recorder import Recorder
 from .trail import AuditTrail
@@ -57,35 +56,31 @@ class SweepPlan:
     left_alone: list[Leftover] = field(default_factory=list)
 
 
-def _tags(row: Mapping[str, Any]) -> set[str]:
-    return {tag for tag in re.split(r"[;, ]", str(row.get("tags") or "").lower()) if tag}
-
-
 def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, temp_range: tuple[int, int],
-               runs: Mapping[str, RunRecord], now: datetime, max_age: float, current_run: str | None = None,
+               finished: Collection[str], now: datetime, max_age: float, current_run: str | None = None,
                ) -> SweepPlan:
-    """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove."""
+    """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove; ``finished``
+    holds the ids of runs whose ledger says they ended."""
     plan = SweepPlan()
     low, high = temp_range
     for row in rows:
         if row.get("type") not in ("qemu", "lxc") or "vmid" not in row:
             continue
-        vmid, tags = int(row["vmid"]), _tags(row)
+        facts = guest_state(row).facts
+        vmid, tags = facts.vmid, facts.tags
         in_range, ours = low <= vmid <= high, PLUGIN_TAG in tags
         if not (in_range or ours):
             continue
         run_ids = [tag[len(RUN_TAG_PREFIX):] for tag in tags if tag.startswith(RUN_TAG_PREFIX)]
         run_id = run_ids[0] if len(run_ids) == 1 else None
-        facts = GuestFacts(vmid=vmid, name=row.get("name"), node=row.get("node"), tags=frozenset(tags),
-                           pool=row.get("pool") or None)
-        verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), runs, now, max_age, current_run)
+        verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run)
         leftover = Leftover(vmid, str(row.get("node")), str(row["type"]), str(row.get("name") or ""), run_id, verdict)
         (plan.remove if verdict == "remove" else plan.left_alone).append(leftover)
     return plan
 
 
 def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | None,
-             runs: Mapping[str, RunRecord], now: datetime, max_age: float, current_run: str | None) -> str:
+             finished: Collection[str], now: datetime, max_age: float, current_run: str | None) -> str:
     if not ours:
         return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag (not ours)"
     if not in_range:
@@ -96,7 +91,7 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
         return "left alone: no single run tag"
     if run_id == current_run:
         return "left alone: belongs to the running session"
-    if run_id in runs and runs[run_id].finished:
+    if run_id in finished:
         return "remove"
     started = run_started(run_id)
     if started is None:
@@ -128,7 +123,7 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     its ledger, so the sweeper can delete nothing else, and the exclusion list is checked again.
     """
     rows = readonly.cluster.resources.get(type="vm")
-    plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, runs=read_ledgers(ledger_dir),
+    plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
                       now=now or datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
     if dry_run or not plan.remove:
         return plan, []

@@ -14,7 +14,6 @@ from proxmoxer import ProxmoxAPI
 from pytest_proxmox_mpc.audit import AuditLog
 from pytest_proxmox_mpc.cli import main as cli
 from pytest_proxmox_mpc.exclusions import ExclusionList
-from pytest_proxmox_mpc.ledger import RunRecord
 from pytest_proxmox_mpc.sweeper import plan_sweep
 
 from .conftest import FakePveProcess
@@ -236,7 +235,7 @@ def test_plan_rules_without_a_cluster() -> None:
         {"type": "qemu", "vmid": 101, "node": "n", "tags": ""},
     ]
     plan = plan_sweep(rows, exclusions=ExclusionList.parse("protect:\n  nodes: [prod]\n"),
-                      temp_range=(990000, 999999), runs={"20261124-115900-cccccc": RunRecord("x", finished=True)},
+                      temp_range=(990000, 999999), finished={"20261124-115900-cccccc"},
                       now=now, max_age=3600, current_run="current")
     assert [g.vmid for g in plan.remove] == [990001, 990003]  # older than an hour; finished per its ledger
     why = {g.vmid: g.verdict for g in plan.left_alone}
