@@ -31,10 +31,10 @@ from requests.structures import CaseInsensitiveDict
 from vcr.cassette import Cassette
 from vcr.errors import MissingMetadataError
 from vcr.matchers import method, path, query
-from vcr.persisters.filesystem import FilesystemPersister
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.record_mode import RecordMode
 from vcr.request import Request
-from vcr.serialize import serialize
+from vcr.serialize import deserialize, serialize
 
 from .anonymize import Anonymizer
 from .redact import SECRET_HEADERS, redact_params
@@ -48,12 +48,32 @@ _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
 
 
 _DROPPED_HEADERS = SECRET_HEADERS | {"content-length"}
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: large cassettes load fast
 
 
-class AtomicPersister(FilesystemPersister):  # type: ignore[misc]
-    """vcrpy's file persister, writing through a temporary file and a rename: xdist workers that save the same
-    session cassette never leave a torn file, and a run killed mid-write leaves the old cassette whole."""
+class CassettePersister(FilesystemPersister):  # type: ignore[misc]
+    """vcrpy's file persister, with two changes. Loading parses the file once and turns a broken one into a
+    ``CassetteError`` naming file and line (vcrpy would log a warning and treat it as empty). Saving writes
+    through a temporary file and a rename: xdist workers that save the same session cassette never leave a
+    torn file, and a run killed mid-write leaves the old cassette whole."""
+
+    @classmethod
+    def load_cassette(cls, cassette_path: str, serializer: Any) -> Any:
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CassetteError(f"cassette {path}: cannot be read ({exc})") from None
+        try:
+            return deserialize(text, serializer)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            raise CassetteError(f"cassette {where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax'}); "
+                                "re-record it or restore it from version control") from None
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise CassetteError(f"cassette {path}: not a vcrpy cassette (no interactions list)") from None
 
     @staticmethod
     def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
@@ -94,7 +114,7 @@ def scrub_request(request: Request) -> Request:
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """A recorded answer without cookies and with secret-named JSON fields masked."""
     headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in _DROPPED_HEADERS}
-    raw = response.get("body", {}).get("string", b"")
+    raw = _body(response)
     try:
         data = json.loads(raw)
     except (ValueError, TypeError):
@@ -132,22 +152,6 @@ def pve_body(r1: Request, r2: Request) -> None:
 MATCH_ON: tuple[Callable[[Request, Request], None], ...] = (method, path, query, pve_body)
 
 
-def check_readable(path: Path) -> None:
-    """Raise ``CassetteError`` naming file (and line) if an existing cassette is not valid YAML."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_SAFE_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise CassetteError(f"cassette {where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax'}); "
-                            "re-record it or restore it from version control") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CassetteError(f"cassette {path}: cannot be read ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-        raise CassetteError(f"cassette {path}: not a vcrpy cassette (no interactions list)")
-
-
 class Recorder:
     """Switches between cassettes as tests and fixtures run, and plays or records through the current one."""
 
@@ -179,10 +183,8 @@ class Recorder:
         if where not in self._loaded:
             if self.mode == "rewrite":
                 where.unlink(missing_ok=True)
-            elif where.exists():
-                check_readable(where)
             options = dict(path=str(where), record_mode=RecordMode({"rewrite": "all"}.get(self.mode, self.mode)),
-                           match_on=MATCH_ON, before_record_request=scrub_request, persister=AtomicPersister,
+                           match_on=MATCH_ON, before_record_request=scrub_request, persister=CassettePersister,
                            before_save_interaction=self._on_save)
             cassette = Cassette.load(**options)
             if self.mode != "none" and self.run_id and cassette._metadata.get(RECORDED_BY) == self.run_id:
@@ -232,31 +234,32 @@ class Recorder:
         request, response = _scrub_on_save(request, response)
         if self.anonymizer is None:
             return request, response
-        body = response.get("body", {}).get("string", b"")
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        request_body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
-        self.anonymizer.learn([request.uri, request_body or "", text])
-        request = Request(request.method, self.anonymizer.rewrite(request.uri),
-                          self.anonymizer.rewrite(request_body or "").encode(), request.headers)
-        return request, {**response, "body": {"string": self.anonymizer.rewrite(text).encode()}}
+        rewrite = self.anonymizer.rewrite
+        request = Request(request.method, rewrite(request.uri), rewrite(_text(request.body)).encode(), request.headers)
+        return request, {**response, "body": {"string": rewrite(_text(_body(response))).encode()}}
 
     def save(self) -> None:
-        """Write every cassette that recorded something (directories are created)."""
+        """Write every cassette that recorded something."""
         if self.anonymizer is not None:  # learn every name first, so each cassette is rewritten with all of them
-            for cassette in self._loaded.values():
-                for request, response in cassette.data if cassette.dirty else ():
-                    body = response.get("body", {}).get("string", b"")
-                    self.anonymizer.learn([request.uri, body.decode("utf-8", "replace") if isinstance(body, bytes)
-                                           else str(body)])
-        for where, cassette in self._loaded.items():
+            self.anonymizer.learn(text for cassette in self._loaded.values() if cassette.dirty
+                                  for request, response in cassette.data
+                                  for text in (request.uri, _text(request.body), _text(_body(response))))
+        for cassette in self._loaded.values():
             if cassette.dirty and self.run_id:
                 cassette._metadata[RECORDED_BY] = self.run_id
             if cassette.dirty and self.anonymizer is not None:  # remembered values name nodes too
                 cassette._metadata = {key: self.anonymizer.rewrite(value) if isinstance(value, str) else value
                                       for key, value in cassette._metadata.items()}
             if cassette.dirty:
-                where.parent.mkdir(parents=True, exist_ok=True)
                 cassette._save()
+
+
+def _body(response: dict[str, Any]) -> Any:
+    return response.get("body", {}).get("string", b"")
+
+
+def _text(body: Any) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
 
 
 def cassette_name(text: str) -> str:
