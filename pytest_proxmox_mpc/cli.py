@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         readonly = connect(session.endpoint, Guard(ReadOnlyPolicy(), trail))
         read_version(readonly, session.endpoint)
-        plan, problems = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
+        plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
                                        schema=None, ledger_dir=files.ledger_dir, max_age=settings.sweep_age,
                                        trail=trail, dry_run=args.dry_run)
     except TargetUnavailable as exc:
@@ -77,17 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         trail.close()
     verb = "would remove" if args.dry_run else "removed"
-    failed = {problem.split(": not removed:")[0] for problem in problems}
     for leftover in plan.remove:
-        if leftover.line() not in failed:
+        if leftover not in failed:
             print(f"{verb}: {leftover.line()}")
     for leftover in plan.left_alone:
         print(leftover.line())
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{len(plan.remove) - len(problems)} {verb}, {len(plan.left_alone)} left alone, {len(problems)} failed "
+    for leftover, why in failed.items():
+        print(leftover.failure(why), file=sys.stderr)
+    print(f"{len(plan.remove) - len(failed)} {verb}, {len(plan.left_alone)} left alone, {len(failed)} failed "
           f"(audit: {files.audit})")
-    return 1 if problems else 0
+    return 1 if failed else 0
 
 
 def scan_secrets(paths: list[Path]) -> int:

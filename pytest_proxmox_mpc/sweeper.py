@@ -49,6 +49,10 @@ class Leftover:
         run = f" of run {self.run_id}" if self.run_id else ""
         return f"{self.type} {self.vmid} {self.name!r} on {self.node}{run}: {self.verdict}"
 
+    def failure(self, why: str) -> str:
+        """The line for a planned removal that failed."""
+        return f"{self.line()}: not removed: {why}"
+
 
 @dataclass
 class SweepPlan:
@@ -102,21 +106,21 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
     return f"left alone: run not finished and only {age:.0f}s old (sweep age {max_age:.0f}s)"
 
 
-def sweep(api: Any, plan: SweepPlan, timeouts: Timeouts | None = None) -> list[str]:
-    """Remove the planned guests through ``api``; returns one line per guest that could not be removed."""
-    problems = []
+def sweep(api: Any, plan: SweepPlan, timeouts: Timeouts | None = None) -> dict[Leftover, str]:
+    """Remove the planned guests through ``api``; returns the ones that could not be removed, with why."""
+    failed = {}
     for leftover in plan.remove:
         try:
             destroy(api, leftover.ref, timeouts or Timeouts())
         except (DestroyFailed, SafetyViolation, OSError) as exc:
-            problems.append(f"{leftover.line()}: not removed: {exc}")
-    return problems
+            failed[leftover] = str(exc)
+    return failed
 
 
 def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple[int, int], schema: ApiSchema | None,
                   ledger_dir: Path, max_age: float, trail: AuditTrail | None = None, current_run: str | None = None,
                   dry_run: bool = False, now: datetime | None = None, recorder: Recorder | None = None,
-                  ) -> tuple[SweepPlan, list[str]]:
+                  ) -> tuple[SweepPlan, dict[Leftover, str]]:
     """Plan from the cluster's guests and the ledger files, then (unless ``dry_run``) remove the leftovers.
 
     The removal client shares ``readonly``'s login; its phase-3 policy has exactly the planned guests in
@@ -126,7 +130,7 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
                       now=now or datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
     if dry_run or not plan.remove:
-        return plan, []
+        return plan, {}
     ledger = Ledger()
     for leftover in plan.remove:
         ledger.add(leftover.vmid)

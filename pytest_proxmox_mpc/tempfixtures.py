@@ -96,13 +96,14 @@ def _pve_sweep_before_run(request: pytest.FixtureRequest) -> None:
         return
     readonly = request.getfixturevalue("pve_readonly")
     settings = run.settings
-    plan, problems = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
+    plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
                                    schema=run.schema, ledger_dir=run.files.ledger_dir, max_age=settings.sweep_age,
                                    trail=run.trail, current_run=run.run_id, recorder=run.recorder)
     for leftover in plan.remove:
-        run.ledger_file.event("swept", vmid=leftover.vmid, node=leftover.node, type=leftover.type,
-                              of_run=leftover.run_id)
+        if leftover in failed:
+            run.ledger_file.event("sweep-failed", vmid=leftover.vmid, line=leftover.failure(failed[leftover]))
+        else:
+            run.ledger_file.event("swept", vmid=leftover.vmid, node=leftover.node, type=leftover.type,
+                                  of_run=leftover.run_id)
     for leftover in plan.left_alone:
         run.ledger_file.event("sweep-left-alone", vmid=leftover.vmid, line=leftover.line())
-    for problem in problems:
-        run.ledger_file.event("sweep-failed", line=problem)
