@@ -67,6 +67,7 @@ class AuditRecord:
     status: int | None
     duration_ms: float | None
     upid: str | None
+    source: str | None = None  # "watch": the plugin's own snapshots and checks, not the test's requests
 
     def to_json(self) -> str:
         """One line of JSON, keys in field order, params redacted (again: defence in depth)."""

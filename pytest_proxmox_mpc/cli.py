@@ -18,10 +18,11 @@ from .audit import new_run_id
 from .client import connect, read_version
 from .errors import SettingsError, TargetUnavailable
 from .guard import Guard
+from .options import OPTIONS
 from .policy import ReadOnlyPolicy
 from .runfiles import RunFiles
 from .scan import files_below, scan
-from .settings import OPTIONS, RawSources, resolve
+from .settings import RawSources, resolve
 from .sweeper import sweep_cluster
 from .target import TargetSession
 from .trail import AuditTrail

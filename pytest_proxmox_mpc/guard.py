@@ -25,16 +25,33 @@ from .recorder import Recorder
 from .trail import AuditTrail
 
 
+class ConnectionHealth:
+    """Consecutive connection failures of a run's clients: an answer of any status resets the count."""
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+        self.last_error = ""
+
+    def failed(self, error: BaseException) -> None:
+        self.in_a_row += 1
+        # The exception's class only: its text can carry a URL with a ticket in a query (never ours, but safe).
+        self.last_error = type(error).__name__
+
+    def answered(self) -> None:
+        self.in_a_row = 0
+
+
 class Guard:
-    """Decides (``policy``), audits (``trail``), tracks created guests (``ledger``) and records or replays
-    (``recorder``); all but the policy are optional."""
+    """Decides (``policy``), audits (``trail``), tracks created guests (``ledger``), records or replays
+    (``recorder``) and counts connection failures (``health``); all but the policy are optional."""
 
     def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, health: ConnectionHealth | None = None) -> None:
         self.policy = policy
         self.trail = trail
         self.ledger = ledger
         self.recorder = recorder  # plays answers from, or records them to, cassettes
+        self.health = health
 
     def admit(self, request: ApiRequest) -> Decision:
         """The policy's decision; a refused request is audited and its violation raised."""
@@ -46,8 +63,13 @@ class Guard:
         return decision
 
     def settle(self, request: ApiRequest, decision: Decision, status: int | None, duration_ms: float,
-               body: bytes | None = None) -> None:
-        """Record an allowed request once its answer (``status`` None: no answer) has come."""
+               body: bytes | None = None, error: BaseException | None = None) -> None:
+        """Record an allowed request once its answer (``status`` None: no answer, ``error`` why) has come."""
+        if self.health is not None:
+            if status is not None:
+                self.health.answered()
+            elif isinstance(error, (requests.ConnectionError, requests.Timeout)):
+                self.health.failed(error)
         upid = None
         if body and request.method != "GET":  # only writes start tasks: GET answers are not parsed
             try:
@@ -78,8 +100,8 @@ class PolicedAdapter(BaseAdapter):
                 response = self.inner.send(request, *args, **kwargs)
             else:
                 response = recorder.send(request, lambda: self.inner.send(request, *args, **kwargs))
-        except BaseException:
-            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000)
+        except BaseException as exc:
+            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000, error=exc)
             raise
         # The session reads the body right after anyway (unless streaming), so reading it here costs nothing.
         body = response.content if described.method != "GET" and not kwargs.get("stream") else None

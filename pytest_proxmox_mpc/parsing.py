@@ -80,6 +80,23 @@ def user_at_realm(raw: Any) -> str:
     return text
 
 
+def fraction(raw: Any) -> float:
+    """A share of a whole: ``0.8`` or ``80%`` (more than 0, at most 1)."""
+    text = str(raw).strip()
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError("is not a fraction; use e.g. 0.8 or 80%") from None
+    if not 0 < value <= 1:
+        raise ValueError("must be more than 0 and at most 1 (100%)")
+    return value
+
+
+def positive_int(raw: Any) -> int:
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("is not a whole number of at least 1")
+    return int(text)
 
 
 def vmid_range(raw: Any, lowest: int = 100, highest: int = 999_999_999) -> tuple[int, int]:

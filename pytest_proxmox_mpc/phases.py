@@ -31,6 +31,7 @@ PHASES: dict[int, Phase] = {
 }
 MARKERS = {phase.marker: phase for phase in PHASES.values()}
 DEFAULT_PHASE = 1
+WRITE_PHASE = 3  # the first phase that writes to the cluster (temporary guests only)
 
 
 class TwoPhases(ValueError):

@@ -11,22 +11,23 @@ from typing import Any
 
 import pytest
 
-from . import phases
-from .audit import AuditSummary, new_run_id
+from . import phases, watchfixtures
+from .audit import new_run_id
 from .client import connect, read_version
+from .criteria import CRITERIA_IDS
 from .errors import SettingsError, TargetUnavailable
 from .exclusions import ExclusionList
 from .guests import protected_vmids
-from .incident import ABORT_EXIT_CODE, abort_message, write_incident
-from .ledger import ledger_lines
+from .incident import ABORT_EXIT_CODE, Abort, write_incident
+from .options import OPTIONS
 from .policy import ReadOnlyPolicy
 from .recording import Recording, RecordingHooks
+from .reporting import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
 from .run import Run
-from .settings import OPTIONS, RawSources, Settings, resolve
-from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, USAGE_ERROR
+from .settings import RawSources, Settings, resolve
+from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, TEST_RAN, USAGE_ERROR
 from .target import Target, TargetSession
 from .tempfixtures import (  # noqa: F401  (imported here, they are registered with the plugin)
-    WRITE_PHASE,
     _pve_factory_context,
     _pve_sweep_before_run,
     _pve_writer,
@@ -39,12 +40,14 @@ from .tempfixtures import (  # noqa: F401  (imported here, they are registered w
     temp_vm_session,
 )
 from .trail import AuditView
+from .watch import database_abort
 
 # The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
 # it phase 1, creating temporary guests phase 3.
-FIXTURE_PHASES = {**dict.fromkeys(("pve_target", "pve_readonly", "pve_client", "pve_sim"), 1),
-                  **dict.fromkeys(factory_fixture_names(), WRITE_PHASE)}
+FIXTURE_PHASES = {**dict.fromkeys(("pve_target", "pve_readonly", "pve_client", "pve_sim", "pve_inventory"), 1),
+                  **dict.fromkeys(factory_fixture_names(), phases.WRITE_PHASE)}
 EXPECT_REFUSAL = "pve_expect_refusal"
+CRITERION = "pve_criterion"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,8 +85,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.recorder is not None:
         hooks = RecordingHooks(run.recorder, replay=settings.target == "replay")
         config.pluginmanager.register(hooks, "proxmox_mpc_recording")
-    if config.pluginmanager.hasplugin("xdist") and worker_input is None:
-        config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
+    # The watch's fixtures (pve_inventory, the gates), which fixtures here depend on.
+    config.pluginmanager.register(watchfixtures, "proxmox_mpc_watch")
+    config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
+                            "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
+    if worker_input is None:
+        config.pluginmanager.register(RunReporter(run), "proxmox_mpc_reporter")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
         config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -122,9 +131,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     max_phase = settings_of(config).max_phase
     for item in items:
+        criteria = [str(arg) for mark in item.iter_markers(CRITERION) for arg in mark.args]
         try:
             phase = phases.phase_of(mark.name for mark in item.iter_markers())
-        except phases.TwoPhases as exc:
+            unknown = sorted(set(criteria) - CRITERIA_IDS)
+            if unknown:
+                raise ValueError(f"has unknown {CRITERION} ids {', '.join(map(repr, unknown))}; known: "
+                                 + ", ".join(sorted(CRITERIA_IDS)))
+        except ValueError as exc:  # phases.TwoPhases too
             message = f"{item.nodeid} {exc}"
             if hasattr(config, "workerinput"):  # raising here would crash an xdist worker: fail at setup
                 item.stash[USAGE_ERROR] = message
@@ -134,6 +148,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if phase is None and implied:
             phase = max(implied)
             item.add_marker(phases.PHASES[phase].marker)
+        item.user_properties += [(PHASE_PROPERTY, phase), (CRITERIA_PROPERTY, criteria)]
         if phase is not None and phase > max_phase:
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 
@@ -157,10 +172,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
         result = yield
     finally:
         refusals = run.trail.end_test()
+    abort = None
     if refusals and run.settings.abort_on_violation and not _expects_refusal(item):
-        incident = write_incident(run.files.incident(run.worker), target=run.settings.target, test=item.nodeid,
-                                  refusals=refusals)
-        message = abort_message(item.nodeid, refusals, incident)
+        abort = Abort.refused(item.nodeid, refusals)
+    elif run.watch is not None:  # the seed's other abort triggers: connection, usage, local database
+        phase = phases.phase_of_test(item) or 0
+        abort = run.watch.after_test(item.nodeid, wrote=phase >= phases.WRITE_PHASE and item.stash.get(TEST_RAN, False))
+    else:
+        abort = database_abort(run.watched_databases, item.nodeid)
+    if abort is not None:
+        incident = write_incident(run.files.incident(run.worker), target=run.settings.target, abort=abort)
+        message = abort.message(incident)
         item.session.shouldstop = message  # under xdist this reaches the controller, which stops every worker
         pytest.exit(message, returncode=ABORT_EXIT_CODE)
     return result
@@ -180,37 +202,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
                                       *(refusal.line() for refusal in new)])
     if report.failed:
         item.stash[TEST_FAILED] = True
+    if report.when == "call":
+        item.stash[TEST_RAN] = True
     return report
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):  # the controller reports for the whole run
-        return
-    run = run_of(config)
-    view = AuditView(run.files.audit, run.run_id)
-    records = view.records()
-    incidents = run.files.incidents()
-    guests = ledger_lines(run.files.ledger, "pytest-proxmox-mpc sweep (with this run's connection settings)")
-    if not (records or incidents or guests):
-        return
-    terminalreporter.section("proxmox audit")
-    terminalreporter.write_line(f"{len(records)} requests in {run.files.audit}")
-    for line in [*AuditSummary.of(records).lines(), *guests]:
-        terminalreporter.write_line(line)
-    for incident in incidents:
-        terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)
-
-
-@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput"):
-        return
-    run = run_of(session.config)
-    if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
-        run.ledger_file.event("run-finished")
-    # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
-    if run.files.incidents():
-        session.exitstatus = ABORT_EXIT_CODE
 
 
 @pytest.fixture(scope="session")
@@ -248,14 +242,14 @@ def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSess
 
 
 @pytest.fixture(scope="session")
-def pve_readonly(_pve_connection: tuple[Any, str]) -> Any:
+def pve_readonly(_pve_connection: tuple[Any, str], _pve_watch: Any) -> Any:
     """A ``proxmoxer.ProxmoxAPI`` that can only read: any method but GET (and the login) raises
     ``ReadOnlyViolation`` before anything is sent."""
     return _pve_connection[0]
 
 
 @pytest.fixture(scope="session")
-def pve_target(_pve_target_session: TargetSession, _pve_connection: tuple[Any, str]) -> Target:
+def pve_target(_pve_target_session: TargetSession, _pve_connection: tuple[Any, str], _pve_watch: Any) -> Target:
     """What the run talks to: kind (sim, live), API base URL and PVE version."""
     return Target(kind=_pve_target_session.kind, base_url=_pve_target_session.endpoint.base_url,
                   version=_pve_connection[1])
@@ -269,10 +263,10 @@ def pve_exclusions(pytestconfig: pytest.Config) -> ExclusionList:
 
 
 @pytest.fixture(scope="session")
-def _pve_protected(pve_readonly: Any, pve_exclusions: ExclusionList) -> frozenset[int]:
+def _pve_protected(_pve_connection: tuple[Any, str], pve_exclusions: ExclusionList) -> frozenset[int]:
     """The vmids protected by name, tag or pool, resolved against the inventory when the session starts."""
     try:
-        return protected_vmids(pve_readonly, pve_exclusions)
+        return protected_vmids(_pve_connection[0], pve_exclusions)
     except Exception as exc:  # an unresolved exclusion list must not let writes through: no client at all
         problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
     pytest.fail(f"proxmox: cannot resolve the exclusion list against the cluster: {problem}", pytrace=False)

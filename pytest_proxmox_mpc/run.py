@@ -14,7 +14,7 @@ from .anonymize import Anonymizer
 from .apischema import ApiSchema, load_schema
 from .client import derive
 from .errors import SettingsError
-from .guard import Guard
+from .guard import ConnectionHealth, Guard
 from .guests import ClusterLookup
 from .ledger import Ledger, LedgerFile
 from .policy import GuestLookup, PhasePolicy, Policy
@@ -38,6 +38,9 @@ class Run:
     worker_index: int = 0  # this xdist worker's number (gw3: 3), and how many workers the run has
     worker_count: int = 1
     recorder: Recorder | None = None
+    health: ConnectionHealth = field(default_factory=ConnectionHealth)
+    watched_databases: list[Path] = field(default_factory=list)  # checked after every test (abort if corrupt)
+    watch: Any = None  # the Watch, once the session has connected (watch.py imports this module)
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -68,7 +71,7 @@ class Run:
 
     def guard(self, policy: Policy) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder."""
-        return Guard(policy, self.trail, self.ledger, self.recorder)
+        return Guard(policy, self.trail, self.ledger, self.recorder, self.health)
 
     def client(self, readonly: Any, phase: int, protected: frozenset[int]) -> Any:
         """A client sharing ``readonly``'s login with the policy of ``phase``; guests are looked up through

@@ -35,10 +35,22 @@ class RunFiles:
         """The ledger of this run: every temporary guest created, destroyed or kept."""
         return self.ledger_dir / f"{self.run_id}.jsonl"
 
+    def worker_file(self, kind: str, worker: str) -> Path:
+        """The file of ``kind`` (incidents, watch) one worker of this run writes."""
+        return self.state_dir / kind / f"{self.run_id}.{worker}.json"
+
+    def worker_files(self, kind: str) -> list[Path]:
+        """Every file of ``kind`` of this run, from any worker."""
+        return sorted((self.state_dir / kind).glob(f"{self.run_id}.*.json"))
+
     def incident(self, worker: str) -> Path:
         """The incident file a worker writes when it aborts the run."""
-        return self.state_dir / "incidents" / f"{self.run_id}.{worker}.json"
+        return self.worker_file("incidents", worker)
 
     def incidents(self) -> list[Path]:
         """Every incident file of this run, from any worker."""
-        return sorted((self.state_dir / "incidents").glob(f"{self.run_id}.*.json"))
+        return self.worker_files("incidents")
+
+    def watch(self, worker: str) -> Path:
+        """What a worker saw of the cluster: gate results, snapshots, unintended changes."""
+        return self.worker_file("watch", worker)

@@ -13,13 +13,13 @@ import pytest
 
 from .destroy import Timeouts
 from .factory import FactoryContext, GuestFactory, VmidAllocator
-from .phases import DEFAULT_PHASE, phase_of_test
+from .phases import DEFAULT_PHASE, WRITE_PHASE, phase_of_test
 from .stash import RUN_KEY, TEST_FAILED
 from .sweeper import sweep_cluster
+from .watchfixtures import require_gates
 
 FACTORY_KINDS = {"temp_vm": "qemu", "temp_ct": "lxc"}
 FACTORY_SCOPES = ("function", "module", "session")
-WRITE_PHASE = 3
 
 
 def _fixture_name(base: str, scope: str) -> str:
@@ -56,6 +56,7 @@ def _make(base: str, scope: Literal["function", "module", "session"]) -> Any:
         run = request.config.stash[RUN_KEY]
         if run.settings.max_phase < WRITE_PHASE:
             pytest.skip(f"{name} creates guests: a phase 3 or 4 test (--pve-max-phase 3)")
+        require_gates(request)  # a module or session factory may be set up before any test's own gate
         if scope == "function":
             phase = phase_of_test(request.node) or DEFAULT_PHASE
             if phase < WRITE_PHASE:

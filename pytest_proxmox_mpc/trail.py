@@ -8,6 +8,8 @@ Nothing here imports pytest.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ class AuditTrail:
         self.test: str | None = None
         self.phase: int | None = None
         self.refusals: list[Refusal] = []  # of the current test, or of the session outside any test
+        self.source: str | None = None  # who sends while ``acting_as`` is in force
         self._log: AuditLog | None = None
         self._open_lock = threading.Lock()
 
@@ -51,6 +54,15 @@ class AuditTrail:
         self.test = self.phase = None
         return refusals
 
+    @contextmanager
+    def acting_as(self, source: str) -> Iterator[None]:
+        """Mark the requests sent meanwhile (from any thread) as ``source``'s, e.g. the watch's snapshots."""
+        previous, self.source = self.source, source
+        try:
+            yield
+        finally:
+            self.source = previous
+
     def record(self, request: ApiRequest, decision: Decision, status: int | None = None,
                duration_ms: float | None = None, upid: str | None = None) -> AuditRecord:
         """Append one line for ``request`` and return it."""
@@ -58,7 +70,8 @@ class AuditTrail:
             time=now_iso(), run_id=self.run_id, worker=self.worker, test=self.test, phase=self.phase,
             method=request.method, path=request.shown_path, params=redact_params(request.params),
             decision="allowed" if decision.allowed else "refused", rule=decision.rule, status=status,
-            duration_ms=None if duration_ms is None else round(duration_ms, 3), upid=upid)
+            duration_ms=None if duration_ms is None else round(duration_ms, 3), upid=upid,
+            source=self.source)
         self._file().write(record)
         if not decision.allowed:
             self.refusals.append(Refusal(record, decision.reason))

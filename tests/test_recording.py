@@ -56,9 +56,12 @@ def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest
     recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly")
     recorded.assert_outcomes(passed=4)
     names = [str(p.relative_to(pytester.path)) for p in cassettes(pytester.path)]
-    # test_state sends nothing, so it needs no cassette; the refused request is not in any.
-    assert names == ["cassettes/_session/_pve_connection.yaml", "cassettes/test_suite/test_inventory.yaml",
-                     "cassettes/test_suite/test_lifecycle.yaml"]
+    # test_state sends nothing, so it needs no cassette; the refused request is not in any. The watch's
+    # snapshots (first when the session connects, second at its end) and the gates before the first write
+    # have their own session cassettes.
+    assert names == ["cassettes/_session/_pve_connection.yaml", "cassettes/_session/_pve_gates.yaml",
+                     "cassettes/_session/_pve_watch.yaml",
+                     "cassettes/test_suite/test_inventory.yaml", "cassettes/test_suite/test_lifecycle.yaml"]
     assert "status/stop" not in "".join(p.read_text() for p in cassettes(pytester.path))
 
     for args in ([], ["-n", "2"]):

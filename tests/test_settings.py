@@ -11,8 +11,9 @@ import pytest
 
 from pytest_proxmox_mpc.errors import SettingsError
 from pytest_proxmox_mpc.exclusions import ExclusionList
+from pytest_proxmox_mpc.options import OPTIONS
 from pytest_proxmox_mpc.secret import Secret
-from pytest_proxmox_mpc.settings import OPTIONS, RawSources, Settings, parse_host, resolve
+from pytest_proxmox_mpc.settings import RawSources, Settings, parse_host, resolve
 
 # The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable).
 PACKAGED = Path(str(resources.files("pytest_proxmox_mpc") / "scenarios" / "homelab.json"))
@@ -57,6 +58,12 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "record_mode": (("once", "once"), ("all", "all")),
         "anonymize": (("yes", True), ("no", False)),
         "cassette_dir": ((str(tmp_path / "tapes"), tmp_path / "tapes"), (str(tmp_path / "b"), tmp_path / "b")),
+        "usage_threshold": (("90%", 0.9), ("0.5", 0.5)),
+        "require_backups": (("yes", True), ("no", False)),
+        "backup_max_age": (("1d", 86400.0), ("3600", 3600.0)),
+        "max_connection_failures": (("5", 5), ("1", 1)),
+        # A .json or .md suffix is dropped: the report is written to both.
+        "report": ((str(tmp_path / "run.json"), tmp_path / "run"), (str(tmp_path / "r"), tmp_path / "r")),
     }[name]
 
 

@@ -11,7 +11,7 @@ from pytest_proxmox_mpc.audit import AuditLog
 from .conftest import FakePveProcess
 
 FIELDS = ["time", "run_id", "worker", "test", "phase", "method", "path", "params", "decision", "rule", "status",
-          "duration_ms", "upid"]
+          "duration_ms", "upid", "source"]
 
 COMPLETE = """
 import pytest
@@ -29,7 +29,10 @@ def test_refused(pve_client):
 def test_zz_the_audit_matches_what_the_cluster_saw(pve_audit, pve_sim, pve_readonly):
     records = pve_audit.records()
     sent = [(r["method"], "/api2/json" + r["path"]) for r in records if r["decision"] == "allowed"]
-    assert sent == [(m, p) for m, p, _ in pve_sim.requests]
+    # The watch reads guest configs concurrently: the same requests, not necessarily in the same order.
+    assert sorted(sent) == sorted((m, p) for m, p, _ in pve_sim.requests)
+    assert {r["source"] for r in records} == {None, "watch"}
+    assert all(r["method"] == "GET" for r in records if r["source"] == "watch")
     refused = [r for r in records if r["decision"] == "refused"]
     assert [(r["method"], r["path"], r["rule"], r["status"]) for r in refused] == [
         ("PUT", "/nodes/pve1/qemu/101/config", "phase1:no-writes", None)]
@@ -51,7 +54,7 @@ def test_every_request_is_one_line_and_none_holds_a_secret(pytester: pytest.Pyte
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines([
         "*= proxmox audit =*",
-        "* requests in */.pytest_proxmox_mpc/audit/*.jsonl",
+        "* requests in */.pytest_proxmox_mpc/audit/*.jsonl, and * by the watch (snapshots, gates, checks)",
         "GET allowed: *",
         "POST allowed: 1",
         "PUT refused: 1",
@@ -92,7 +95,8 @@ def test_password_and_token_logins_leave_no_secret_in_any_file(
     assert len(audits) == 2
     logins = [r for path in audits for r in AuditLog.read(path) if r["path"] == "/access/ticket"]
     assert [r["params"]["password"] for r in logins] == ["***"], "the password login is audited, redacted"
-    assert len(AuditLog.read(audits[0])) + len(AuditLog.read(audits[1])) == 1 + 2 + 2 + 2
+    own = [r for path in audits for r in AuditLog.read(path) if r["source"] != "watch"]
+    assert len(own) == 1 + 2 + 2 + 2
     output = live.stdout.str() + live.stderr.str() + token.stdout.str() + token.stderr.str()
     assert fakepve_process.password not in output and "token-secret-4711" not in output
     assert secrets_in(pytester.path, fakepve_process.password, "token-secret-4711") == []
@@ -115,9 +119,10 @@ def test_xdist_workers_share_one_run_and_never_interleave_lines(pytester: pytest
     workers = {r["worker"] for r in records}
     assert workers <= {"gw0", "gw1"} and workers
     per_worker_setup = 2  # the login and GET /version
-    assert len(records) == 8 * 5 + per_worker_setup * len(workers)
+    own = [r for r in records if r["source"] != "watch"]
+    assert len(own) == 8 * 5 + per_worker_setup * len(workers)
     assert sorted(r["test"] for r in records if r["path"] == "/nodes")[:5] == ["test_parallel.py::test_0"] * 5
-    result.stdout.fnmatch_lines([f"{len(records)} requests in {audit}"])
+    result.stdout.fnmatch_lines([f"{len(own)} requests in {audit}, and {len(records) - len(own)} by the watch *"])
 
 
 def test_a_chosen_audit_file_keeps_earlier_runs_and_shows_only_this_one(pytester: pytest.Pytester) -> None:
@@ -125,8 +130,8 @@ def test_a_chosen_audit_file_keeps_earlier_runs_and_shows_only_this_one(pytester
     for _ in range(2):
         result = pytester.runpytest("--pve-audit-log", "trail.jsonl")
         result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(["4 requests in *trail.jsonl"])
-    records = AuditLog.read(pytester.path / "trail.jsonl")
+        result.stdout.fnmatch_lines(["4 requests in *trail.jsonl, and * by the watch *"])
+    records = [r for r in AuditLog.read(pytester.path / "trail.jsonl") if r["source"] != "watch"]
     assert len(records) == 8 and len({r["run_id"] for r in records}) == 2
 
 
