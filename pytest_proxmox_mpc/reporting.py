@@ -82,6 +82,9 @@ class RunReporter(OutcomeCollector):
         self.report = run_report(run, self, int(session.exitstatus))
         if run.settings.report is not None:
             self.written = write_report(self.report, run.settings.report)
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if session.exitstatus == ABORT_EXIT_CODE and terminal is not None:
+            self.pytest_terminal_summary(terminal)  # pytest prints no summary for an exit code it does not know
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run

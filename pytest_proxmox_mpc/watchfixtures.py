@@ -4,7 +4,8 @@ snapshot when the session ends. Imported by ``plugin.py``, which is what registe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,3 +51,17 @@ def _pve_write_gate(request: pytest.FixtureRequest) -> None:
     phase = phase_of_test(request.node)
     if phase is not None and phase >= WRITE_PHASE and phase <= request.config.stash[RUN_KEY].settings.max_phase:
         require_gates(request)
+
+
+@pytest.fixture(scope="session")
+def pve_watch_database(pytestconfig: pytest.Config) -> Callable[[Path], Callable[[], None]]:
+    """``pve_watch_database(path)``: from now on the local state database at ``path`` is checked after every
+    test (integrity and foreign keys); a corrupt or unreadable one aborts the run (exit code 13, incident
+    file). Returns a function that stops watching it."""
+    watched = pytestconfig.stash[RUN_KEY].watched_databases
+
+    def watch(path: Path) -> Callable[[], None]:
+        located = Path(path)
+        watched.append(located)
+        return lambda: watched.remove(located) if located in watched else None
+    return watch
