@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,7 @@ class Recorder:
         self._stack: list[tuple[Path, str]] = []
         self._loaded: dict[Path, Cassette] = {}
         self._sequence: dict[tuple[Path, str], int] = {}
+        self._lock = threading.Lock()  # the inventory reads guest configs from several threads at once
 
     @property
     def replaying_only(self) -> bool:
@@ -214,10 +216,12 @@ class Recorder:
     def send(self, prepared: requests.PreparedRequest, send_real: Callable[[], requests.Response],
              ) -> requests.Response:
         """Play the answer to ``prepared`` from the current cassette, or send it and record the answer."""
-        cassette = self._cassette()
         request = Request(prepared.method, prepared.url, prepared.body, dict(prepared.headers))
-        if cassette.can_play_response_for(request):
-            return _response(cassette.play_response(request), prepared)
+        with self._lock:
+            cassette = self._cassette()
+            recorded = cassette.play_response(request) if cassette.can_play_response_for(request) else None
+        if recorded is not None:
+            return _response(recorded, prepared)
         if cassette.write_protected:
             scrubbed = scrub_request(request)
             missing = "" if Path(cassette._path).exists() else " (the file does not exist)"
@@ -225,9 +229,10 @@ class Recorder:
                                 f"cassette {cassette._path}{missing}; record it with: pytest '{self._stack[-1][1]}' "
                                 "--pve-record-mode new_episodes (on the sim target or a live cluster)")
         real = send_real()
-        cassette.append(request, {"status": {"code": real.status_code, "message": real.reason},
-                                  "headers": {k: [v] for k, v in real.headers.items()},
-                                  "body": {"string": real.content}})
+        with self._lock:
+            cassette.append(request, {"status": {"code": real.status_code, "message": real.reason},
+                                      "headers": {k: [v] for k, v in real.headers.items()},
+                                      "body": {"string": real.content}})
         return real
 
     def _on_save(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
