@@ -1,0 +1,383 @@
+"""The reference Terraform export of a Proxmox-MPC workspace, written from an ``Inventory``.
+
+``terraform/main.tf`` is the root module (required providers, the provider configured from variables,
+variables without secret defaults, locals, outputs, one ``module`` block per guest directory);
+``terraform/vms/<name>.tf`` and ``terraform/containers/<name>.tf`` hold one resource per guest, in child
+modules whose ``module.providers.tf`` (a file name no guest can have) declares the provider source; and
+``terraform/imports.tf`` adopts every existing guest, so a plan imports instead of creating. The HCL is
+written here as text: deterministic order, escaped strings, no secret anywhere. Nothing imports pytest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .inventory import GuestInfo, Inventory
+
+GIB, MIB = 1024**3, 1024**2
+RESERVED_NAMES = ("all", "ungrouped", "proxmox_nodes", "vms", "containers", "running", "stopped", "templates")
+MODULE_FILE = "module.providers.tf"
+_UNITS = {"": 1, "K": 1024, "M": MIB, "G": GIB, "T": 1024**4}
+_QEMU_DISK, _LXC_DISK = re.compile(r"(ide|sata|scsi|virtio)(\d+)"), re.compile(r"(rootfs)()|(mp)(\d+)")
+_SIZE, _NET = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*"), re.compile(r"net\d+")
+_PLAIN, _IDENT = re.compile(r'[^"\\$%\x00-\x1f\x7f]*'), re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NIC_OPTIONS = {"bridge", "firewall", "tag", "rate", "queues", "link_down", "mtu", "trunks", "macaddr"}
+
+
+class Raw(str):
+    """An HCL expression written as is (``var.x``, ``all``), not as a quoted string."""
+
+
+@dataclass
+class Block:
+    """An HCL block: ``(key, value)`` attributes (None values left out), ``(_, Block)``, ``("#", comment)``."""
+
+    type: str
+    body: list[tuple[str, Any]]
+    labels: tuple[str, ...] = field(default=())
+
+
+class Provider(NamedTuple):
+    """A provider: its source, version constraint, VM and CT resource types, provider arguments -> variable
+    names, and the variables (name, type, description, sensitive: never a default, literal default or None)."""
+
+    source: str
+    version: str
+    vm_type: str
+    ct_type: str
+    settings: dict[str, str]
+    variables: tuple[tuple[str, str, str, bool, Any], ...]
+
+
+PROVIDERS = {
+    "bpg": Provider(
+        "bpg/proxmox", ">= 0.60.0, < 1.0.0", "proxmox_virtual_environment_vm", "proxmox_virtual_environment_container",
+        {"endpoint": "proxmox_endpoint", "api_token": "proxmox_api_token", "insecure": "proxmox_insecure"},
+        (("proxmox_endpoint", "string", "API URL, e.g. https://pve1.example:8006/", False, None),
+         ("proxmox_api_token", "string", "API token: USER@REALM!TOKENID=SECRET", True, None),
+         ("proxmox_insecure", "bool", "Skip TLS certificate verification", False, False))),
+    "telmate": Provider(
+        "telmate/proxmox", "~> 2.9", "proxmox_vm_qemu", "proxmox_lxc",
+        {"pm_api_url": "proxmox_api_url", "pm_api_token_id": "proxmox_api_token_id",
+         "pm_api_token_secret": "proxmox_api_token_secret", "pm_tls_insecure": "proxmox_tls_insecure"},
+        (("proxmox_api_url", "string", "API URL, e.g. https://pve1.example:8006/api2/json", False, None),
+         ("proxmox_api_token_id", "string", "API token id: USER@REALM!TOKENID", False, None),
+         ("proxmox_api_token_secret", "string", "API token secret", True, None),
+         ("proxmox_tls_insecure", "bool", "Skip TLS certificate verification", False, False))),
+}
+
+
+def contract_name(guest: GuestInfo) -> str:
+    """The contract's ``<name>``: lower-cased, ``[^a-z0-9_]`` -> ``_``; ``vm-<vmid>``/``ct-<vmid>`` if unnamed."""
+    if guest.name:
+        return re.sub(r"[^a-z0-9_]", "_", guest.name.lower())
+    return f"{'vm' if guest.kind == 'qemu' else 'ct'}-{guest.vmid}"
+
+
+def hcl_label(name: str) -> str:
+    """``name`` as a Terraform identifier: ``-`` -> ``_``, and ``_`` in front of a leading digit."""
+    label = name.replace("-", "_")
+    return label if re.match(r"[a-z_]", label) else "_" + label
+
+
+def guest_names(inventory: Inventory, reserved: Iterable[str] = ()) -> dict[int, str]:
+    """Each guest's ``<name>``, unique (and so are their HCL labels) across all guests and ``reserved``.
+
+    By vmid, the first guest keeps its name; a later one with the same name or label gets ``_<vmid>``.
+    """
+    taken, names = set(reserved), {}
+    for vmid, guest in sorted(inventory.guests.items()):
+        base = candidate = contract_name(guest)
+        n = 1
+        while candidate in taken or hcl_label(candidate) in taken:
+            candidate, n = f"{base}_{vmid}" + (f"_{n}" if n > 1 else ""), n + 1
+        taken.update((candidate, hcl_label(candidate)))
+        names[vmid] = candidate
+    return names
+
+
+def size_bytes(text: Any) -> int | None:
+    """A PVE size (``32G``, ``512M``, ``1T``, bytes without unit) in bytes; None if not one."""
+    match = _SIZE.fullmatch(str(text or "").upper())
+    return int(float(match.group(1)) * _UNITS[match.group(2)]) if match else None
+
+
+def size_text(size: int) -> str:
+    """Bytes as the shortest exact size telmate/proxmox 2.x accepts (``\\d+[GMK]``: ``1T`` is ``1024G``)."""
+    unit = next((unit for unit in "GM" if size % _UNITS[unit] == 0), "K")
+    return f"{math.ceil(size / _UNITS[unit])}{unit}"
+
+
+def props(text: Any) -> tuple[str, dict[str, str]]:
+    """A PVE property string ``vol,key=value,...`` as (first positional value, options)."""
+    first, options = "", {}
+    for part in str(text or "").split(","):
+        key, eq, value = part.partition("=")
+        if eq:
+            options[key.strip()] = value.strip()
+        elif not first:
+            first = part.strip()
+    return first, options
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def memory_mib(guest: GuestInfo) -> int | None:
+    """Memory in MiB: the config's ``memory``, else ``maxmem``."""
+    return _int((guest.config or {}).get("memory")) or (guest.maxmem // MIB if guest.maxmem else None)
+
+
+def cpu(guest: GuestInfo) -> tuple[int, int]:
+    """(cores, sockets) from the config, else the guest's vCPUs on one socket."""
+    config = guest.config or {}
+    cores = _int(config.get("cores")) or guest.vcpus or 1
+    return cores, ((_int(config.get("sockets")) or 1) if guest.kind == "qemu" else 1)
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A guest's disk: ``slot`` ``scsi0``/``rootfs``/``mp0``; ``storage`` empty for a path; ``size`` bytes."""
+
+    slot: str
+    storage: str
+    volume: str
+    size: int | None
+    options: Mapping[str, str]
+
+
+def disks(guest: GuestInfo) -> list[Disk]:
+    """The guest's disks (QEMU: bus disks, CD-ROMs left out, by bus and index; LXC: rootfs, then mpN)."""
+    pattern = _QEMU_DISK if guest.kind == "qemu" else _LXC_DISK
+    found = []
+    for key, value in (guest.config or {}).items():
+        match = pattern.fullmatch(key)
+        volume, options = props(value)
+        volume = options.pop("file", "") or options.pop("volume", "") or volume
+        if not match or options.get("media") == "cdrom" or volume in ("", "none"):
+            continue
+        bus, index = [group for group in match.groups() if group is not None]
+        storage = volume.split(":", 1)[0] if ":" in volume and not volume.startswith("/") else ""
+        found.append(((bus != "rootfs", bus, int(index or 0)),
+                      Disk(key, storage, volume, size_bytes(options.get("size")), options)))
+    return [disk for _, disk in sorted(found, key=lambda item: item[0])]
+
+
+def nics(guest: GuestInfo) -> list[tuple[int, dict[str, str]]]:
+    """The guest's ``netN`` devices by N; for QEMU, the leading ``model=MAC`` as ``model`` and ``macaddr``."""
+    found = []
+    for key, value in (guest.config or {}).items():
+        if not _NET.fullmatch(key):
+            continue
+        options = props(value)[1]
+        model, _, mac = str(value).split(",", 1)[0].partition("=")
+        if guest.kind == "qemu" and model and model not in _NIC_OPTIONS:
+            options.pop(model, None)
+            options.update({"model": model.strip()}, **({"macaddr": mac.strip()} if mac else {}))
+        found.append((int(key[3:]), options))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
+    cores, sockets = cpu(guest)
+    body: list[tuple[str, Any]] = [
+        ("name", (guest.name or contract_name(guest)) if qemu else None), ("node_name", guest.node),
+        ("vm_id", guest.vmid), ("tags", list(guest.tags)), ("template", guest.template),
+        ("started", guest.status == "running" and not guest.template), ("pool_id", guest.pool),
+        ("scsi_hardware", config.get("scsihw") if qemu else None),
+        ("unprivileged", None if qemu else _flag(config.get("unprivileged"))),
+        ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None)])),
+        ("", Block("memory", [("dedicated", memory_mib(guest)), ("swap", None if qemu else _int(config.get("swap")))]))]
+    for disk in disks(guest):
+        gib = max(1, math.ceil(disk.size / GIB)) if disk.size else None
+        if disk.slot == "rootfs" or (qemu and disk.storage):
+            iothread = True if _flag(disk.options.get("iothread")) else None
+            body.append(("", Block("disk", [("datastore_id", disk.storage), ("interface", disk.slot if qemu else None),
+                                            ("size", gib), ("iothread", iothread)])))
+        elif not qemu:
+            body.append(("", Block("mount_point", [("volume", disk.volume), ("path", disk.options.get("mp")),
+                                                   ("size", size_text(disk.size) if disk.size else None)])))
+        else:
+            body.append(("#", f"{disk.slot}: {disk.volume} is not a storage volume, not exported"))
+    if not qemu:
+        body.append(("", Block("initialization", [("hostname", config.get("hostname") or guest.name)])))
+    for _, nic in nics(guest):
+        body.append(("", Block("network_device" if qemu else "network_interface", [
+            ("bridge", nic.get("bridge")), ("model" if qemu else "name", nic.get("model" if qemu else "name")),
+            ("mac_address", nic.get("macaddr") or nic.get("hwaddr")), ("firewall", _flag(nic.get("firewall"))),
+            ("vlan_id", _int(nic.get("tag")))])))
+    if (qemu and config.get("ostype")) or config.get("ostemplate"):
+        os = [("template_file_id", None if qemu else config.get("ostemplate")), ("type", config.get("ostype"))]
+        body.append(("", Block("operating_system", os)))
+    elif not qemu:
+        body.append(("#", "operating_system: the OS template is not in the config, not exported"))
+    return body
+
+
+def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
+    cores, sockets = cpu(guest)
+    body: list[tuple[str, Any]] = [
+        ("name" if qemu else "hostname", (guest.name or contract_name(guest)) if qemu else config.get("hostname")),
+        ("target_node", guest.node), ("vmid", guest.vmid), ("cores", cores), ("sockets", sockets if qemu else None),
+        ("memory", memory_mib(guest)), ("swap", None if qemu else _int(config.get("swap"))),
+        ("unprivileged", None if qemu else _flag(config.get("unprivileged"))),
+        ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
+        ("scsihw", config.get("scsihw")), ("tags", str(config.get("tags") or ";".join(guest.tags))),
+        ("pool", guest.pool)]
+    for disk in disks(guest):
+        size = size_text(disk.size) if disk.size else None
+        if qemu and disk.storage:
+            iothread = 1 if _flag(disk.options.get("iothread")) else None
+            body.append(("", Block("disk", [("type", disk.slot.rstrip("0123456789")), ("storage", disk.storage),
+                                            ("size", size), ("iothread", iothread)])))
+        elif disk.slot == "rootfs":
+            body.append(("", Block("rootfs", [("storage", disk.storage), ("size", size)])))
+        elif not qemu:
+            body.append(("", Block("mountpoint", [("key", disk.slot[2:]), ("slot", _int(disk.slot[2:])),
+                                                  ("storage", disk.storage or disk.volume), ("volume", disk.volume),
+                                                  ("mp", disk.options.get("mp")), ("size", size)])))
+        else:
+            body.append(("#", f"{disk.slot}: {disk.volume} is not a storage volume, not exported"))
+    for _, nic in nics(guest):
+        keys = ("model", "bridge", "macaddr") if qemu else ("name", "bridge", "hwaddr", "ip", "gw")
+        body.append(("", Block("network", [(key, nic.get(key)) for key in keys] + [
+            ("firewall", _flag(nic.get("firewall"))), ("tag", _int(nic.get("tag")))])))
+    if qemu and guest.template:
+        body.append(("#", "a template: telmate/proxmox has no template argument, so a plan must never change it"))
+        body.append(("", Block("lifecycle", [("ignore_changes", Raw("all"))])))
+    return body
+
+
+def guest_resource(guest: GuestInfo, label: str, provider: str = "bpg") -> Block:
+    """The resource block that describes ``guest`` for ``provider``."""
+    qemu = guest.kind == "qemu"
+    body = (_bpg_body if provider == "bpg" else _telmate_body)(guest, guest.config or {}, qemu)
+    return Block("resource", body, (PROVIDERS[provider].vm_type if qemu else PROVIDERS[provider].ct_type, label))
+
+
+def import_id(guest: GuestInfo, provider: str) -> str:
+    """The provider's import id: bpg ``node/vmid``, telmate ``node/qemu|lxc/vmid``."""
+    return f"{guest.node}/{guest.vmid}" if provider == "bpg" else f"{guest.node}/{guest.kind}/{guest.vmid}"
+
+
+def quote(text: str) -> str:
+    """``text`` as an HCL string literal (escaped, ``${``/``%{`` doubled so nothing is interpolated)."""
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'
+    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    out = out.replace("\t", "\\t").replace("${", "$${").replace("%{", "%%{")
+    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", out) + '"'
+
+
+def _value(value: Any, indent: str) -> str:
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return repr(value) if not isinstance(value, str) else quote(value)
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item, indent) for item in value) + "]"
+    keys = {key: key if _IDENT.fullmatch(str(key)) else quote(str(key)) for key in value}
+    width = max(map(len, keys.values()), default=0)
+    inner = "".join(f"{indent}  {keys[k]:<{width}} = {_value(v, indent + '  ')}\n" for k, v in value.items())
+    return "{\n" + inner + indent + "}" if inner else "{}"
+
+
+def render(block: Block, indent: str = "") -> str:
+    """``block`` as HCL text, runs of attributes aligned as ``terraform fmt`` does."""
+    lines = [indent + " ".join([block.type, *(quote(label) for label in block.labels), "{"])]
+    run: list[tuple[str, Any]] = []
+    for key, value in [*block.body, ("#", None)]:
+        if key == "#" or isinstance(value, Block):
+            width = max((len(k) for k, _ in run), default=0)
+            lines += [f"{indent}  {k:<{width}} = {_value(v, indent + '  ')}" for k, v in run]
+            run = []
+        if isinstance(value, Block):
+            lines.append(render(value, indent + "  "))
+        elif key == "#" and value is not None:
+            lines.append(f"{indent}  # " + re.sub(r"[^ -~]", "?", str(value)))
+        elif key != "#" and value is not None:
+            run.append((key, value))
+    return "\n".join([*lines, indent + "}"])
+
+
+def _terraform_block(provider: str, root: bool) -> Block:
+    source, version = PROVIDERS[provider].source, PROVIDERS[provider].version
+    return Block("terraform", [("required_version", ">= 1.5.0" if root else None), (
+        "", Block("required_providers", [("proxmox", {"source": source, "version": version})]))])
+
+
+def main_tf(inventory: Inventory, names: Mapping[int, str], provider: str) -> str:
+    """The root module: terraform, provider, variables, locals, module calls and outputs."""
+    settings, variables = PROVIDERS[provider].settings, PROVIDERS[provider].variables
+    blocks = [_terraform_block(provider, root=True),
+              Block("provider", [(arg, Raw(f"var.{var}")) for arg, var in settings.items()], ("proxmox",))]
+    blocks += [Block("variable", [("description", text), ("type", Raw(kind)), ("sensitive", sensitive or None),
+                                  ("default", None if sensitive else default)], (name,))
+               for name, kind, text, sensitive, default in variables]
+    groups = {"vms": inventory.vms, "containers": inventory.containers}
+    ids = {group: {names[guest.vmid]: guest.vmid for guest in guests} for group, guests in groups.items()}
+    blocks.append(Block("locals", [("cluster_name", inventory.cluster_name or ""),
+                                   ("pve_version", inventory.version or ""), ("nodes", sorted(inventory.nodes)),
+                                   ("vm_ids", ids["vms"]), ("container_ids", ids["containers"])]))
+    blocks += [Block("module", [("source", f"./{group}"), ("providers", {"proxmox": Raw("proxmox")})], (group,))
+               for group, guests in groups.items() if guests]
+    blocks += [Block("output", [("description", text), ("value", Raw(f"local.{local}"))], (local,))
+               for local, text in (("nodes", "The cluster's nodes"), ("vm_ids", "vmid of each VM by <name>"),
+                                   ("container_ids", "vmid of each container by <name>"))]
+    header = (f"# Generated by pytest-proxmox-mpc ({provider}): {inventory.summary()}.\n"
+              "# Credentials come only from the variables (TF_VAR_...), never from a file.\n\n")
+    return header + "\n\n".join(render(block) for block in blocks) + "\n"
+
+
+def export_terraform(inventory: Inventory, directory: Path | str, provider: str = "bpg") -> list[Path]:
+    """Write ``<directory>/terraform/`` for ``provider`` (``bpg`` or ``telmate``); return the files written.
+
+    ``*.tf`` files left in ``vms/`` and ``containers/`` by an earlier export (guests now gone) are removed.
+    """
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    root = Path(directory) / "terraform"
+    root.mkdir(parents=True, exist_ok=True)
+    names = guest_names(inventory, RESERVED_NAMES + tuple(inventory.nodes))
+    written = [_write(root / "main.tf", main_tf(inventory, names, provider))]
+    imports = []
+    for group, guests in (("vms", inventory.vms), ("containers", inventory.containers)):
+        folder = root / group
+        before = set(folder.glob("*.tf")) if folder.is_dir() else set()
+        if guests:
+            folder.mkdir(exist_ok=True)
+            written.append(_write(folder / MODULE_FILE, render(_terraform_block(provider, root=False)) + "\n"))
+        for guest in guests:
+            block = guest_resource(guest, hcl_label(names[guest.vmid]), provider)
+            about = f"# {guest.kind} {guest.vmid} {guest.name or '(no name)'} on {guest.node}"
+            written.append(_write(folder / f"{names[guest.vmid]}.tf",
+                                  re.sub(r"[^ -~]", "?", about) + "\n" + render(block) + "\n"))
+            to = Raw(f"module.{group}.{block.labels[0]}.{block.labels[1]}")
+            imports.append(render(Block("import", [("to", to), ("id", import_id(guest, provider))])))
+        for stale in sorted(before - set(written)):
+            stale.unlink()
+    header = "# Adopt the existing guests: a plan imports them instead of creating new ones."
+    written.append(_write(root / "imports.tf", "\n\n".join([header, *imports]) + "\n"))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,338 @@
+"""The reference IaC export (``export_iac``) checked against the homelab simulated cluster it was read from.
+
+Expected values are worked out here from each guest's PVE config with the test's own small parsers, not
+with the exporter's helpers; the Terraform is read back with python-hcl2 and the inventory with PyYAML;
+the Ansible directory is linted once with ``ansible-lint --offline --profile production``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import proxmoxer
+import pytest
+import yaml
+from hcl2.utils import SerializationOptions
+
+from pytest_proxmox_mpc.ansible import export_ansible
+from pytest_proxmox_mpc.iac import export_iac
+from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, read_inventory
+from pytest_proxmox_mpc.scenario import resolve_scenario
+from pytest_proxmox_mpc.sim import SimCluster
+from pytest_proxmox_mpc.terraform import export_terraform
+
+PROVIDERS = {"bpg": ("bpg/proxmox", "proxmox_virtual_environment_vm", "proxmox_virtual_environment_container"),
+             "telmate": ("telmate/proxmox", "proxmox_vm_qemu", "proxmox_lxc")}
+HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+SECRET_WORDS = re.compile(r"token|secret|password|passwd|key", re.I)
+QEMU_DISK = re.compile(r"(ide|sata|scsi|virtio)\d+")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    inventory: Inventory
+    password: str
+
+
+@dataclass(frozen=True)
+class Export:
+    provider: str
+    root: Path
+    files: list[Path]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The homelab scenario in a simulated cluster, read once with ``read_inventory``."""
+    sim = SimCluster(resolve_scenario("homelab", Path(".")), tmp_path_factory.mktemp("homelab-sim"))
+    try:
+        ep = sim.endpoint
+        assert ep.password is not None
+        password = ep.password.reveal()
+        api = proxmoxer.ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=password, verify_ssl=ep.verify)
+        yield Cluster(read_inventory(api), password)
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="module", params=sorted(PROVIDERS))
+def export(request: pytest.FixtureRequest, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Export:
+    root = tmp_path_factory.mktemp(f"workspace-{request.param}")
+    return Export(request.param, root, export_iac(cluster.inventory, root, request.param))
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return dict(hcl2.load(handle, serialization_options=HCL))
+
+
+def resources(tf_root: Path) -> list[tuple[Path, str, str, dict[str, Any]]]:
+    """Every resource under ``tf_root``: (file, type, label, body)."""
+    found = []
+    for path in sorted(tf_root.rglob("*.tf")):
+        for entry in load(path).get("resource", []):
+            for kind, labelled in entry.items():
+                found += [(path, kind, label, body) for label, body in labelled.items()]
+    return found
+
+
+def blocks(path: Path, kind: str) -> list[dict[str, Any]]:
+    """The labelled blocks ``kind`` (variable, module, ...) of a file as {label: body} dicts."""
+    return list(load(path).get(kind, []))
+
+
+def gib(text: str) -> int:
+    """``32G`` -> 32 (whole GiB, rounded up)."""
+    match = re.fullmatch(r"(\d+)([MGT])", text)
+    assert match, text
+    mib = int(match.group(1)) * {"M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
+    return -(-mib // 1024)
+
+
+def slot_order(slot: str) -> tuple[str, int]:
+    """``scsi10`` -> (``scsi``, 10)."""
+    match = re.fullmatch(r"([a-z]+)(\d+)", slot)
+    assert match, slot
+    return match.group(1), int(match.group(2))
+
+
+def expected_disks(guest: GuestInfo) -> dict[str, str]:
+    """slot -> PVE size text (``32G``), from the config."""
+    config = guest.config or {}
+    slots = [key for key in config if (QEMU_DISK.fullmatch(key) if guest.kind == "qemu" else
+                                       re.fullmatch(r"rootfs|mp\d+", key))]
+    sizes = {key: re.search(r"size=(\d+[MGT])", str(config[key])) for key in slots
+             if "media=cdrom" not in str(config[key])}
+    return {key: match.group(1) for key, match in sizes.items() if match}
+
+
+def contract_name(guest: GuestInfo) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", guest.name.lower()) if guest.name else f"vm-{guest.vmid}"
+
+
+def test_files_are_reported_and_every_tf_parses(export: Export) -> None:
+    on_disk = {path for path in export.root.rglob("*") if path.is_file()}
+    assert set(export.files) == on_disk
+    tf_files = sorted((export.root / "terraform").rglob("*.tf"))
+    assert export.root / "terraform" / "main.tf" in tf_files
+    for path in tf_files:
+        assert isinstance(load(path), dict), path
+
+
+def test_one_resource_per_guest_with_its_real_values(export: Export, cluster: Cluster) -> None:
+    found = resources(export.root / "terraform")
+    _, vm_type, ct_type = PROVIDERS[export.provider]
+    vmid_key, node_key = ("vm_id", "node_name") if export.provider == "bpg" else ("vmid", "target_node")
+    by_vmid: dict[int, list[tuple[Path, str, str, dict[str, Any]]]] = {}
+    for item in found:
+        by_vmid.setdefault(item[3][vmid_key], []).append(item)
+    assert sorted(by_vmid) == sorted(cluster.inventory.guests)
+    for vmid, guest in cluster.inventory.guests.items():
+        assert len(by_vmid[vmid]) == 1, by_vmid[vmid]
+        path, kind, _, body = by_vmid[vmid][0]
+        qemu = guest.kind == "qemu"
+        config = guest.config or {}
+        assert kind == (vm_type if qemu else ct_type)
+        assert path == export.root / "terraform" / ("vms" if qemu else "containers") / f"{contract_name(guest)}.tf"
+        assert body[node_key] == guest.node
+        sizes = expected_disks(guest)
+        assert sizes, f"the homelab guest {vmid} has disks"
+        if export.provider == "bpg":
+            cpu, memory = body["cpu"][0], body["memory"][0]
+            assert cpu["cores"] == int(config["cores"])
+            assert cpu.get("sockets", 1) == int(config.get("sockets", 1))
+            assert memory["dedicated"] == int(config["memory"])
+            assert set(body["tags"]) == set(guest.tags)
+            assert body["template"] is guest.template
+            if qemu:
+                assert {disk["interface"]: disk["size"] for disk in body["disk"]} == {
+                    slot: gib(size) for slot, size in sizes.items()}
+            else:
+                assert [disk["size"] for disk in body["disk"]] == [gib(sizes["rootfs"])]
+                assert body["initialization"][0]["hostname"] == config["hostname"]
+        else:
+            assert body["cores"] == int(config["cores"])
+            assert body.get("sockets", 1) == int(config.get("sockets", 1))
+            assert body["memory"] == int(config["memory"])
+            assert set(body["tags"].split(";")) == set(guest.tags)
+            if qemu:
+                slots = sorted(sizes, key=slot_order)  # telmate numbers disks by their order per bus
+                assert [(disk["type"], disk["size"]) for disk in body["disk"]] == [
+                    (slot_order(slot)[0], sizes[slot]) for slot in slots]
+            else:
+                assert body["rootfs"][0]["size"] == sizes["rootfs"]
+                assert body["hostname"] == config["hostname"]
+                assert body["template"] is guest.template
+
+
+def test_resources_live_only_in_modules_main_tf_calls(export: Export) -> None:
+    tf_root = export.root / "terraform"
+    calls = {label: body["source"] for entry in blocks(tf_root / "main.tf", "module") for label, body in entry.items()}
+    assert calls == {"vms": "./vms", "containers": "./containers"}
+    folders = {path.parent for path, *_ in resources(tf_root)}
+    assert folders == {tf_root / "vms", tf_root / "containers"}
+    source = PROVIDERS[export.provider][0]
+    for folder in folders:
+        module_terraform = [entry for path in folder.glob("*.tf") for entry in blocks(path, "terraform")]
+        assert len(module_terraform) == 1, "one terraform block per child module"
+        assert module_terraform[0]["required_providers"][0]["proxmox"]["source"] == source
+
+
+def test_every_guest_has_an_import_block_for_its_resource(export: Export, cluster: Cluster) -> None:
+    tf_root = export.root / "terraform"
+    addresses = {body["vm_id" if export.provider == "bpg" else "vmid"]: f"module.{path.parent.name}.{kind}.{label}"
+                 for path, kind, label, body in resources(tf_root)}
+    imports = [entry for path in tf_root.glob("*.tf") for entry in blocks(path, "import")]
+    assert len(imports) == len(cluster.inventory.guests)
+    by_id = {entry["id"]: entry["to"] for entry in imports}
+    for vmid, guest in cluster.inventory.guests.items():
+        import_id = (f"{guest.node}/{vmid}" if export.provider == "bpg" else f"{guest.node}/{guest.kind}/{vmid}")
+        assert by_id[import_id] == "${" + addresses[vmid] + "}"
+    labels = [address.rsplit(".", 1)[1] for address in addresses.values()]
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", label) for label in labels)
+    assert len(set(addresses.values())) == len(addresses)
+
+
+def test_required_providers_and_variables_hold_no_secret(export: Export, cluster: Cluster) -> None:
+    main = export.root / "terraform" / "main.tf"
+    terraform = blocks(main, "terraform")
+    assert len(terraform) == 1
+    proxmox = terraform[0]["required_providers"][0]["proxmox"]
+    assert proxmox["source"] == PROVIDERS[export.provider][0]
+    assert re.fullmatch(r"(~>|>=|=|<|<=|>)?\s*\d+(\.\d+)*(,\s*(<|<=)\s*\d+(\.\d+)*)?", proxmox["version"])
+    variables = {label: body for entry in blocks(main, "variable") for label, body in entry.items()}
+    provider = blocks(main, "provider")[0]["proxmox"]
+    assert all(str(value).startswith("${var.") for value in provider.values()), "credentials only from variables"
+    secrets = [name for name in variables if SECRET_WORDS.search(name) and not name.endswith("_id")]
+    assert secrets, "the provider needs a secret variable"
+    for name, body in variables.items():
+        if name in secrets:
+            assert "default" not in body and body.get("sensitive") is True, name
+        default = body.get("default")
+        assert default is None or isinstance(default, bool | int | float) or (
+            isinstance(default, str) and not re.search(r"(?<!\$)\$\{", default)), (name, default)
+    for path in export.files:  # the cluster's real credential appears in no file
+        assert cluster.password not in path.read_text(encoding="utf-8"), path
+
+
+def test_inventory_has_every_guest_once_with_its_host_vars(export: Export, cluster: Cluster) -> None:
+    data = yaml.safe_load((export.root / "ansible" / "inventory.yml").read_text(encoding="utf-8"))
+    groups = {name: (group or {}).get("hosts") or {} for name, group in data["all"]["children"].items()}
+    assert {"proxmox_nodes", "vms", "containers", "running", "stopped"} <= set(groups)
+    assert set(groups["proxmox_nodes"]) == set(cluster.inventory.nodes)
+    seen = {name: vars_ for group in ("vms", "containers") for name, vars_ in groups[group].items()}
+    assert len(seen) == len(groups["vms"]) + len(groups["containers"]) == len(cluster.inventory.guests)
+    by_vmid = {vars_["vmid"]: (name, vars_) for name, vars_ in seen.items()}
+    assert sorted(by_vmid) == sorted(cluster.inventory.guests)
+    for vmid, guest in cluster.inventory.guests.items():
+        name, vars_ = by_vmid[vmid]
+        assert re.fullmatch(r"[a-z0-9_][a-z0-9_-]*", name) and name == contract_name(guest)
+        assert name in groups["vms" if guest.kind == "qemu" else "containers"]
+        assert (vars_["proxmox_node"], vars_["status"]) == (guest.node, guest.status)
+        assert vars_["cores"] == guest.vcpus
+        assert vars_["memory_mb"] == int((guest.config or {})["memory"]) == (guest.maxmem or 0) // 1024**2
+        assert vars_["disk_gb"] == (guest.maxdisk or 0) / 1024**3
+        state = "templates" if guest.template else guest.status
+        assert [group for group in ("running", "stopped", "templates") if name in groups[group]] == [state]
+
+
+def test_playbooks_target_only_inventory_groups(export: Export, cluster: Cluster) -> None:
+    ansible = export.root / "ansible"
+    data = yaml.safe_load((ansible / "inventory.yml").read_text(encoding="utf-8"))
+    groups = set(data["all"]["children"]) | {"all"}
+    playbooks = {path.name for path in (ansible / "playbooks").glob("*.yml")}
+    assert playbooks == {"site.yml", "maintenance.yml", "vms.yml", "containers.yml"}
+    for name in playbooks:
+        for play in yaml.safe_load((ansible / "playbooks" / name).read_text(encoding="utf-8")):
+            if "ansible.builtin.import_playbook" in play:
+                assert play["ansible.builtin.import_playbook"] in playbooks
+                continue
+            patterns = re.split(r"[:,]", play["hosts"])
+            assert patterns and all(pattern.lstrip("&!") in groups for pattern in patterns), play["hosts"]
+    for folder in ("group_vars", "host_vars", "roles"):
+        assert (ansible / folder).is_dir() and any((ansible / folder).iterdir())
+    assert (ansible / "group_vars" / "all.yml").is_file()
+
+
+@pytest.fixture(scope="module")
+def linted(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """``ansible/`` exported once (it does not depend on the Terraform provider) and linted once."""
+    root = tmp_path_factory.mktemp("ansible-only")
+    export_ansible(cluster.inventory, root)
+    return root / "ansible", ansible_lint(root / "ansible", tmp_path_factory.mktemp("ansible-home"))
+
+
+def ansible_lint(project: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """``ansible-lint --offline --profile production`` on ``project``, writing only under ``home``."""
+    env = {**os.environ, "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+           "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--profile", "production",
+                           "--nocolor", "--project-dir", str(project)],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export: Export) -> None:
+    project, result = linted
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+    config = yaml.safe_load((project / ".ansible-lint").read_text(encoding="utf-8"))
+    assert not {"skip_list", "warn_list", "enable_list"} & set(config)
+    for path in sorted(project.rglob("*")):  # the provider exports wrote the same ansible/ that was linted
+        if path.is_file():
+            twin = export.root / "ansible" / path.relative_to(project)
+            assert twin.read_bytes() == path.read_bytes(), twin
+
+
+def test_ansible_lint_fails_a_sloppy_playbook(linted: tuple[Path, Any], tmp_path: Path) -> None:
+    project = tmp_path / "ansible"
+    shutil.copytree(linted[0], project)
+    (project / "playbooks" / "sloppy.yml").write_text("---\n- hosts: running\n  tasks:\n    - shell: uptime\n")
+    result = ansible_lint(project, tmp_path / "home")
+    assert result.returncode != 0
+    assert "fqcn" in result.stdout and "name[play]" in result.stdout
+
+
+def guest(vmid: int, kind: str, name: str | None, node: str = "pve1", **config: Any) -> GuestInfo:
+    base: dict[str, Any] = {"cores": 1, "memory": 512}
+    base.update({"scsi0": f"local-lvm:vm-{vmid}-disk-0,size=8G", "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0"}
+                if kind == "qemu" else {"rootfs": f"local-lvm:subvol-{vmid}-disk-0,size=4G", "hostname": name or ""})
+    return GuestInfo(vmid=vmid, kind=kind, node=node, name=name, status="running", vcpus=1, maxmem=512 * 1024**2,
+                     maxdisk=8 * 1024**3, config={**base, **config})
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_awkward_names_give_unique_valid_identifiers(provider: str, cluster: Cluster, tmp_path: Path) -> None:
+    odd = [guest(300, "qemu", "web-01"), guest(301, "qemu", "Web.01"), guest(302, "qemu", None),
+           guest(303, "qemu", "9lives"), guest(304, "lxc", "pve1"), guest(305, "lxc", "web-01"),
+           guest(306, "qemu", 'q"${x}%{y}\\', ide2="local:iso/x.iso,media=cdrom"),
+           guest(307, "lxc", "data", mp0="local-lvm:subvol-307-disk-1,mp=/data,size=16G")]
+    inventory = replace(cluster.inventory, guests={g.vmid: g for g in odd})
+    export_terraform(inventory, tmp_path, provider)
+    found = resources(tmp_path / "terraform")
+    assert len(found) == len(odd)
+    labels = [label for *_, label, _ in found]
+    assert len(set(labels)) == len(labels)
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", label) for label in labels)
+    names = {path.stem for path, *_ in found}
+    assert {"web_01", "web_01_301", "vm-302", "9lives", "pve1_304", "web_01_305", "data"} <= names
+    vmid_key = "vm_id" if provider == "bpg" else "vmid"
+    quoted = next(body for *_, body in found if body[vmid_key] == 306)
+    assert quoted["name"] == 'q"$${x}%%{y}\\', "escaped: nothing is interpolated"
+    assert len(quoted["disk"]) == 1, "the CD-ROM is not a disk"
+    data = next(body for *_, body in found if body[vmid_key] == 307)
+    mount = data["mount_point" if provider == "bpg" else "mountpoint"][0]
+    assert (mount["size"], mount["path" if provider == "bpg" else "mp"]) == ("16G", "/data")
+    export_terraform(replace(inventory, guests={300: odd[0]}), tmp_path, provider)  # guests gone: files gone
+    assert sorted(path.name for path in (tmp_path / "terraform").rglob("*.tf")) == [
+        "imports.tf", "main.tf", "module.providers.tf", "web_01.tf"]
+    assert [set(entry) for entry in blocks(tmp_path / "terraform" / "main.tf", "module")] == [{"vms"}]
