@@ -1,5 +1,6 @@
 """The ``pytest-proxmox-mpc`` console command. ``sweep`` removes temporary guests that earlier runs left;
-``scan-secrets`` checks cassettes and audit files for secrets.
+``scan-secrets`` checks cassettes and audit files for secrets; ``workspace sync DIR`` and ``workspace export
+DIR`` are the reference builder's two jobs (cluster to ``DIR/.proxmox/state.db``; Terraform and Ansible).
 
 It takes the plugin's own connection settings (the same flags and environment variables, from the
 same table), so ``pytest-proxmox-mpc sweep --pve-host ... --pve-exclusions ...`` reaches the cluster a
@@ -12,12 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .audit import new_run_id
 from .client import connect, read_version
 from .errors import SettingsError, TargetUnavailable
 from .guard import Guard
+from .iac import export_iac
+from .inventory import read_inventory
+from .mpcsync import SyncError, sync_database
 from .options import OPTIONS
 from .policy import ReadOnlyPolicy
 from .runfiles import RunFiles
@@ -38,20 +43,33 @@ def _parser() -> argparse.ArgumentParser:
     secrets = commands.add_parser("scan-secrets", help="find secret-looking values in cassettes and audit files "
                                   "(exits 1 if there are any; for pre-commit hooks)")
     secrets.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file, or a directory to search")
+    workspace = commands.add_parser("workspace", help="the reference Proxmox-MPC builder: sync the cluster into "
+                                    "DIR/.proxmox/state.db, or export Terraform and Ansible into DIR")
+    workspace.add_argument("job", choices=("sync", "export"), help="sync: the state database; export: IaC files")
+    workspace.add_argument("directory", type=Path, metavar="DIR", help="the workspace directory")
+    for sub in (sweep, workspace):
+        _connection_arguments(sub)
+    return parser
+
+
+def _connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The plugin's settings as flags of a subcommand (the same table, the same names)."""
     for opt in OPTIONS:
         if opt.negative_flag:
-            sweep.add_argument(opt.flag, dest=opt.dest, action="store_const", const=True, default=None, help=opt.help)
-            sweep.add_argument(opt.negative_flag, dest=opt.dest, action="store_const", const=False,
-                               help=argparse.SUPPRESS)
+            parser.add_argument(opt.flag, dest=opt.dest, action="store_const", const=True, default=None,
+                                help=opt.help)
+            parser.add_argument(opt.negative_flag, dest=opt.dest, action="store_const", const=False,
+                                help=argparse.SUPPRESS)
         else:
-            sweep.add_argument(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
-    return parser
+            parser.add_argument(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "scan-secrets":
         return scan_secrets(args.paths)
+    if args.command == "workspace":
+        return workspace_job(args)
     options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
     options["pve_sweep"] = True  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
     try:
@@ -88,6 +106,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(plan.remove) - len(failed)} {verb}, {len(plan.left_alone)} left alone, {len(failed)} failed "
           f"(audit: {files.audit})")
     return 1 if failed else 0
+
+
+def workspace_job(args: argparse.Namespace) -> int:
+    """``workspace sync DIR`` / ``workspace export DIR`` through a read-only, audited client."""
+    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
+    rootdir = Path.cwd()
+    try:
+        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=rootdir))
+    except SettingsError as exc:
+        print(f"pytest-proxmox-mpc: error: {exc}", file=sys.stderr)
+        return 2
+    if settings.target == "replay":
+        print("pytest-proxmox-mpc: error: workspace jobs read a cluster: use the sim or live target", file=sys.stderr)
+        return 2
+    files = RunFiles(rootdir, new_run_id(), settings.audit_log)
+    trail = AuditTrail(files.audit, files.run_id, "workspace")
+    session = TargetSession(settings, Path(tempfile.mkdtemp(prefix="pytest-proxmox-mpc-")))
+    try:
+        readonly = connect(session.endpoint, Guard(ReadOnlyPolicy(), trail))
+        read_version(readonly, session.endpoint)
+        if args.job == "sync":
+            result = sync_database(readonly, args.directory / ".proxmox" / "state.db")
+            print(f"synced {args.directory / '.proxmox' / 'state.db'}: {result.summary()}")
+        else:
+            written = export_iac(read_inventory(readonly, networks=False), args.directory,
+                                 provider=settings.mpc_tf_provider)
+            print(f"exported {len(written)} files into {args.directory} ({settings.mpc_tf_provider} provider)")
+    except (TargetUnavailable, SyncError) as exc:
+        print(f"pytest-proxmox-mpc: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        trail.close()
+        session.close()
+    return 0
 
 
 def scan_secrets(paths: list[Path]) -> int:

@@ -25,7 +25,7 @@ class Option:
 
     @property
     def dest(self) -> str:
-        return "pve_" + self.name
+        return self.name if self.name.startswith("mpc_") else "pve_" + self.name
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -96,6 +96,15 @@ OPTIONS: tuple[Option, ...] = (
            "(default 3)", metavar="N"),
     Option("report", "--pve-report", "pve_report", "PVE_REPORT",
            "write the run report to PATH.json and PATH.md (a .json or .md suffix is dropped first)", metavar="PATH"),
+    Option("mpc_workspace", "--mpc-workspace", "mpc_workspace", "MPC_WORKSPACE",
+           "validate this existing Proxmox-MPC workspace (a copy of it; the original is never changed) "
+           "instead of building one with the reference builder", metavar="DIR"),
+    Option("mpc_command", "--mpc-command", "mpc_command", "MPC_COMMAND",
+           "build the workspace by running this command (e.g. the Node.js Proxmox-MPC) in a fresh directory "
+           "whose .proxmox/config.yml and PROXMOX_* variables point at the target", metavar="CMD"),
+    Option("mpc_tf_provider", "--mpc-tf-provider", "mpc_tf_provider", "MPC_TF_PROVIDER",
+           "Terraform provider the reference builder writes for: bpg (bpg/proxmox) or telmate (telmate/proxmox) "
+           "(default bpg)", metavar="{bpg,telmate}"),
 )
 OPTIONS_BY_NAME = {opt.name: opt for opt in OPTIONS}
 

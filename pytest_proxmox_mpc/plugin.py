@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import phases, watchfixtures
+from . import phases, watchfixtures, workspacefixtures
 from .audit import new_run_id
 from .client import connect, read_version
 from .criteria import CRITERIA_IDS
@@ -45,7 +45,7 @@ from .watch import database_abort
 # The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
 # it phase 1, creating temporary guests phase 3.
 FIXTURE_PHASES = {**dict.fromkeys(("pve_target", "pve_readonly", "pve_client", "pve_sim", "pve_inventory"), 1),
-                  **dict.fromkeys(factory_fixture_names(), phases.WRITE_PHASE)}
+                  "mpc_workspace": 2, **dict.fromkeys(factory_fixture_names(), phases.WRITE_PHASE)}
 EXPECT_REFUSAL = "pve_expect_refusal"
 CRITERION = "pve_criterion"
 
@@ -87,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(hooks, "proxmox_mpc_recording")
     # The watch's fixtures (pve_inventory, the gates), which fixtures here depend on.
     config.pluginmanager.register(watchfixtures, "proxmox_mpc_watch")
+    config.pluginmanager.register(workspacefixtures, "proxmox_mpc_workspace")
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
                             "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
     if worker_input is None:

@@ -17,7 +17,7 @@ from .incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_inciden
 from .ledger import ledger_lines, read_events
 from .report import ReportInputs, TestOutcome, build_report, short_lines, write_report
 from .run import Run
-from .watch import read_watch_files
+from .runfiles import read_json_files
 
 PHASE_PROPERTY, CRITERIA_PROPERTY = "pve_phase", "pve_criteria"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
@@ -52,8 +52,8 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int) -> dict[
         run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
         ledger=read_events(files.ledger) if files.ledger.exists() else [],
-        watches=read_watch_files(files.worker_files("watch")), incidents=read_incidents(files.incidents()),
-        exit_status=exit_status)
+        watches=read_json_files(files.worker_files("watch")), incidents=read_incidents(files.incidents()),
+        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
     return build_report(inputs)
 
 
@@ -71,7 +71,7 @@ class RunReporter(OutcomeCollector):
         run = self.run
         if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
             run.ledger_file.event("run-finished")
-        watches = read_watch_files(run.files.worker_files("watch"))
+        watches = read_json_files(run.files.worker_files("watch"))
         # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
         if run.files.incidents():
             session.exitstatus = ABORT_EXIT_CODE

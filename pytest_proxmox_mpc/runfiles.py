@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STATE_DIR = ".pytest_proxmox_mpc"
 
@@ -54,3 +57,16 @@ class RunFiles:
     def watch(self, worker: str) -> Path:
         """What a worker saw of the cluster: gate results, snapshots, unintended changes."""
         return self.worker_file("watch", worker)
+
+
+def read_json_files(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The JSON objects in ``paths`` (workers' watch or workspace files); one that cannot be read is skipped."""
+    out = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out.append(data)
+    return out

@@ -38,6 +38,7 @@ from .scenario import resolve_scenario
 from .secret import Secret
 
 TARGETS = ("sim", "replay", "live")
+TF_PROVIDERS = ("bpg", "telmate")
 PHASE_NUMBERS = (1, 2, 3, 4)
 
 
@@ -87,6 +88,9 @@ class Settings:
     backup_max_age: float = DEFAULT_BACKUP_MAX_AGE
     max_connection_failures: int = 3
     report: Path | None = None  # the report's path without suffix: PATH.json and PATH.md
+    mpc_workspace: Path | None = None  # an existing workspace to validate (a copy of it)
+    mpc_command: str | None = None  # a command that builds the workspace
+    mpc_tf_provider: str = "bpg"
 
     @property
     def auth(self) -> str:
@@ -121,6 +125,10 @@ class Settings:
         if self.max_phase >= 3:
             parts.append(f"temp_vmids={self.temp_vmid_range[0]}-{self.temp_vmid_range[1]}")
         parts.append(f"abort_on_violation={'on' if self.abort_on_violation else 'off'}")
+        if self.mpc_workspace is not None:
+            parts.append(f"workspace={self.mpc_workspace}")
+        elif self.mpc_command is not None:
+            parts.append(f"workspace_command={self.mpc_command!r}")
         lines = ["proxmox: " + " ".join(parts), "proxmox: " + self.exclusions.summary()]
         if self.writes_live():
             lines.append(f"proxmox: WARNING: phase {self.max_phase} tests may WRITE to the live cluster "
@@ -227,12 +235,26 @@ def resolve(src: RawSources) -> Settings:
     report = path("report")
     if report is not None and report.suffix.lower() in (".json", ".md"):
         report = report.with_suffix("")
+    mpc_workspace = path("mpc_workspace")
+    mpc_command = take("mpc_command", lambda raw: str(raw).strip() or None, None)
+    mpc_tf_provider = take("mpc_tf_provider", choice(TF_PROVIDERS), "bpg")
     scenario_name = take("sim_scenario", lambda raw: str(raw).strip(), "homelab")
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
     password = _secret(SECRET_ENV["password"], src.environ)
 
     if ca_bundle is not None and not os.access(ca_bundle, os.R_OK):
         raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"], "is not a readable file")
+    if mpc_workspace is not None and not (mpc_workspace / ".proxmox").is_dir():
+        raise _fail(opts["mpc_workspace"], str(mpc_workspace), sources["mpc_workspace"],
+                    "is not a Proxmox-MPC workspace (no .proxmox directory in it)")
+    if mpc_workspace is not None and mpc_command is not None:
+        raise _fail(opts["mpc_command"], mpc_command, sources["mpc_command"],
+                    f"and mpc_workspace ({sources['mpc_workspace']}) both choose the workspace: give one")
+    if mpc_command is not None and target != "sim":
+        # Until the safety proxy polices another process's requests, only the simulated cluster may see them.
+        raise _fail(opts["mpc_command"], mpc_command, sources["mpc_command"],
+                    f"runs an external tool whose requests the plugin cannot police; it is allowed on the sim "
+                    f"target only (the target is {target})")
     if target == "replay" and record_mode != "none":
         raise _fail(opts["record_mode"], record_mode, sources["record_mode"],
                     "cannot record on the replay target, which only plays back: use none, or record on sim or live")
@@ -267,7 +289,8 @@ def resolve(src: RawSources) -> Settings:
                     abort_on_violation=abort_on_violation, temp_pool=temp_pool, keep_on_failure=keep_on_failure,
                     sweep=sweep, sweep_age=sweep_age, record_mode=record_mode, cassette_dir=cassette_dir,
                     anonymize=anonymize, usage_threshold=usage_threshold, require_backups=require_backups,
-                    backup_max_age=backup_max_age, max_connection_failures=max_connection_failures, report=report)
+                    backup_max_age=backup_max_age, max_connection_failures=max_connection_failures, report=report,
+                    mpc_workspace=mpc_workspace, mpc_command=mpc_command, mpc_tf_provider=mpc_tf_provider)
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:

@@ -181,14 +181,3 @@ def database_abort(paths: Iterable[Path], test: str) -> Abort | None:
     """An abort when a watched state database is corrupt or unreadable."""
     problems = [problem for path in paths for problem in integrity_problems(path)]
     return Abort("database", test, tuple(problems)) if problems else None
-
-
-def read_watch_files(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Every worker's watch file (a file that cannot be read is skipped: the report says so by its absence)."""
-    out = []
-    for path in paths:
-        try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return out

@@ -1,0 +1,74 @@
+"""The ``mpc_workspace`` fixture: the Proxmox-MPC workspace the validation suite checks, made by the system
+under test the user chose (reference builder, ``--mpc-workspace`` copy, or ``--mpc-command``).
+Registered by ``plugin.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .stash import RUN_KEY
+from .target import TargetSession
+from .workspace import Connection, Workspace, build_reference, copy_workspace, run_command
+
+COMMAND_TOKEN = "mpc-command"  # the API token the simulated cluster gets for the user's command
+
+
+def _connection(session: TargetSession, node: str, token_id: str | None = None) -> Connection:
+    endpoint = session.endpoint
+    return Connection(host=endpoint.host, port=endpoint.port, username=endpoint.user, node=node,
+                      verify=endpoint.verify is not False, token_id=token_id)
+
+
+@pytest.fixture(scope="session")
+def mpc_workspace(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
+                  tmp_path_factory: pytest.TempPathFactory, _pve_target_session: TargetSession,
+                  ) -> Iterator[Workspace]:
+    """The workspace under test, in a directory of this session's own (a user's workspace is copied). Its
+    state database is watched: corrupt or unreadable after any test, it aborts the run."""
+    run = pytestconfig.stash[RUN_KEY]
+    settings = run.settings
+    directory = tmp_path_factory.mktemp("mpc") / "workspace"
+    if settings.mpc_workspace is not None:
+        workspace = copy_workspace(settings.mpc_workspace, directory)
+    elif settings.mpc_command is not None:
+        workspace = _run_users_command(settings, _pve_target_session, directory)
+        if workspace.command is not None and workspace.command.exit_status != 0:
+            _record(run, workspace)
+            pytest.fail(f"proxmox-mpc: {settings.mpc_command!r} exited with {workspace.command.exit_status}: "
+                        + (workspace.command.output.strip().splitlines() or [""])[-1], pytrace=False)
+    else:
+        api = request.getfixturevalue("pve_readonly")
+        node = sorted(row["node"] for row in api.nodes.get())[0]
+        workspace = build_reference(api, directory, _connection(_pve_target_session, node),
+                                    provider=settings.mpc_tf_provider)
+    _record(run, workspace)
+    stop_watching = request.getfixturevalue("pve_watch_database")(workspace.state_db)
+    yield workspace
+    stop_watching()
+
+
+def _run_users_command(settings: Any, session: TargetSession, directory: Path) -> Workspace:
+    """Run the user's command against the simulated cluster, with an API token made for it alone."""
+    sim = session.sim
+    if sim is None:  # settings allow --mpc-command on sim only, until the proxy polices other processes
+        raise pytest.UsageError("--mpc-command runs on the sim target only")
+    token = secrets.token_urlsafe(24)
+    sim.pve.apitokens[f"{sim.user}!{COMMAND_TOKEN}"] = token
+    node = sorted(sim.pve.nodes)[0]
+    extra = {"NODE_EXTRA_CA_CERTS": str(sim.certfile), "REQUESTS_CA_BUNDLE": str(sim.certfile)}
+    return run_command(settings.mpc_command, directory, _connection(session, node, COMMAND_TOKEN),
+                       token_secret=token, timeout=max(300.0, settings.timeout * 10), extra_env=extra)
+
+
+def _record(run: Any, workspace: Workspace) -> None:
+    """Keep how the workspace was made for the run report."""
+    path = run.files.worker_file("workspace", run.worker)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(workspace.to_dict(), indent=2), encoding="utf-8")
