@@ -37,6 +37,9 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
     excl_a, excl_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     excl_a.write_text("protect:\n  vmids: [100]\n")
     excl_b.write_text("protect:\n  nodes: [pve1]\n")
+    ws_a, ws_b = tmp_path / "ws-a", tmp_path / "ws-b"
+    for ws in (ws_a, ws_b):
+        (ws / ".proxmox").mkdir(parents=True, exist_ok=True)
     return {
         "target": (("sim", "sim"), ("live", "live")),
         "host": (("10.0.0.1:8007", ("10.0.0.1", 8007)), ("10.0.0.2", ("10.0.0.2", 8006))),
@@ -64,6 +67,9 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "max_connection_failures": (("5", 5), ("1", 1)),
         # A .json or .md suffix is dropped: the report is written to both.
         "report": ((str(tmp_path / "run.json"), tmp_path / "run"), (str(tmp_path / "r"), tmp_path / "r")),
+        "mpc_workspace": ((str(ws_a), ws_a), (str(ws_b), ws_b)),
+        "mpc_command": (("node mpc.js sync", "node mpc.js sync"), ("proxmox-mpc", "proxmox-mpc")),
+        "mpc_tf_provider": (("telmate", "telmate"), ("bpg", "bpg")),
     }[name]
 
 
@@ -86,8 +92,9 @@ def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
 def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, tmp_path: Path) -> None:
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
     levels = [level for level in LEVELS if level != "env" or opt.env]
-    # Sweeping a live cluster needs an exclusion list: this setting is checked on the sim target.
-    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name == "sweep" else BASE_ENV
+    # Sweeping a live cluster needs an exclusion list, and a command runs on the sim target only: these
+    # settings are checked on the sim target.
+    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
     default = value_of(resolve(sources(tmp_path, base=base)), opt.name)
     assert default != want_a
     for higher, lower in itertools.pairwise(levels):
