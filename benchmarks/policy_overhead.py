@@ -16,9 +16,7 @@ shared and noisy, so absolute times mean little.
 
 from __future__ import annotations
 
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ from pytest_proxmox_mpc.exclusions import ExclusionList
 from pytest_proxmox_mpc.guard import Guard
 from pytest_proxmox_mpc.policy import ApiRequest, PhasePolicy
 from pytest_proxmox_mpc.secret import Secret
+from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
 from pytest_proxmox_mpc.trail import AuditTrail
 
 SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
@@ -48,27 +47,9 @@ def median_us(samples: list[float]) -> float:
 @contextmanager
 def fakepve_process(workdir: Path) -> Iterator[Endpoint]:
     """``python -m fakepve`` on 127.0.0.1 with its own certificate; yields the endpoint."""
-    from fakepve.certs import make_cert
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    certfile, keyfile, _ = make_cert(str(workdir), hosts=("127.0.0.1",))
-    log = workdir / "fakepve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "fakepve", str(SCENARIO), "--time-scale", "0",
-                                    "--host", "127.0.0.1", "--port", str(port), "--password", "bench-password",
-                                    "--cert", certfile, "--key", keyfile], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        while b"listening" not in log.read_bytes():
-            if process.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace"))
-            time.sleep(0.05)
-        yield Endpoint(host="127.0.0.1", port=port, user="root@pam", password=Secret("bench-password"),
-                       token_name=None, token_value=None, verify=certfile, timeout=30.0)
-    finally:
-        process.terminate()
-        process.wait(10)
+    with start_fakepve(SCENARIO, workdir, password="bench-password") as server:
+        yield Endpoint(host=server.host, port=server.port, user="root@pam", password=Secret(server.password),
+                       token_name=None, token_value=None, verify=server.cafile, timeout=30.0)
 
 
 def measure(endpoint: Endpoint, workdir: Path, rounds: int) -> tuple[list[float], ...]:

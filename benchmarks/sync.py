@@ -16,9 +16,7 @@ with the client's for the GIL. Measured in one run, against the same cluster:
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, NodeInfo, StorageInfo, StorageUsage, split_list
 from pytest_proxmox_mpc.mpcsync import BOOKKEEPING, VOLATILE, sync_database, sync_inventory
+from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
 
 NODES = ("pve1", "pve2", "pve3", "pve4")
 PASSWORD = "bench-password"
@@ -55,28 +54,9 @@ def scenario(path: Path, guests: int) -> None:
 @contextmanager
 def fakepve_process(workdir: Path, guests: int) -> Iterator[Any]:
     """``python -m fakepve`` on 127.0.0.1 serving the scenario; yields a plain proxmoxer client."""
-    from fakepve.certs import make_cert
-
     scenario(workdir / "big.json", guests)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    certfile, keyfile, _ = make_cert(str(workdir), hosts=("127.0.0.1",))
-    log = workdir / "fakepve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "fakepve", str(workdir / "big.json"), "--time-scale", "0",
-                                    "--host", "127.0.0.1", "--port", str(port), "--password", PASSWORD,
-                                    "--cert", certfile, "--key", keyfile], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while b"listening" not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(log.read_text(errors="replace"))
-            time.sleep(0.05)
-        yield ProxmoxAPI(f"127.0.0.1:{port}", user="root@pam", password=PASSWORD, verify_ssl=certfile, timeout=60)
-    finally:
-        process.terminate()
-        process.wait(10)
+    with start_fakepve(workdir / "big.json", workdir, password=PASSWORD, startup=120) as server:
+        yield ProxmoxAPI(server.address, user="root@pam", password=PASSWORD, verify_ssl=server.cafile, timeout=60)
 
 
 def _int(value: Any) -> int | None:

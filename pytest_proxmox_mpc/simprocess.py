@@ -1,0 +1,67 @@
+"""fakepve's command-line server in a process of its own, as a user would start it: for the plugin's tests
+that target it as ``live`` and for the benchmarks. fakepve (the ``sim`` extra) is imported only when called.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FakePveProcess:
+    """A fakepve command-line server: where it listens, its CA file and the root@pam password."""
+
+    host: str
+    port: int
+    cafile: str
+    password: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on at ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str = "127.0.0.1",
+                    startup: float = 30.0) -> Iterator[FakePveProcess]:
+    """``python -m fakepve SCENARIO --time-scale 0`` on ``host`` with a certificate made in ``workdir``;
+    ``RuntimeError`` with its log if it does not listen within ``startup`` seconds. Stopped on exit."""
+    from fakepve.certs import make_cert
+
+    port = free_port(host)
+    certfile, keyfile, _ = make_cert(str(workdir), hosts=(host,))
+    log = workdir / "fakepve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fakepve", str(scenario), "--time-scale", "0", "--host", host,
+             "--port", str(port), "--password", password, "--cert", certfile, "--key", keyfile],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup
+        while b"listening" not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("fakepve did not start: " + log.read_text(errors="replace"))
+            time.sleep(0.05)
+        yield FakePveProcess(host, port, certfile, password, process)
+    finally:
+        process.terminate()
+        process.wait(10)
