@@ -76,8 +76,6 @@ def _guest_changes(before: Mapping[int, GuestInfo], after: Mapping[int, GuestInf
             continue
         old, new = before.get(vmid), after.get(vmid)
         if old is None or new is None:
-            guest = new or old
-            assert guest is not None
             changes.append(Change("guest", str(vmid), "appeared" if old is None else "vanished",
                                   before=_where(old) if old else None, after=_where(new) if new else None))
             continue

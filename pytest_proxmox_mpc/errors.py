@@ -40,3 +40,10 @@ class TargetUnavailable(RuntimeError):
 
 class UnsupportedClient(TypeError):
     """A client the guard cannot police (e.g. a proxmoxer backend other than https)."""
+
+
+def one_line(exc: BaseException, limit: int = 400) -> str:
+    """``Class: message`` on one line (a database driver's original error when wrapped), at most ``limit``
+    characters: for reports and messages that must stay one line."""
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return f"{type(exc).__name__}: {text}"[:limit]

@@ -14,7 +14,7 @@ from typing import Any
 
 from .exclusions import ExclusionList
 from .factory import PLUGIN_TAG
-from .inventory import GuestInfo, Inventory, split_list
+from .inventory import GuestInfo, Inventory, api_flag, split_list
 
 DEFAULT_USAGE_THRESHOLD = 0.8
 DEFAULT_BACKUP_MAX_AGE = 7 * 24 * 3600.0
@@ -129,18 +129,14 @@ def protected_guests(inventory: Inventory, exclusions: ExclusionList, protected:
 
 
 def _covered_by_job(guest: GuestInfo, job: Mapping[str, Any]) -> bool:
-    if not _truthy(job.get("enabled", 1)):
+    if not api_flag(job.get("enabled", 1)):
         return False
     if job.get("node") and job["node"] != guest.node:
         return False
     if str(guest.vmid) in split_list(job.get("exclude")):
         return False
-    return (_truthy(job.get("all")) or str(guest.vmid) in split_list(job.get("vmid"))
+    return (api_flag(job.get("all")) or str(guest.vmid) in split_list(job.get("vmid"))
             or (bool(job.get("pool")) and job.get("pool") == guest.pool))
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip() in ("1", "true")
 
 
 def check_backups(api: Any, inventory: Inventory, guests: list[GuestInfo], *, required: bool,

@@ -23,7 +23,10 @@ ABORT_EXIT_CODE = 13
 # A run that finished but found changes to the cluster its ledger does not explain.
 UNINTENDED_CHANGE_EXIT_CODE = 14
 
-TRIGGERS = ("refused-request", "usage", "connectivity", "database")
+# Each trigger and what the test it happened in did, for the one-line abort message.
+TRIGGERS = {"refused-request": "sent a refused request", "usage": "left the cluster over its usage threshold",
+            "connectivity": "lost the connection to the cluster",
+            "database": "found the local state database corrupt"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,8 @@ class Abort:
     def message(self, incident: Path) -> str:
         """One line for ``pytest.exit``: what ended the run and where the details are."""
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        what = {"refused-request": "sent a refused request", "usage": "left the cluster over its usage threshold",
-                "connectivity": "lost the connection to the cluster",
-                "database": "found the local state database corrupt"}[self.trigger]
-        return (f"proxmox: run aborted ({self.trigger}): {self.test} {what}: {self.problems[0]}{more}; "
-                f"incident file {incident}")
+        return (f"proxmox: run aborted ({self.trigger}): {self.test} {TRIGGERS[self.trigger]}: "
+                f"{self.problems[0]}{more}; incident file {incident}")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"trigger": self.trigger, "test": self.test, "problems": list(self.problems)}

@@ -21,21 +21,24 @@ GUEST_TYPES = ("qemu", "lxc")
 DEFAULT_CONCURRENCY = 8
 
 
-def _int(value: Any) -> int | None:
+def api_int(value: Any) -> int | None:
+    """A number as PVE sends it (int, float, numeric string) as an int; None when absent or not a number."""
     try:
         return None if value is None or value == "" else int(float(value))
     except (TypeError, ValueError):
         return None
 
 
-def _float(value: Any) -> float | None:
+def api_float(value: Any) -> float | None:
+    """Like ``api_int``, as a float."""
     try:
         return None if value is None or value == "" else float(value)
     except (TypeError, ValueError):
         return None
 
 
-def _flag(value: Any) -> bool:
+def api_flag(value: Any) -> bool:
+    """PVE's booleans (1/0, and the true/yes/on spellings of its config files) as a bool."""
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -228,8 +231,8 @@ def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = Tru
     for node in online:
         for row in calls.get(f"nodes/{node}/storage") or []:
             usage.setdefault(str(row["storage"]), {})[node] = StorageUsage(
-                total=_int(row.get("total")) or 0, used=_int(row.get("used")) or 0,
-                avail=_int(row.get("avail")) or 0, active=_flag(row.get("active")))
+                total=api_int(row.get("total")) or 0, used=api_int(row.get("used")) or 0,
+                avail=api_int(row.get("avail")) or 0, active=api_flag(row.get("active")))
     storages = {str(row["storage"]): _storage(row, usage.get(str(row["storage"]), {}))
                 for row in calls.get("storage") or []}
     pools = _pools(calls.get("pools") or [], guests.values(), storage_pools)
@@ -238,33 +241,35 @@ def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = Tru
     if guest_configs:
         guests = _with_configs(calls, guests, online, concurrency)
     return Inventory(version=version, cluster_name=cluster.get("name") if cluster else None,
-                     quorate=_flag(cluster.get("quorate")) if cluster else True,  # a lone node has no quorum entry
+                     quorate=api_flag(cluster.get("quorate")) if cluster else True,  # a lone node has no quorum entry
                      nodes=nodes, guests=dict(sorted(guests.items())), storages=dict(sorted(storages.items())),
                      pools=pools, networks=nets, taken_at=time.time(), requests=calls.count)
 
 
 def _node(row: Mapping[str, Any]) -> NodeInfo:
-    return NodeInfo(name=str(row["node"]), status=str(row.get("status") or "unknown"), cpu=_float(row.get("cpu")),
-                    maxcpu=_int(row.get("maxcpu")), mem=_int(row.get("mem")), maxmem=_int(row.get("maxmem")),
-                    disk=_int(row.get("disk")), maxdisk=_int(row.get("maxdisk")), uptime=_int(row.get("uptime")),
+    return NodeInfo(name=str(row["node"]), status=str(row.get("status") or "unknown"),
+                    cpu=api_float(row.get("cpu")), maxcpu=api_int(row.get("maxcpu")), mem=api_int(row.get("mem")),
+                    maxmem=api_int(row.get("maxmem")), disk=api_int(row.get("disk")),
+                    maxdisk=api_int(row.get("maxdisk")), uptime=api_int(row.get("uptime")),
                     level=row.get("level") or None)
 
 
 def _guest(row: Mapping[str, Any]) -> GuestInfo:
     return GuestInfo(vmid=int(row["vmid"]), kind=str(row["type"]), node=str(row.get("node") or ""),
                      name=row.get("name") or None, status=str(row.get("status") or "unknown"),
-                     template=_flag(row.get("template")), tags=tuple(sorted(split_tags(row.get("tags")))),
+                     template=api_flag(row.get("template")), tags=tuple(sorted(split_tags(row.get("tags")))),
                      pool=row.get("pool") or None, lock=row.get("lock") or None, hastate=row.get("hastate") or None,
-                     vcpus=_int(row.get("maxcpu")), maxmem=_int(row.get("maxmem")), maxdisk=_int(row.get("maxdisk")),
-                     cpu=_float(row.get("cpu")), mem=_int(row.get("mem")), disk=_int(row.get("disk")),
-                     netin=_int(row.get("netin")), netout=_int(row.get("netout")), uptime=_int(row.get("uptime")))
+                     vcpus=api_int(row.get("maxcpu")), maxmem=api_int(row.get("maxmem")),
+                     maxdisk=api_int(row.get("maxdisk")), cpu=api_float(row.get("cpu")), mem=api_int(row.get("mem")),
+                     disk=api_int(row.get("disk")), netin=api_int(row.get("netin")), netout=api_int(row.get("netout")),
+                     uptime=api_int(row.get("uptime")))
 
 
 def _storage(row: Mapping[str, Any], usage: Mapping[str, StorageUsage]) -> StorageInfo:
     nodes = split_list(row.get("nodes")) or None
     return StorageInfo(storage=str(row["storage"]), type=str(row.get("type") or ""),
-                       content=split_list(row.get("content")), shared=_flag(row.get("shared")),
-                       enabled=not _flag(row.get("disable")), nodes=nodes, path=row.get("path") or None,
+                       content=split_list(row.get("content")), shared=api_flag(row.get("shared")),
+                       enabled=not api_flag(row.get("disable")), nodes=nodes, path=row.get("path") or None,
                        digest=row.get("digest") or None, usage=dict(sorted(usage.items())))
 
 
@@ -285,7 +290,7 @@ def _pools(rows: Iterable[Mapping[str, Any]], guests: Iterable[GuestInfo], stora
 
 def _network(row: Mapping[str, Any]) -> NetworkInfo:
     return NetworkInfo(iface=str(row.get("iface") or ""), type=str(row.get("type") or ""),
-                       active=_flag(row.get("active")), cidr=row.get("cidr") or None,
+                       active=api_flag(row.get("active")), cidr=row.get("cidr") or None,
                        bridge_ports=row.get("bridge_ports") or None)
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .errors import one_line
 from .inventory import DEFAULT_CONCURRENCY, GuestInfo, Inventory, StorageInfo, read_inventory
 from .statedb import (
     Base,
@@ -146,7 +147,7 @@ def sync_database(api_or_inventory: Any, db_path: StrPath, *, now: datetime | No
         try:
             inventory = read_inventory(api_or_inventory, networks=False, concurrency=concurrency)
         except Exception as exc:
-            raise SyncError(f"sync of {path}: cannot read the cluster, nothing written: {_line(exc)}") from exc
+            raise SyncError(f"sync of {path}: cannot read the cluster, nothing written: {one_line(exc)}") from exc
     read_seconds = time.perf_counter() - start
     engine: Engine | None = None
     try:
@@ -161,7 +162,7 @@ def sync_database(api_or_inventory: Any, db_path: StrPath, *, now: datetime | No
             engine.dispose()
             if not existed:
                 path.unlink(missing_ok=True)
-        raise SyncError(f"sync of {path}: writing the database failed, rolled back: {_line(exc)}") from exc
+        raise SyncError(f"sync of {path}: writing the database failed, rolled back: {one_line(exc)}") from exc
     engine.dispose()
     return SyncResult(db_path=path, created_db=not existed, counts=counts, tasks_deleted=tasks_deleted,
                       requests=inventory.requests, read_seconds=read_seconds, duration=time.perf_counter() - start)
@@ -300,14 +301,9 @@ def _check_existing(path: Path) -> None:
     try:
         problems = schema_differences(engine)
     except SQLAlchemyError as exc:
-        raise SyncError(f"sync of {path}: cannot read the schema: {_line(exc)}") from None
+        raise SyncError(f"sync of {path}: cannot read the schema: {one_line(exc)}") from None
     finally:
         engine.dispose()
     if problems:
         raise SyncError(f"sync of {path}: not the Proxmox-MPC schema ({len(problems)} differences, first: "
                         f"{problems[0]}), nothing written")
-
-
-def _line(exc: BaseException) -> str:
-    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
-    return f"{type(exc).__name__}: {text}"[:400]

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .criteria import CRITERIA, LATENCY_BUDGET_MS, judge
-
-LOGIN_PATH = "/access/ticket"
+from .policy import LOGIN_PATH
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .inventory import GuestInfo, Inventory
+from .inventory import GuestInfo, Inventory, api_flag, api_int
 
 GIB, MIB = 1024**3, 1024**2
 RESERVED_NAMES = ("all", "ungrouped", "proxmox_nodes", "vms", "containers", "running", "stopped", "templates")
@@ -125,27 +125,16 @@ def props(text: Any) -> tuple[str, dict[str, str]]:
     return first, options
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 def memory_mib(guest: GuestInfo) -> int | None:
     """Memory in MiB: the config's ``memory``, else ``maxmem``."""
-    return _int((guest.config or {}).get("memory")) or (guest.maxmem // MIB if guest.maxmem else None)
+    return api_int((guest.config or {}).get("memory")) or (guest.maxmem // MIB if guest.maxmem else None)
 
 
 def cpu(guest: GuestInfo) -> tuple[int, int]:
     """(cores, sockets) from the config, else the guest's vCPUs on one socket."""
     config = guest.config or {}
-    cores = _int(config.get("cores")) or guest.vcpus or 1
-    return cores, ((_int(config.get("sockets")) or 1) if guest.kind == "qemu" else 1)
+    cores = api_int(config.get("cores")) or guest.vcpus or 1
+    return cores, ((api_int(config.get("sockets")) or 1) if guest.kind == "qemu" else 1)
 
 
 @dataclass(frozen=True)
@@ -198,13 +187,14 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         ("vm_id", guest.vmid), ("tags", list(guest.tags)), ("template", guest.template),
         ("started", guest.status == "running" and not guest.template), ("pool_id", guest.pool),
         ("scsi_hardware", config.get("scsihw") if qemu else None),
-        ("unprivileged", None if qemu else _flag(config.get("unprivileged"))),
+        ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None)])),
-        ("", Block("memory", [("dedicated", memory_mib(guest)), ("swap", None if qemu else _int(config.get("swap")))]))]
+        ("", Block("memory", [("dedicated", memory_mib(guest)),
+                              ("swap", None if qemu else api_int(config.get("swap")))]))]
     for disk in disks(guest):
         gib = max(1, math.ceil(disk.size / GIB)) if disk.size else None
         if disk.slot == "rootfs" or (qemu and disk.storage):
-            iothread = True if _flag(disk.options.get("iothread")) else None
+            iothread = True if api_flag(disk.options.get("iothread")) else None
             body.append(("", Block("disk", [("datastore_id", disk.storage), ("interface", disk.slot if qemu else None),
                                             ("size", gib), ("iothread", iothread)])))
         elif not qemu:
@@ -217,8 +207,8 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
     for _, nic in nics(guest):
         body.append(("", Block("network_device" if qemu else "network_interface", [
             ("bridge", nic.get("bridge")), ("model" if qemu else "name", nic.get("model" if qemu else "name")),
-            ("mac_address", nic.get("macaddr") or nic.get("hwaddr")), ("firewall", _flag(nic.get("firewall"))),
-            ("vlan_id", _int(nic.get("tag")))])))
+            ("mac_address", nic.get("macaddr") or nic.get("hwaddr")), ("firewall", api_flag(nic.get("firewall"))),
+            ("vlan_id", api_int(nic.get("tag")))])))
     if (qemu and config.get("ostype")) or config.get("ostemplate"):
         os = [("template_file_id", None if qemu else config.get("ostemplate")), ("type", config.get("ostype"))]
         body.append(("", Block("operating_system", os)))
@@ -232,21 +222,21 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
     body: list[tuple[str, Any]] = [
         ("name" if qemu else "hostname", (guest.name or contract_name(guest)) if qemu else config.get("hostname")),
         ("target_node", guest.node), ("vmid", guest.vmid), ("cores", cores), ("sockets", sockets if qemu else None),
-        ("memory", memory_mib(guest)), ("swap", None if qemu else _int(config.get("swap"))),
-        ("unprivileged", None if qemu else _flag(config.get("unprivileged"))),
+        ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
+        ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
         ("scsihw", config.get("scsihw")), ("tags", str(config.get("tags") or ";".join(guest.tags))),
         ("pool", guest.pool)]
     for disk in disks(guest):
         size = size_text(disk.size) if disk.size else None
         if qemu and disk.storage:
-            iothread = 1 if _flag(disk.options.get("iothread")) else None
+            iothread = 1 if api_flag(disk.options.get("iothread")) else None
             body.append(("", Block("disk", [("type", disk.slot.rstrip("0123456789")), ("storage", disk.storage),
                                             ("size", size), ("iothread", iothread)])))
         elif disk.slot == "rootfs":
             body.append(("", Block("rootfs", [("storage", disk.storage), ("size", size)])))
         elif not qemu:
-            body.append(("", Block("mountpoint", [("key", disk.slot[2:]), ("slot", _int(disk.slot[2:])),
+            body.append(("", Block("mountpoint", [("key", disk.slot[2:]), ("slot", api_int(disk.slot[2:])),
                                                   ("storage", disk.storage or disk.volume), ("volume", disk.volume),
                                                   ("mp", disk.options.get("mp")), ("size", size)])))
         else:
@@ -254,7 +244,7 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
     for _, nic in nics(guest):
         keys = ("model", "bridge", "macaddr") if qemu else ("name", "bridge", "hwaddr", "ip", "gw")
         body.append(("", Block("network", [(key, nic.get(key)) for key in keys] + [
-            ("firewall", _flag(nic.get("firewall"))), ("tag", _int(nic.get("tag")))])))
+            ("firewall", api_flag(nic.get("firewall"))), ("tag", api_int(nic.get("tag")))])))
     if qemu and guest.template:
         body.append(("#", "a template: telmate/proxmox has no template argument, so a plan must never change it"))
         body.append(("", Block("lifecycle", [("ignore_changes", Raw("all"))])))

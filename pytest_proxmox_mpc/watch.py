@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .drift import Change, unintended_changes
+from .errors import one_line
 from .gates import GateResult, GateVerdict, check_gates, usage_problems
 from .incident import Abort
 from .inventory import Inventory, read_inventory
@@ -26,13 +27,6 @@ from .statedb import integrity_problems
 
 PROBE_BACKOFF = (0.2, 0.5, 1.0, 2.0)  # seconds between connectivity probes after a failure
 GATES_CASSETTE = f"{SESSION_DIR}/_pve_gates"
-
-
-def _problem(exc: BaseException) -> str:
-    """One line for an exception; its class first (a URL in the text is fine: the guard strips no secrets
-    from URLs because PVE never puts them there)."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:300]
 
 
 class Watch:
@@ -52,7 +46,7 @@ class Watch:
             with self.acting():
                 self.before = read_inventory(api)
         except Exception as exc:  # the gates fail closed on it; phase 1 tests still run and report
-            self.problem = "cannot read the first inventory snapshot: " + _problem(exc)
+            self.problem = "cannot read the first inventory snapshot: " + one_line(exc)
         self.save()
 
     @property
@@ -82,7 +76,7 @@ class Watch:
                         temp_range=settings.temp_vmid_range, threshold=settings.usage_threshold,
                         require_backups=settings.require_backups, backup_max_age=settings.backup_max_age, now=now)
             except Exception as exc:
-                self.verdict = GateVerdict((GateResult("inventory", False, _problem(exc)),))
+                self.verdict = GateVerdict((GateResult("inventory", False, one_line(exc)),))
             finally:
                 if recorder is not None:
                     recorder.pop()
@@ -137,7 +131,7 @@ class Watch:
             with self.acting():
                 self.after = read_inventory(self.api)
         except Exception as exc:
-            self.problem = "cannot read the final inventory snapshot: " + _problem(exc)
+            self.problem = "cannot read the final inventory snapshot: " + one_line(exc)
             self.save()
             return []
         self.changes = unintended_changes(self.before, self.after, frozenset(intended))
