@@ -79,7 +79,7 @@ def test_wrong_password_is_one_clear_line(pytester: pytest.Pytester, monkeypatch
 
 
 def test_unreachable_host_is_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    from .conftest import free_port
+    from pytest_proxmox_mpc.simprocess import free_port
 
     monkeypatch.setenv("PVE_PASSWORD", "x")
     port = free_port("127.0.0.9")
