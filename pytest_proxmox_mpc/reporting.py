@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from .audit import AuditLog, AuditSummary
+from .audit import AuditSummary
 from .incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
 from .ledger import ledger_lines, read_events
 from .report import ReportInputs, TestOutcome, build_report, short_lines, write_report
 from .run import Run
 from .runfiles import read_json_files
+from .trail import AuditView
 
 PHASE_PROPERTY, CRITERIA_PROPERTY = "pve_phase", "pve_criteria"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
@@ -43,16 +44,17 @@ class OutcomeCollector:
                                                        tuple(props.get(CRITERIA_PROPERTY, ())), reason)
 
 
-def run_report(run: Run, collector: OutcomeCollector, exit_status: int) -> dict[str, Any]:
-    """The report of ``run`` as plain data (see ``report.build_report``)."""
+def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
+               watches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of ``run`` as plain data (see ``report.build_report``), from its audit records and the
+    workers' watch files as the caller read them."""
     files, settings = run.files, run.settings
-    audit = [r for r in AuditLog.read(files.audit) if r.get("run_id") == run.run_id] if files.audit.exists() else []
     url = f"https://{settings.host}:{settings.port}" if settings.target == "live" else None
     inputs = ReportInputs(
         run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
         ledger=read_events(files.ledger) if files.ledger.exists() else [],
-        watches=read_json_files(files.worker_files("watch")), incidents=read_incidents(files.incidents()),
+        watches=watches, incidents=read_incidents(files.incidents()),
         exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
     return build_report(inputs)
 
@@ -65,6 +67,13 @@ class RunReporter(OutcomeCollector):
         self.run = run
         self.report: dict[str, Any] | None = None
         self.written: tuple[Any, ...] = ()
+        self._audit: list[dict[str, Any]] | None = None
+
+    def audit(self) -> list[dict[str, Any]]:
+        """This run's audit records, read once: at session finish every worker has written its last line."""
+        if self._audit is None:
+            self._audit = AuditView(self.run.files.audit, self.run.run_id).records()
+        return self._audit
 
     @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -79,7 +88,7 @@ class RunReporter(OutcomeCollector):
             session.exitstatus = UNINTENDED_CHANGE_EXIT_CODE
         if not (watches or run.files.audit.exists() or run.files.incidents()):
             return  # the run never talked to a cluster: nothing to report
-        self.report = run_report(run, self, int(session.exitstatus))
+        self.report = run_report(run, self, int(session.exitstatus), self.audit(), watches)
         if run.settings.report is not None:
             self.written = write_report(self.report, run.settings.report)
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -88,8 +97,7 @@ class RunReporter(OutcomeCollector):
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
-        records = [r for r in AuditLog.read(run.files.audit) if r.get("run_id") == run.run_id] \
-            if run.files.audit.exists() else []
+        records = self.audit()
         guests = ledger_lines(run.files.ledger, "pytest-proxmox-mpc sweep (with this run's connection settings)")
         if not (records or self.report or guests):
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,15 @@ class RunFiles:
         """Every file of ``kind`` of this run, from any worker."""
         return sorted((self.state_dir / kind).glob(f"{self.run_id}.*.json"))
 
+    def write_worker_file(self, kind: str, worker: str, data: Any) -> Path:
+        """Write ``data`` as the worker's JSON file of ``kind``, atomically (the controller may be reading it)."""
+        path = self.worker_file(kind, worker)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        partial.replace(path)
+        return path
+
     def incident(self, worker: str) -> Path:
         """The incident file a worker writes when it aborts the run."""
         return self.worker_file("incidents", worker)
@@ -53,10 +63,6 @@ class RunFiles:
     def incidents(self) -> list[Path]:
         """Every incident file of this run, from any worker."""
         return self.worker_files("incidents")
-
-    def watch(self, worker: str) -> Path:
-        """What a worker saw of the cluster: gate results, snapshots, unintended changes."""
-        return self.worker_file("watch", worker)
 
 
 def read_json_files(paths: Iterable[Path]) -> list[dict[str, Any]]:

@@ -8,8 +8,6 @@ snapshot with the first. What it saw goes to the run's watch file for the report
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -147,11 +145,7 @@ class Watch:
             if self.verdict else None,
             "changes": [change.to_dict() for change in self.changes] if self.changes is not None else None,
         }
-        path = self.run.files.watch(self.run.worker)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        partial.replace(path)
+        self.run.files.write_worker_file("watch", self.run.worker, data)
 
 
 def _snapshot(inventory: Inventory | None) -> dict[str, Any] | None:

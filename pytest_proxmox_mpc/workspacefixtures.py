@@ -5,7 +5,6 @@ Registered by ``plugin.py``.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +68,4 @@ def _run_users_command(settings: Any, session: TargetSession, directory: Path) -
 
 def _record(run: Any, workspace: Workspace) -> None:
     """Keep how the workspace was made for the run report."""
-    path = run.files.worker_file("workspace", run.worker)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(workspace.to_dict(), indent=2), encoding="utf-8")
+    run.files.write_worker_file("workspace", run.worker, workspace.to_dict())
