@@ -7,6 +7,7 @@ chosen, so projects that test against their own cluster never load it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 from collections.abc import Coroutine
@@ -20,6 +21,26 @@ from .secret import Secret
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 GUEST_TUNABLES = ("shutdown_secs", "start_secs", "stop_secs", "start_error", "ha_state")
+SERVER_LOGGER = "aiohttp.server"
+
+
+class _NoTracebacks(logging.Filter):
+    """Log the server thread's request errors (fakepve's injected dropped connections) as one line.
+
+    Formatting a traceback calls ``ast.parse`` on CPython 3.11, which is not thread-safe there: done on
+    the server's thread while pytest formats an exception on the main thread, one of them fails with
+    "SystemError: AST constructor recursion depth mismatch".
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {error}", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+NO_TRACEBACKS = _NoTracebacks()
 
 
 class SimCluster:
@@ -47,6 +68,7 @@ class SimCluster:
             self._token_value = token_value or Secret(secrets.token_urlsafe(24))
             self.pve.apitokens[f"{user}!{token_name}"] = self._token_value.reveal()
         apply_scenario(self.pve, load_scenario(scenario))
+        logging.getLogger(SERVER_LOGGER).addFilter(NO_TRACEBACKS)  # one shared filter: adding it twice is a no-op
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pytest-proxmox-mpc-sim", daemon=True)
         self._thread.start()
