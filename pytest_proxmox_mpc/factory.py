@@ -170,6 +170,12 @@ class GuestFactory:
         ctx.ledger.discard(guest.vmid)
         self.created.remove(guest)
 
+    def remove(self, guest: TempGuest) -> None:
+        """Remove ``guest`` now (a lifecycle test's own removal step); only a guest this factory created."""
+        if guest not in self.created:
+            raise ValueError(f"{guest.type} {guest.vmid} was not created by this factory; it is not removed")
+        self._remove(guest)
+
     def cleanup(self, keep: bool = False) -> list[str]:
         """Remove (or with ``keep``, record as kept) every guest this factory created, newest first.
 

@@ -1,0 +1,149 @@
+"""The Ansible of a workspace against the cluster: the inventory, the playbooks' targets, ansible-lint."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..inventory import Inventory
+from .findings import Finding
+
+CHECK = "ansible"
+HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+GROUP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IMPLICIT = frozenset({"all", "ungrouped", "localhost"})
+LINT_TIMEOUT = 300
+
+
+@dataclass
+class InventoryHosts:
+    """Groups (with their member hosts) and each host's variables, merged over the groups it is in."""
+
+    groups: dict[str, set[str]] = field(default_factory=dict)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def inventory_hosts(data: Any) -> InventoryHosts:
+    """Walk a YAML inventory (``all: {vars, hosts, children: {...}}``) into groups and host variables."""
+    found = InventoryHosts()
+
+    def walk(name: str, group: Any) -> None:
+        members = found.groups.setdefault(name, set())
+        group = group if isinstance(group, dict) else {}
+        for host, variables in (group.get("hosts") or {}).items():
+            members.add(str(host))
+            found.hosts.setdefault(str(host), {}).update(variables if isinstance(variables, dict) else {})
+        for child, body in (group.get("children") or {}).items():
+            walk(str(child), body)
+            members.update(found.groups[str(child)])
+
+    for name, group in (data or {}).items():
+        walk(str(name), group)
+    return found
+
+
+def check_ansible(workspace: Path, inventory: Inventory) -> list[Finding]:
+    """The inventory parses and holds every guest exactly once, with a valid host name and the cluster's
+    vmid, node and status; group names are valid; every playbook targets groups that exist."""
+    path = Path(workspace) / "ansible" / "inventory.yml"
+    where = "ansible/inventory.yml"
+    if not path.is_file():
+        return [Finding(CHECK, where, "file", note="missing")]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        return [Finding(CHECK, where, "syntax", note=f"not YAML{line}: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, dict) or "all" not in data:
+        return [Finding(CHECK, where, "structure", note="no top-level 'all' group")]
+    parsed = inventory_hosts(data)
+    findings = [Finding(CHECK, where, f"group {name}", note="not a valid group name")
+                for name in sorted(parsed.groups) if not GROUP_NAME.fullmatch(name)]
+    findings += [Finding(CHECK, where, f"host {name}", note="not a valid host name")
+                 for name in sorted(parsed.hosts) if not HOST_NAME.fullmatch(name)]
+    findings += _guests(parsed, inventory, where)
+    findings += check_playbook_hosts(Path(workspace) / "ansible", parsed)
+    return findings
+
+
+def _guests(parsed: InventoryHosts, inventory: Inventory, where: str) -> list[Finding]:
+    findings = []
+    by_vmid: dict[Any, list[str]] = {}
+    for host, variables in parsed.hosts.items():
+        if "vmid" in variables:
+            by_vmid.setdefault(variables["vmid"], []).append(host)
+    for vmid, guest in sorted(inventory.guests.items()):
+        hosts = by_vmid.pop(vmid, [])
+        if len(hosts) != 1:
+            findings.append(Finding(CHECK, where, f"guest {vmid} ({guest.name or 'no name'})", note=(
+                "missing: no host has this vmid" if not hosts else f"listed {len(hosts)} times: {sorted(hosts)}")))
+            continue
+        variables = parsed.hosts[hosts[0]]
+        for key, want in (("proxmox_node", guest.node), ("status", guest.status)):
+            if key in variables and variables[key] != want:
+                findings.append(Finding(CHECK, f"{where} host {hosts[0]}", key, want, variables[key]))
+        if "proxmox_node" not in variables:
+            findings.append(Finding(CHECK, f"{where} host {hosts[0]}", "proxmox_node", note="missing"))
+    for vmid, hosts in sorted(by_vmid.items(), key=lambda item: str(item[0])):
+        findings.append(Finding(CHECK, where, f"host {', '.join(sorted(hosts))}",
+                                note=f"vmid {vmid!r} is not a guest of the cluster (stale host)"))
+    return findings
+
+
+def _plays(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for index, play in enumerate(data if isinstance(data, list) else []):
+        if isinstance(play, dict):
+            yield index, play
+
+
+def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Finding]:
+    """Each play's ``hosts`` pattern names only groups or hosts of the inventory (``all`` and ``localhost``
+    always exist; templated and wildcard patterns are not judged)."""
+    findings = []
+    known = set(parsed.groups) | set(parsed.hosts) | IMPLICIT
+    for path in sorted((ansible_dir / "playbooks").glob("*.y*ml")):
+        where = f"ansible/playbooks/{path.name}"
+        try:
+            plays = list(_plays(path))
+        except yaml.YAMLError as exc:
+            findings.append(Finding(CHECK, where, "syntax", note=f"not YAML: {getattr(exc, 'problem', exc)}"))
+            continue
+        for index, play in plays:
+            pattern = play.get("hosts")
+            if pattern is None or "{{" in str(pattern):
+                continue
+            for part in re.split(r"[:,]", str(pattern)):
+                name = part.strip().lstrip("&!")
+                if name and not any(c in name for c in "*?[~") and name not in known:
+                    findings.append(Finding(CHECK, f"{where} play {index + 1} ({play.get('name', 'unnamed')})",
+                                            "hosts", note=f"{name!r} is no group or host of the inventory"))
+    return findings
+
+
+def lint_ansible(ansible_dir: Path, home: Path) -> list[Finding]:
+    """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
+    ``home``; one finding per violation it reports."""
+    env = {**os.environ, "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+           "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--nocolor", "-f", "pep8",
+                           "--project-dir", str(ansible_dir)], cwd=ansible_dir, env=env, capture_output=True,
+                          text=True, timeout=LINT_TIMEOUT, check=False)
+    if done.returncode == 0:
+        return []
+    violations = [line for line in done.stdout.splitlines() if re.match(r"^\S+:\d+", line)]
+    if not violations:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return [Finding(CHECK, "ansible/", "ansible-lint", note=f"exited with {done.returncode}: {tail}")]
+    return [Finding(CHECK, f"ansible/{line.split(':', 1)[0]}", "ansible-lint", note=line.split(":", 1)[1].strip())
+            for line in violations]
