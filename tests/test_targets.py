@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from pytest_proxmox_mpc import ReadOnlyPolicy, TargetUnavailable
 from pytest_proxmox_mpc.client import connect, read_version
+from pytest_proxmox_mpc.policy import LOGIN_PATH
 from pytest_proxmox_mpc.secret import Secret
 from pytest_proxmox_mpc.sim import SimCluster
 
@@ -22,18 +25,27 @@ def live_args(server: FakePveProcess, *extra: str) -> list[str]:
     return [*PHASE1, "--pve-host", server.address, "--pve-ca-bundle", server.cafile, *extra]
 
 
+PHASE1_TESTS = 7  # validation/test_phase1_discovery.py
+
+
 def test_phase1_validation_passes_on_sim(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*PHASE1)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
 
 
 def test_phase1_validation_passes_on_a_separate_fakepve_as_live(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest(*live_args(fakepve_process))
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
     result.stdout.fnmatch_lines([f"proxmox: target=live max_phase=1 host={fakepve_process.address} "
                                  f"user=root@pam auth=password verify_ssl=ca:{fakepve_process.cafile}*"])
+    (audit,) = re.findall(r"^proxmox: run \S+, audit trail (\S+)$", result.stdout.str(), re.M)
+    records = [json.loads(line) for line in Path(audit).read_text().splitlines()]
+    assert len(records) > 20 and {r["decision"] for r in records} == {"allowed"}
+    # fakepve's command line has no API tokens, so the run logs in with a password: that one POST aside,
+    # the audit holds only GET requests.
+    assert [(r["method"], r["path"]) for r in records if r["method"] != "GET"] == [("POST", LOGIN_PATH)]
 
 
 def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
@@ -42,7 +54,7 @@ def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: p
     monkeypatch.setenv("PVE_TOKEN_NAME", "validation")
     monkeypatch.setenv("PVE_TOKEN_VALUE", "the-token-value")
     result = pytester.runpytest(*PHASE1)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
     result.stdout.fnmatch_lines(["proxmox: target=sim*"])
 
     sim = SimCluster(SCENARIO, tmp_path, token_name="validation", token_value=Secret("the-token-value"))
@@ -58,13 +70,13 @@ def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: p
 
 def test_sim_with_an_api_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PVE_TOKEN_NAME", "ci")
-    pytester.runpytest(*PHASE1).assert_outcomes(passed=4)
+    pytester.runpytest(*PHASE1).assert_outcomes(passed=PHASE1_TESTS)
 
 
 def one_line_errors(result: pytest.RunResult, line: str) -> None:
     """Each test errors with exactly this line and no traceback."""
-    result.assert_outcomes(errors=4)
-    assert result.stdout.lines.count(line) == 4, result.stdout.str()  # the error section: the line alone
+    result.assert_outcomes(errors=PHASE1_TESTS)
+    assert result.stdout.lines.count(line) == PHASE1_TESTS, result.stdout.str()  # the error section: the line alone
     output = result.stdout.str()
     assert "Traceback" not in output and "proxmoxer" not in output
 
@@ -95,7 +107,7 @@ def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, m
     one_line_errors(result, f"proxmox: TLS verification of https://{fakepve_process.address}/api2/json failed; "
                             "give the cluster's CA with --pve-ca-bundle (or --pve-no-verify-ssl on a trusted network)")
     result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address, "--pve-no-verify-ssl")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
     assert "InsecureRequestWarning" not in result.stdout.str()
 
 
@@ -111,13 +123,13 @@ def test_a_live_run_never_imports_the_simulator(pytester: pytest.Pytester, monke
     """)
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest_subprocess(*live_args(fakepve_process), "-p", "no:fakepve", "-p", "check_modules", "-s")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
     result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*"])
 
 
 def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*PHASE1, "-n", "2", "--timeout", "120")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=PHASE1_TESTS)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
 
 
