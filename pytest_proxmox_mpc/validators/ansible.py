@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from ..inventory import Inventory
+from ..inventory import GuestInfo, Inventory
 from .findings import Finding
+from .terraform import GIB, cluster_cores, cluster_memory_mib
 
 CHECK = "ansible"
 HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -87,15 +88,35 @@ def _guests(parsed: InventoryHosts, inventory: Inventory, where: str) -> list[Fi
             findings.append(Finding(CHECK, where, f"guest {vmid} ({guest.name or 'no name'})", note=(
                 "missing: no host has this vmid" if not hosts else f"listed {len(hosts)} times: {sorted(hosts)}")))
             continue
-        variables = parsed.hosts[hosts[0]]
-        for key, want in (("proxmox_node", guest.node), ("status", guest.status)):
-            if key in variables and variables[key] != want:
-                findings.append(Finding(CHECK, f"{where} host {hosts[0]}", key, want, variables[key]))
-        if "proxmox_node" not in variables:
-            findings.append(Finding(CHECK, f"{where} host {hosts[0]}", "proxmox_node", note="missing"))
+        findings += _host(hosts[0], parsed, guest, f"{where} host {hosts[0]}")
     for vmid, hosts in sorted(by_vmid.items(), key=lambda item: str(item[0])):
         findings.append(Finding(CHECK, where, f"host {', '.join(sorted(hosts))}",
                                 note=f"vmid {vmid!r} is not a guest of the cluster (stale host)"))
+    return findings
+
+
+def _host(host: str, parsed: InventoryHosts, guest: GuestInfo, where: str) -> list[Finding]:
+    """The contract's host variables (when present) and the groups a guest's kind and state put it in."""
+    variables = parsed.hosts[host]
+    findings = [] if "proxmox_node" in variables else [Finding(CHECK, where, "proxmox_node", note="missing")]
+    memory = cluster_memory_mib(guest)
+    wanted: dict[str, tuple[Any, ...]] = {
+        "proxmox_node": (guest.node,), "status": (guest.status,), "memory_mb": (memory,) if memory else (),
+        "cores": tuple({guest.vcpus, cluster_cores(guest)} - {None})}  # all vCPUs, or cores per socket
+    for key, accepted in wanted.items():
+        if key in variables and accepted and variables[key] not in accepted:
+            findings.append(Finding(CHECK, where, key, accepted[0], variables[key]))
+    disk = variables.get("disk_gb")
+    near = isinstance(disk, (int, float)) and guest.maxdisk and abs(disk - guest.maxdisk / GIB) < 1
+    if disk is not None and guest.maxdisk and not near:
+        findings.append(Finding(CHECK, where, "disk_gb", round(guest.maxdisk / GIB, 2), disk))
+    groups = {"vms": guest.kind == "qemu", "containers": guest.kind == "lxc",
+              "running": guest.status == "running", "stopped": guest.status != "running" and not guest.template}
+    for group, member in groups.items():
+        listed = host in parsed.groups.get(group, set())
+        if group in parsed.groups and listed != member and not (group == "stopped" and guest.template):
+            findings.append(Finding(CHECK, where, f"group {group}", note=(
+                f"a {guest.status} {guest.kind} guest {'missing from' if member else 'listed in'} group {group}")))
     return findings
 
 

@@ -60,7 +60,7 @@ def _only(fields: tuple[str, ...], check: Callable[[Path, Inventory], list[Findi
 
 TF_FILE_FIELDS = ("file", "syntax", "location")
 TF_PROVIDER_FIELDS = ("required_providers", "version", "block", "default", "sensitive")
-TF_NAME_FIELDS = ("name",)
+TF_NAME_FIELDS = ("label",)
 TF_IMPORT_FIELDS = ("import",)
 TF_GUEST_FIELDS = TF_FILE_FIELDS + TF_PROVIDER_FIELDS + TF_NAME_FIELDS + TF_IMPORT_FIELDS
 

@@ -53,7 +53,16 @@ def expected_rows(inventory: Inventory) -> Rows:
     return rows
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The table's columns as the file has them (none if the table is missing): a double-quoted name that is
+    no column would be read by SQLite as a string literal, so only existing columns are ever selected."""
+    return [str(row[1]) for row in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
 def _stored(conn: sqlite3.Connection, table: str, columns: list[str]) -> dict[Any, dict[str, Any]]:
+    """Rows by id, with the wanted columns that exist (a missing one is the schema check's finding)."""
+    present = set(_columns(conn, table))
+    columns = [c for c in columns if c in present]
     names = ", ".join(f'"{c}"' for c in ["id", *columns])
     return {row[0]: dict(zip(columns, row[1:], strict=True)) for row in conn.execute(f'SELECT {names} FROM "{table}"')}
 
@@ -78,10 +87,11 @@ def check_database(path: Path | str, inventory: Inventory) -> list[Finding]:
     try:
         with _readonly(db) as conn:
             for table, expected in expected_rows(inventory).items():
+                if not _columns(conn, table):
+                    findings.append(Finding(CHECK, table, "table", note="missing: the cluster's rows have no table"))
+                    continue
                 columns = sorted({column for row in expected.values() for column in row})
-                stored = _stored(conn, table, columns) if columns else {
-                    row[0]: {} for row in conn.execute(f'SELECT id FROM "{table}"')}
-                findings += _compare_table(table, expected, stored)
+                findings += _compare_table(table, expected, _stored(conn, table, columns))
     except sqlite3.Error as exc:
         findings.append(Finding(CHECK, str(db), "read", note=f"cannot be read: {exc}"))
     return findings
@@ -95,6 +105,8 @@ def _compare_table(table: str, expected: Mapping[Any, Mapping[str, Any]],
                  for key in sorted(set(stored) - set(expected), key=str)]
     for key in sorted(set(expected) & set(stored), key=str):
         for column, want in expected[key].items():
+            if column not in stored[key]:
+                continue  # the column is missing: one schema finding, not one per row
             got = _comparable(table, column, stored[key].get(column))
             if want is None and column in ("name", "lock_status", "nodes"):
                 if got not in (None, ""):
@@ -111,7 +123,8 @@ def check_encodings(path: Path | str) -> list[Finding]:
     with _readonly(Path(path)) as conn:
         for table, columns in CONTRACT_TABLES.items():
             key = "upid" if table == "tasks" else "id"
-            for column in columns:
+            present = set(_columns(conn, table))
+            for column in (c for c in columns if c.name in present and key in present):
                 query = f'SELECT "{key}", "{column.name}", typeof("{column.name}") FROM "{table}"'
                 for row_key, value, kind in conn.execute(query):
                     problem = _encoding_problem(table, column.name, column.type, value, kind)
@@ -160,6 +173,8 @@ def check_snapshots(path: Path | str, expected: Mapping[int, Collection[str]]) -
     """Each guest in ``expected`` (vmid -> the change types that would do) has a snapshot of one of them."""
     findings = []
     with _readonly(Path(path)) as conn:
+        if not {"resource_id", "change_type", "resource_type"} <= set(_columns(conn, "state_snapshots")):
+            return [Finding(CHECK, "state_snapshots", "table", note="missing, or without the contract's columns")]
         seen = {(str(rid), change) for rid, change in conn.execute(
             "SELECT resource_id, change_type FROM state_snapshots WHERE resource_type IN ('vm', 'container')")}
     for vmid, changes in sorted(expected.items()):
@@ -173,7 +188,7 @@ def database_contents(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     """Every contract table's rows, sorted: what a backup must give back."""
     with _readonly(Path(path)) as conn:
         return {table: sorted((tuple(row) for row in conn.execute(f'SELECT * FROM "{table}"')), key=repr)
-                for table in CONTRACT_TABLES}
+                for table in CONTRACT_TABLES if _columns(conn, table)}
 
 
 def backup_round_trip(path: Path | str, copy: Path | str) -> list[Finding]:
@@ -185,9 +200,9 @@ def backup_round_trip(path: Path | str, copy: Path | str) -> list[Finding]:
     findings = [Finding(CHECK, f"backup {target.name}", "integrity", note=line)
                 for line in integrity_problems(target)]
     before, after = database_contents(source), database_contents(target)
-    for table in CONTRACT_TABLES:
-        if before[table] != after[table]:
+    for table in sorted(set(before) | set(after)):
+        rows, restored = before.get(table, []), after.get(table, [])
+        if rows != restored:
             findings.append(Finding(CHECK, f"backup {target.name}", table,
-                                    note=f"{len(before[table])} rows before, {len(after[table])} restored, "
-                                         "contents differ"))
+                                    note=f"{len(rows)} rows before, {len(restored)} restored, contents differ"))
     return findings

@@ -156,18 +156,31 @@ def _listed(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 
 def resource_values(resource: TfResource) -> dict[str, Any]:
-    """vmid, node, cores, memory (MiB) and disk sizes (GiB, sorted) as the resource declares them."""
-    _, vmid_key, node_key = RESOURCE_TYPES[resource.type]
+    """vmid, node, name (a VM's name, a container's hostname), cores and sockets, memory (MiB), disk sizes
+    (GiB, sorted) and the template flag as the resource declares them (None: not declared)."""
+    kind, vmid_key, node_key = RESOURCE_TYPES[resource.type]
     body = resource.body
     if resource.type.startswith("proxmox_virtual_environment"):
-        cores, memory = _first(body, "cpu").get("cores"), _first(body, "memory").get("dedicated")
+        cpu = _first(body, "cpu")
+        cores, sockets, memory = cpu.get("cores"), cpu.get("sockets"), _first(body, "memory").get("dedicated")
         blocks = _listed(body, "disk") + _listed(body, "mount_point")
+        name = body.get("name") if kind == "qemu" else _first(body, "initialization").get("hostname")
     else:
-        cores, memory = body.get("cores"), body.get("memory")
+        cores, sockets, memory = body.get("cores"), body.get("sockets"), body.get("memory")
         blocks = _listed(body, "disk") + _listed(body, "rootfs") + _listed(body, "mountpoint")
+        name = body.get("name" if kind == "qemu" else "hostname")
     disks = sorted(size for size in (_gib(_size_bytes(block.get("size"))) for block in blocks) if size is not None)
-    return {"vmid": api_int(body.get(vmid_key)), "node": body.get(node_key), "cores": api_int(cores),
-            "memory": api_int(memory), "disks": disks}
+    template = body.get("template")
+    return {"vmid": api_int(body.get(vmid_key)), "node": body.get(node_key), "name": name,
+            "cores": api_int(cores), "sockets": api_int(sockets), "memory": api_int(memory), "disks": disks,
+            "template": template if isinstance(template, bool) else None}
+
+
+def cluster_name(guest: GuestInfo) -> str | None:
+    """What the guest is called: a VM's name; a container's hostname (its config's, else its name)."""
+    if guest.kind == "lxc":
+        return (guest.config or {}).get("hostname") or guest.name
+    return guest.name
 
 
 def check_terraform(workspace: Path, inventory: Inventory) -> list[Finding]:
@@ -233,10 +246,12 @@ def _names(resources: list[TfResource]) -> list[Finding]:
     seen: dict[tuple[str, str, str], str] = {}
     for resource in resources:
         if not IDENTIFIER.fullmatch(resource.name):
-            findings.append(Finding(CHECK, resource.where, "name", note=f"{resource.name!r} is not a valid identifier"))
+            findings.append(Finding(CHECK, resource.where, "label",
+                                    note=f"resource name {resource.name!r} is not a valid identifier"))
         key = (resource.module_dir, resource.type, resource.name)
         if key in seen:
-            findings.append(Finding(CHECK, resource.where, "name", note=f"declared twice (also in {seen[key]})"))
+            findings.append(Finding(CHECK, resource.where, "label",
+                                    note=f"resource name declared twice (also in {seen[key]})"))
         seen[key] = resource.file.as_posix()
     return findings
 
@@ -258,10 +273,17 @@ def _guests(resources: list[TfResource], inventory: Inventory) -> list[Finding]:
         if RESOURCE_TYPES[resource.type][0] != guest.kind:
             findings.append(Finding(CHECK, resource.where, "type", note=f"a {guest.kind} guest as {resource.type}"))
         values = resource_values(resource)
+        config = guest.config or {}
         wanted = {"node": guest.node, "cores": cluster_cores(guest), "memory": cluster_memory_mib(guest),
                   "disks": cluster_disk_sizes(guest) if guest.config is not None else None}
         for field, want in wanted.items():
             if want is not None and values[field] != want:
+                findings.append(Finding(CHECK, resource.where, field, want, values[field]))
+        # Declared or not at all: a provider may leave these to the guest, but a wrong value changes it.
+        declared = {"name": cluster_name(guest), "template": guest.template,
+                    "sockets": (api_int(config.get("sockets")) or 1) if guest.kind == "qemu" else None}
+        for field, want in declared.items():
+            if want is not None and values[field] is not None and values[field] != want:
                 findings.append(Finding(CHECK, resource.where, field, want, values[field]))
     for stale_vmid, stale in sorted(by_vmid.items(), key=lambda item: str(item[0])):
         for resource in stale:
@@ -278,6 +300,11 @@ def _imports(root_files: list[Mapping[str, Any]], resources: list[TfResource], l
             to = str(block.get("to", "")).removeprefix("${").removesuffix("}")
             imported[to] = str(block.get("id", ""))
     findings = []
+    addresses = {f"{loaded[r.module_dir]}{r.type}.{r.name}" for r in resources}
+    for to, import_id in sorted(imported.items()):
+        if to not in addresses:
+            findings.append(Finding(CHECK, "terraform/ import", "import", note=(
+                f"{to} (id {import_id!r}) is no resource of the configuration: Terraform refuses the plan")))
     for resource in resources:
         vmid = resource_values(resource)["vmid"] if resource.type in RESOURCE_TYPES else None
         if vmid is None or vmid not in inventory.guests:
