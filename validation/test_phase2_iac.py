@@ -10,13 +10,14 @@ from __future__ import annotations
 import pytest
 
 from pytest_proxmox_mpc.inventory import Inventory
-from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, checks_of, describe
+from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, describe
 from pytest_proxmox_mpc.workspace import Workspace
+
+from .workflow import check_params
 
 pytestmark = pytest.mark.phase2
 
-CHECKS = [pytest.param(check, id=check.name, marks=[pytest.mark.pve_criterion(c) for c in check.criteria])
-          for check in checks_of("iac")]
+CHECKS = check_params("iac")
 
 
 @pytest.mark.parametrize("check", CHECKS)

@@ -13,13 +13,14 @@ import pytest
 
 from pytest_proxmox_mpc.inventory import Inventory
 from pytest_proxmox_mpc.mpcsync import sync_database
-from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, checks_of, database_contents, describe
+from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, database_contents, describe
 from pytest_proxmox_mpc.workspace import Workspace
+
+from .workflow import check_params
 
 pytestmark = pytest.mark.phase2
 
-CHECKS = [pytest.param(check, id=check.name, marks=[pytest.mark.pve_criterion(c) for c in check.criteria])
-          for check in checks_of("sync")]
+CHECKS = check_params("sync")
 
 
 @pytest.mark.parametrize("check", CHECKS)

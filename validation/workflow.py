@@ -11,9 +11,15 @@ import pytest
 from pytest_proxmox_mpc.iac import export_iac
 from pytest_proxmox_mpc.inventory import Inventory, read_inventory
 from pytest_proxmox_mpc.mpcsync import SyncResult, sync_database
-from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding, terraform_resources
+from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding, checks_of, terraform_resources
 from pytest_proxmox_mpc.validators.terraform import RESOURCE_TYPES, parse_terraform, resource_values
 from pytest_proxmox_mpc.workspace import Workspace
+
+
+def check_params(area: str) -> list[Any]:
+    """The registry's checks of ``area`` as test parameters named after them, marked with their criteria."""
+    return [pytest.param(check, id=check.name, marks=[pytest.mark.pve_criterion(c) for c in check.criteria])
+            for check in checks_of(area)]
 
 
 def working_copy(workspace: Workspace, directory: Path) -> Path:
