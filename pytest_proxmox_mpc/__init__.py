@@ -19,6 +19,8 @@ from .guard import Guard, police
 from .incident import ABORT_EXIT_CODE
 from .ledger import Ledger
 from .policy import ApiRequest, Decision, PhasePolicy, Policy, ReadOnlyPolicy
+from .proxy import SafetyProxy, open_proxy
+from .proxyauth import ProxyAccess, ProxyCredentials
 from .target import Target
 from .trail import AuditTrail, AuditView
 
@@ -39,13 +41,17 @@ __all__ = [
     "PhasePolicy",
     "PhaseViolation",
     "Policy",
+    "ProxyAccess",
+    "ProxyCredentials",
     "ReadOnlyPolicy",
     "ReadOnlyViolation",
+    "SafetyProxy",
     "SafetyViolation",
     "SettingsError",
     "Target",
     "TargetUnavailable",
     "UnsupportedClient",
     "__version__",
+    "open_proxy",
     "police",
 ]

@@ -1,33 +1,50 @@
 """The ``pytest-proxmox-mpc`` console command. ``sweep`` removes temporary guests that earlier runs left;
 ``scan-secrets`` checks cassettes and audit files for secrets; ``workspace sync DIR`` and ``workspace export
-DIR`` are the reference builder's two jobs (cluster to ``DIR/.proxmox/state.db``; Terraform and Ansible).
+DIR`` are the reference builder's two jobs (cluster to ``DIR/.proxmox/state.db``; Terraform and Ansible);
+``proxy`` runs the safety proxy in front of the cluster for a tool in another process, until SIGINT/SIGTERM.
 
 It takes the plugin's own connection settings (the same flags and environment variables, from the
 same table), so ``pytest-proxmox-mpc sweep --pve-host ... --pve-exclusions ...`` reaches the cluster a
 test run reached. Exit codes: 0 done, 1 a leftover could not be removed (sweep) or a secret was found
-(scan-secrets), 2 usage error, 3 unreachable.
+(scan-secrets), 2 usage error, 3 unreachable (or, for ``proxy`` on replay, no cassette to serve).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .audit import new_run_id
 from .client import connect, read_version
-from .errors import SettingsError, TargetUnavailable
+from .endpoint import Endpoint
+from .errors import SettingsError, TargetUnavailable, one_line
 from .guard import Guard
+from .guests import protected_vmids
 from .iac import export_iac
 from .inventory import read_inventory
 from .mpcsync import SyncError, sync_database
+from .network import block_non_loopback
 from .options import OPTIONS
+from .phases import WRITE_PHASE
 from .policy import ReadOnlyPolicy
+from .proxy import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
+from .recorder import PLACEHOLDER, CassetteError, cassette_name
+from .run import Run
 from .runfiles import RunFiles
 from .scan import files_below, scan
-from .settings import RawSources, resolve
+from .secret import Secret
+from .settings import RawSources, Settings, resolve
 from .sweeper import sweep_cluster
 from .target import TargetSession
 from .trail import AuditTrail
@@ -47,7 +64,20 @@ def _parser() -> argparse.ArgumentParser:
                                     "DIR/.proxmox/state.db, or export Terraform and Ansible into DIR")
     workspace.add_argument("job", choices=("sync", "export"), help="sync: the state database; export: IaC files")
     workspace.add_argument("directory", type=Path, metavar="DIR", help="the workspace directory")
-    for sub in (sweep, workspace):
+    proxy = commands.add_parser("proxy", help="the safety proxy: a loopback HTTPS endpoint that polices another "
+                                "process's API requests (Node.js, Terraform, Ansible) with the plugin's policy")
+    proxy.add_argument("--listen", default=f"{LOCALHOST}:0", metavar="HOST:PORT",
+                       help="loopback address to listen on (default: 127.0.0.1, any free port)")
+    proxy.add_argument("--phase", type=int, choices=(1, 2, 3, 4), default=1,
+                       help="the phase whose policy every request passes (default 1: read-only)")
+    proxy.add_argument("--credentials-file", type=Path, required=True, metavar="PATH",
+                       help="where to write the proxy-only credentials (JSON, mode 0600; removed when it stops)")
+    proxy.add_argument("--cassette", default="proxy", metavar="NAME",
+                       help="with --pve-record-mode or the replay target: the cassette _proxy/NAME.yaml below the "
+                       "cassette directory (default proxy)")
+    proxy.add_argument("--rootdir", type=Path, default=Path.cwd(),
+                       help="the directory whose .pytest_proxmox_mpc gets the audit trail (default: here)")
+    for sub in (sweep, workspace, proxy):
         _connection_arguments(sub)
     return parser
 
@@ -70,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return scan_secrets(args.paths)
     if args.command == "workspace":
         return workspace_job(args)
+    if args.command == "proxy":
+        return proxy_command(args)
     options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
     options["pve_sweep"] = True  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
     try:
@@ -140,6 +172,110 @@ def workspace_job(args: argparse.Namespace) -> int:
         trail.close()
         session.close()
     return 0
+
+
+def proxy_command(args: argparse.Namespace) -> int:
+    """``proxy``: serve until SIGINT or SIGTERM; prints where, the CA file and the audit, never a secret."""
+    try:
+        listen = parse_listen(args.listen)
+    except ValueError as exc:
+        return _usage(f"--listen {exc}")
+    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
+    if options["pve_max_phase"] not in (None, str(args.phase)):
+        return _usage("the proxy's phase is --phase; --pve-max-phase cannot differ from it")
+    options["pve_max_phase"] = str(args.phase)  # so the settings' rules for it apply (an exclusion list on live)
+    try:
+        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=args.rootdir))
+        run = Run.start(settings, args.rootdir, new_run_id(), "proxy")
+    except SettingsError as exc:
+        return _usage(str(exc))
+    logging.basicConfig(format="pytest-proxmox-mpc: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    with _stop_on_signals() as stop:
+        return _serve(args, settings, run, listen, stop)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple[str, int],
+           stop: threading.Event) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="pytest-proxmox-mpc-proxy-"))
+    session = TargetSession(settings, workdir / "target")
+    undo_block = block_non_loopback() if settings.target == "replay" else None
+    cassette = f"{PROXY_CASSETTES}/{cassette_name(args.cassette)}"
+    if run.recorder is not None:
+        run.recorder.push(cassette, f"--cassette {args.cassette}")
+    proxy = None
+    hint = (f"record it with: pytest-proxmox-mpc proxy --cassette {args.cassette} --pve-record-mode new_episodes "
+            "(on the sim target or a live cluster)")
+    try:
+        endpoint = _stand_in(settings) if settings.target == "replay" else session.endpoint
+        api = connect(endpoint, run.guard(ReadOnlyPolicy()))
+        version = read_version(api, endpoint)
+        try:
+            protected = protected_vmids(api, settings.exclusions) if args.phase >= WRITE_PHASE else frozenset()
+        except Exception as exc:  # unresolved, the exclusion list would let writes through: no proxy at all
+            raise TargetUnavailable(f"cannot resolve the exclusion list against the cluster: {one_line(exc)}") from None
+        proxy = open_proxy(run, endpoint, api, args.phase, workdir / "proxy", protected=protected, listen=listen,
+                           record_hint=hint)
+        _write_private(args.credentials_file, json.dumps(proxy.access.revealed(), indent=2) + "\n")
+        print(f"proxy: {proxy.access.url} (phase {args.phase}, target {settings.target}, PVE {version})", flush=True)
+        print(f"ca: {proxy.access.cafile}", flush=True)
+        print(f"credentials: {args.credentials_file} (token {proxy.access.token_id}, user {proxy.access.user})",
+              flush=True)
+        print(f"audit: {run.files.audit}" + (f"; cassette: {settings.cassette_dir / cassette}.yaml"
+                                             if run.recorder is not None else ""), flush=True)
+        while not stop.wait(1.0):
+            pass
+    except TargetUnavailable as exc:
+        print(f"pytest-proxmox-mpc: {exc}", file=sys.stderr)
+        return 3
+    except CassetteError as exc:
+        print(f"pytest-proxmox-mpc: {with_hint(exc, hint)}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # the address is taken, the credentials file cannot be written
+        return _usage(one_line(exc))
+    finally:
+        if proxy is not None:
+            proxy.stop()
+            args.credentials_file.unlink(missing_ok=True)
+        run.close()  # saves the cassette
+        session.close()
+        if undo_block is not None:
+            undo_block()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"stopped after {proxy.requests} requests", flush=True)
+    return 0
+
+
+def _usage(message: str) -> int:
+    print(f"pytest-proxmox-mpc: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _stand_in(settings: Settings) -> Endpoint:
+    """The placeholder cluster of the cassettes, with a stand-in token: on replay nothing logs in (recorded
+    requests match without their credentials), and no socket is opened."""
+    placeholder = urlsplit(PLACEHOLDER)
+    return Endpoint(host=placeholder.hostname or "", port=placeholder.port or 8006, user=settings.user,
+                    token_name="replayed", token_value=Secret("replayed"), verify=False, timeout=settings.timeout)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (also when the file was there before)."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event SIGINT and SIGTERM set (instead of interrupting), restoring the previous handlers after."""
+    stop = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def scan_secrets(paths: list[Path]) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import phases, watchfixtures, workspacefixtures
+from . import phases, proxyfixtures, watchfixtures, workspacefixtures
 from .audit import new_run_id
 from .client import connect, read_version
 from .criteria import CRITERIA_IDS
@@ -88,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The watch's fixtures (pve_inventory, the gates), which fixtures here depend on.
     config.pluginmanager.register(watchfixtures, "proxmox_mpc_watch")
     config.pluginmanager.register(workspacefixtures, "proxmox_mpc_workspace")
+    config.pluginmanager.register(proxyfixtures, "proxmox_mpc_proxy")
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
                             "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
     if worker_input is None:

@@ -250,11 +250,14 @@ def resolve(src: RawSources) -> Settings:
     if mpc_workspace is not None and mpc_command is not None:
         raise _fail(opts["mpc_command"], mpc_command, sources["mpc_command"],
                     f"and mpc_workspace ({sources['mpc_workspace']}) both choose the workspace: give one")
-    if mpc_command is not None and target != "sim":
-        # Until the safety proxy polices another process's requests, only the simulated cluster may see them.
+    if mpc_command is not None and target == "replay":
+        # The command talks to the safety proxy, which polices it on sim and live alike. On replay the proxy could
+        # serve it from the cassette of the mpc_workspace fixture, but that stays refused for now (and is pinned
+        # by tests/test_workspace.py): a tool replays only if it repeats its recorded requests exactly.
         raise _fail(opts["mpc_command"], mpc_command, sources["mpc_command"],
-                    f"runs an external tool whose requests the plugin cannot police; it is allowed on the sim "
-                    f"target only (the target is {target})")
+                    "runs an external tool that needs a cluster to answer it: on the live target it runs through "
+                    f"the safety proxy, and of the targets without a cluster it is allowed on the sim target only "
+                    f"(the target is {target})")
     if target == "replay" and record_mode != "none":
         raise _fail(opts["record_mode"], record_mode, sources["record_mode"],
                     "cannot record on the replay target, which only plays back: use none, or record on sim or live")

@@ -1,11 +1,10 @@
 """The ``mpc_workspace`` fixture: the Proxmox-MPC workspace the validation suite checks, made by the system
-under test the user chose (reference builder, ``--mpc-workspace`` copy, or ``--mpc-command``).
-Registered by ``plugin.py``.
+under test the user chose (reference builder, ``--mpc-workspace`` copy, or ``--mpc-command``, which runs
+against the safety proxy, on any target with a cluster). Registered by ``plugin.py``.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from .stash import RUN_KEY
 from .target import TargetSession
 from .workspace import Connection, Workspace, build_reference, copy_workspace, run_command
 
-COMMAND_TOKEN = "mpc-command"  # the API token the simulated cluster gets for the user's command
+COMMAND_PHASE = 2  # the phase of the safety proxy a --mpc-command talks to: it builds a workspace, it reads
 
 
 def _connection(session: TargetSession, node: str, token_id: str | None = None) -> Connection:
@@ -37,7 +36,7 @@ def mpc_workspace(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
     if settings.mpc_workspace is not None:
         workspace = copy_workspace(settings.mpc_workspace, directory)
     elif settings.mpc_command is not None:
-        workspace = _run_users_command(settings, _pve_target_session, directory)
+        workspace = _run_users_command(request, settings, directory)
         if workspace.command is not None and workspace.command.exit_status != 0:
             _record(run, workspace)
             pytest.fail(f"proxmox-mpc: {settings.mpc_command!r} exited with {workspace.command.exit_status}: "
@@ -53,17 +52,17 @@ def mpc_workspace(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
     stop_watching()
 
 
-def _run_users_command(settings: Any, session: TargetSession, directory: Path) -> Workspace:
-    """Run the user's command against the simulated cluster, with an API token made for it alone."""
-    sim = session.sim
-    if sim is None:  # settings allow --mpc-command on sim only, until the proxy polices other processes
-        raise pytest.UsageError("--mpc-command runs on the sim target only")
-    token = secrets.token_urlsafe(24)
-    sim.pve.apitokens[f"{sim.user}!{COMMAND_TOKEN}"] = token
-    node = sorted(sim.pve.nodes)[0]
-    extra = {"NODE_EXTRA_CA_CERTS": str(sim.certfile), "REQUESTS_CA_BUNDLE": str(sim.certfile)}
-    return run_command(settings.mpc_command, directory, _connection(session, node, COMMAND_TOKEN),
-                       token_secret=token, timeout=max(300.0, settings.timeout * 10), extra_env=extra)
+def _run_users_command(request: pytest.FixtureRequest, settings: Any, directory: Path) -> Workspace:
+    """Run the user's command against the safety proxy of phase 2 (the tool reads; any write it tries is
+    refused and fails the run's tests), with the proxy's own API token and CA; the real credentials stay with
+    the proxy."""
+    proxy = request.getfixturevalue("_pve_proxies").get(COMMAND_PHASE)
+    node = sorted(row["node"] for row in request.getfixturevalue("pve_readonly").nodes.get())[0]
+    connection = Connection(host=proxy.host, port=proxy.port, username=proxy.user, node=node, verify=True,
+                            token_id=proxy.token_name)
+    extra = {"NODE_EXTRA_CA_CERTS": str(proxy.cafile), "REQUESTS_CA_BUNDLE": str(proxy.cafile)}
+    return run_command(settings.mpc_command, directory, connection, token_secret=proxy.token_value.reveal(),
+                       timeout=max(300.0, settings.timeout * 10), extra_env=extra)
 
 
 def _record(run: Any, workspace: Workspace) -> None:
