@@ -65,3 +65,53 @@ def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str =
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextmanager
+def sim_process(scenario: Path, workdir: Path, *, token_name: str, token_value: str,
+                startup: float = 30.0) -> Iterator[FakePveProcess]:
+    """The plugin's simulated cluster (fakepve with ``scenario``) in a process of its own, logged in to with
+    the API token ``root@pam!token_name``: fakepve's command line has no API tokens. The secret goes to the
+    process on its standard input, never on its command line. Stopped on exit."""
+    log = workdir / "sim.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.simprocess", str(scenario),
+                                    str(workdir), token_name], stdin=subprocess.PIPE, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(token_value.encode() + b"\n")
+        process.stdin.close()
+        deadline = time.monotonic() + startup
+        while not (line := log.read_text(errors="replace")).startswith("listening "):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the simulated cluster did not start: " + line)
+            time.sleep(0.05)
+        _, host, port, cafile = line.split()[:4]
+        yield FakePveProcess(host, int(port), cafile, "", process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _serve(argv: list[str]) -> None:
+    """``python -m pytest_proxmox_mpc.simprocess SCENARIO WORKDIR TOKEN_NAME`` (the secret on stdin)."""
+    import signal
+
+    from .secret import Secret
+    from .sim import SimCluster
+
+    scenario, workdir, token_name = argv
+    sim = SimCluster(Path(scenario), Path(workdir), token_name=token_name,
+                     token_value=Secret(sys.stdin.readline().strip()))
+    endpoint = sim.endpoint
+    print(f"listening {endpoint.host} {endpoint.port} {endpoint.verify}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

@@ -14,6 +14,7 @@ from pytest_proxmox_mpc.client import connect, read_version
 from pytest_proxmox_mpc.policy import LOGIN_PATH
 from pytest_proxmox_mpc.secret import Secret
 from pytest_proxmox_mpc.sim import SimCluster
+from pytest_proxmox_mpc.simprocess import sim_process
 
 from .conftest import SCENARIO, FakePveProcess
 
@@ -46,6 +47,19 @@ def test_phase1_validation_passes_on_a_separate_fakepve_as_live(
     # fakepve's command line has no API tokens, so the run logs in with a password: that one POST aside,
     # the audit holds only GET requests.
     assert [(r["method"], r["path"]) for r in records if r["method"] != "GET"] == [("POST", LOGIN_PATH)]
+
+
+def test_phase1_validation_on_a_separate_cluster_process_with_a_token_sends_get_requests_only(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # With an API token there is no login: every request of the run, the watch's included, is a GET.
+    with sim_process(SCENARIO, tmp_path, token_name="phase1", token_value="phase1-token-secret") as server:
+        monkeypatch.setenv("PVE_TOKEN_VALUE", "phase1-token-secret")
+        result = pytester.runpytest(*live_args(server, "--pve-token-name", "phase1"))
+    result.assert_outcomes(passed=PHASE1_TESTS)
+    (audit,) = re.findall(r"^proxmox: run \S+, audit trail (\S+)$", result.stdout.str(), re.M)
+    records = [json.loads(line) for line in Path(audit).read_text().splitlines()]
+    assert len(records) > 20
+    assert {(r["method"], r["decision"]) for r in records} == {("GET", "allowed")}
 
 
 def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
