@@ -43,22 +43,25 @@ class ConnectionHealth:
 
 class Guard:
     """Decides (``policy``), audits (``trail``), tracks created guests (``ledger``), records or replays
-    (``recorder``) and counts connection failures (``health``); all but the policy are optional."""
+    (``recorder``) and counts connection failures (``health``); all but the policy are optional. ``source``
+    marks its audit lines (``"proxy"`` for the safety proxy's requests)."""
 
     def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
-                 recorder: Recorder | None = None, health: ConnectionHealth | None = None) -> None:
+                 recorder: Recorder | None = None, health: ConnectionHealth | None = None,
+                 source: str | None = None) -> None:
         self.policy = policy
         self.trail = trail
         self.ledger = ledger
         self.recorder = recorder  # plays answers from, or records them to, cassettes
         self.health = health
+        self.source = source
 
     def admit(self, request: ApiRequest) -> Decision:
         """The policy's decision; a refused request is audited and its violation raised."""
         decision = self.policy.decide(request)
         if not decision.allowed:
             if self.trail is not None:
-                self.trail.record(request, decision)
+                self.trail.record(request, decision, source=self.source)
             decision.raise_if_refused(request)
         return decision
 
@@ -79,7 +82,7 @@ class Guard:
         if self.ledger is not None and decision.creates is not None and status == 200:
             self.ledger.add(decision.creates)
         if self.trail is not None:
-            self.trail.record(request, decision, status, duration_ms, upid)
+            self.trail.record(request, decision, status, duration_ms, upid, source=self.source)
 
 
 class PolicedAdapter(BaseAdapter):

@@ -37,7 +37,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from .audit import AuditLog
 from .client import describe_failure
 from .endpoint import Endpoint
 from .errors import SafetyViolation
@@ -49,7 +48,6 @@ from .proxyhttp import Answer, ProxyServer
 from .recorder import CassetteError, scrub_response
 from .redact import SECRET_HEADERS
 from .run import Run
-from .trail import AuditTrail
 
 LOG = logging.getLogger("pytest_proxmox_mpc.proxy")
 LOCALHOST = "127.0.0.1"
@@ -78,25 +76,6 @@ def parse_listen(text: str) -> tuple[str, int]:
         raise ValueError(f"{text!r} is not a loopback address: the safety proxy listens on 127.0.0.1, ::1 or "
                          "localhost only")
     return host, int(port)
-
-
-class ProxyTrail(AuditTrail):
-    """The run's audit trail as the proxy writes to it: the same file, test, phase and refusals (a refusal
-    fails the running test like any other), every line marked ``"source": "proxy"``."""
-
-    source: str | None = "proxy"
-
-    def __init__(self, trail: AuditTrail) -> None:  # no super().__init__(): all state is ``trail``'s
-        self._trail = trail
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._trail, name)
-
-    def _file(self) -> AuditLog:
-        return self._trail._file()
-
-    def close(self) -> None:
-        """The run closes its trail; the proxy's view of it has nothing of its own to close."""
 
 
 class Upstream:
@@ -265,9 +244,7 @@ def open_proxy(run: Run, endpoint: Endpoint, api: Any, phase: int, workdir: Path
     """Start a proxy for ``phase`` in front of ``endpoint``, authenticating upstream as ``api`` (a
     ``client.connect`` client, whose login it shares), with ``run.guard(run.policy(phase, ...))``: the run's
     exclusions, ledger, temporary range, audit trail and recorder; guests are looked up through ``api``."""
-    guard = run.guard(run.policy(phase, protected=protected, lookup=ClusterLookup(api)))
-    if guard.trail is not None:
-        guard.trail = ProxyTrail(guard.trail)
+    guard = run.guard(run.policy(phase, protected=protected, lookup=ClusterLookup(api)), source="proxy")
     upstream = Upstream(endpoint, client_auth(api), guard)
     credentials = ProxyCredentials.generate(endpoint.user, token_name)
     started = time.perf_counter()

@@ -69,9 +69,9 @@ class Run:
         return PhasePolicy(phase=phase, schema=self.schema, exclusions=self.settings.exclusions, ledger=self.ledger,
                            temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup)
 
-    def guard(self, policy: Policy) -> Guard:
-        """A guard for ``policy`` with this run's audit trail, ledger and recorder."""
-        return Guard(policy, self.trail, self.ledger, self.recorder, self.health)
+    def guard(self, policy: Policy, source: str | None = None) -> Guard:
+        """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""
+        return Guard(policy, self.trail, self.ledger, self.recorder, self.health, source=source)
 
     def client(self, readonly: Any, phase: int, protected: frozenset[int]) -> Any:
         """A client sharing ``readonly``'s login with the policy of ``phase``; guests are looked up through

@@ -64,14 +64,14 @@ class AuditTrail:
             self.source = previous
 
     def record(self, request: ApiRequest, decision: Decision, status: int | None = None,
-               duration_ms: float | None = None, upid: str | None = None) -> AuditRecord:
-        """Append one line for ``request`` and return it."""
+               duration_ms: float | None = None, upid: str | None = None, source: str | None = None) -> AuditRecord:
+        """Append one line for ``request`` and return it; ``source`` names the sender (else ``acting_as``'s)."""
         record = AuditRecord(
             time=now_iso(), run_id=self.run_id, worker=self.worker, test=self.test, phase=self.phase,
             method=request.method, path=request.shown_path, params=redact_params(request.params),
             decision="allowed" if decision.allowed else "refused", rule=decision.rule, status=status,
             duration_ms=None if duration_ms is None else round(duration_ms, 3), upid=upid,
-            source=self.source)
+            source=source or self.source)
         self._file().write(record)
         if not decision.allowed:
             self.refusals.append(Refusal(record, decision.reason))
