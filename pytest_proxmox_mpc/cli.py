@@ -23,11 +23,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .audit import new_run_id
 from .client import connect, read_version
-from .endpoint import Endpoint
 from .errors import SettingsError, TargetUnavailable, one_line
 from .guard import Guard
 from .guests import protected_vmids
@@ -39,14 +37,13 @@ from .options import OPTIONS
 from .phases import WRITE_PHASE
 from .policy import ReadOnlyPolicy
 from .proxy import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
-from .recorder import PLACEHOLDER, CassetteError, cassette_name
+from .recorder import CassetteError, cassette_name
 from .run import Run
 from .runfiles import RunFiles
 from .scan import files_below, scan
-from .secret import Secret
 from .settings import RawSources, Settings, resolve
 from .sweeper import sweep_cluster
-from .target import TargetSession
+from .target import TargetSession, replay_endpoint
 from .trail import AuditTrail
 
 
@@ -102,17 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         return workspace_job(args)
     if args.command == "proxy":
         return proxy_command(args)
-    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
-    options["pve_sweep"] = True  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
-    try:
-        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=args.rootdir))
+    try:  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
+        settings = _settings(args, args.rootdir, pve_sweep=True)
     except SettingsError as exc:
-        print(f"pytest-proxmox-mpc: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage(str(exc))
     if settings.target != "live":
-        print("pytest-proxmox-mpc: error: sweep works on a live cluster: give --pve-host (or PVE_HOST)",
-              file=sys.stderr)
-        return 2
+        return _usage("sweep works on a live cluster: give --pve-host (or PVE_HOST)")
     files = RunFiles(args.rootdir, new_run_id(), settings.audit_log)
     trail = AuditTrail(files.audit, files.run_id, "sweep")
     session = TargetSession(settings, args.rootdir)
@@ -142,16 +134,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def workspace_job(args: argparse.Namespace) -> int:
     """``workspace sync DIR`` / ``workspace export DIR`` through a read-only, audited client."""
-    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
     rootdir = Path.cwd()
     try:
-        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=rootdir))
+        settings = _settings(args, rootdir)
     except SettingsError as exc:
-        print(f"pytest-proxmox-mpc: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage(str(exc))
     if settings.target == "replay":
-        print("pytest-proxmox-mpc: error: workspace jobs read a cluster: use the sim or live target", file=sys.stderr)
-        return 2
+        return _usage("workspace jobs read a cluster: use the sim or live target")
     files = RunFiles(rootdir, new_run_id(), settings.audit_log)
     trail = AuditTrail(files.audit, files.run_id, "workspace")
     session = TargetSession(settings, Path(tempfile.mkdtemp(prefix="pytest-proxmox-mpc-")))
@@ -180,12 +169,10 @@ def proxy_command(args: argparse.Namespace) -> int:
         listen = parse_listen(args.listen)
     except ValueError as exc:
         return _usage(f"--listen {exc}")
-    options = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
-    if options["pve_max_phase"] not in (None, str(args.phase)):
+    if args.pve_max_phase not in (None, str(args.phase)):
         return _usage("the proxy's phase is --phase; --pve-max-phase cannot differ from it")
-    options["pve_max_phase"] = str(args.phase)  # so the settings' rules for it apply (an exclusion list on live)
-    try:
-        settings = resolve(RawSources(options=options, ini={}, environ=os.environ, rootdir=args.rootdir))
+    try:  # the phase as the run's highest, so the settings' rules for it apply (an exclusion list on live)
+        settings = _settings(args, args.rootdir, pve_max_phase=str(args.phase))
         run = Run.start(settings, args.rootdir, new_run_id(), "proxy")
     except SettingsError as exc:
         return _usage(str(exc))
@@ -206,7 +193,8 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
     hint = (f"record it with: pytest-proxmox-mpc proxy --cassette {args.cassette} --pve-record-mode new_episodes "
             "(on the sim target or a live cluster)")
     try:
-        endpoint = _stand_in(settings) if settings.target == "replay" else session.endpoint
+        # On replay a stand-in token: recorded requests match without their credentials, and nothing logs in.
+        endpoint = replay_endpoint(settings, by_password=False) if settings.target == "replay" else session.endpoint
         api = connect(endpoint, run.guard(ReadOnlyPolicy()))
         version = read_version(api, endpoint)
         try:
@@ -245,17 +233,15 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
     return 0
 
 
+def _settings(args: argparse.Namespace, rootdir: Path, **overrides: str | bool) -> Settings:
+    """The plugin's settings from a subcommand's flags and the environment (``SettingsError`` if bad)."""
+    options: dict[str, object] = {opt.dest: getattr(args, opt.dest) for opt in OPTIONS}
+    return resolve(RawSources(options={**options, **overrides}, ini={}, environ=os.environ, rootdir=rootdir))
+
+
 def _usage(message: str) -> int:
     print(f"pytest-proxmox-mpc: error: {message}", file=sys.stderr)
     return 2
-
-
-def _stand_in(settings: Settings) -> Endpoint:
-    """The placeholder cluster of the cassettes, with a stand-in token: on replay nothing logs in (recorded
-    requests match without their credentials), and no socket is opened."""
-    placeholder = urlsplit(PLACEHOLDER)
-    return Endpoint(host=placeholder.hostname or "", port=placeholder.port or 8006, user=settings.user,
-                    token_name="replayed", token_value=Secret("replayed"), verify=False, timeout=settings.timeout)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -69,14 +69,17 @@ class TargetSession:
             self._sim = None
 
 
-def replay_endpoint(settings: Settings) -> Endpoint:
-    """The placeholder cluster cassettes were recorded against, logged in to the way the recording was.
+def replay_endpoint(settings: Settings, by_password: bool | None = None) -> Endpoint:
+    """The placeholder cluster cassettes were recorded against, logged in to the way the recording was
+    (``by_password`` None: as the session's connection cassette shows; False: a token, so nothing logs in).
 
     Credentials are stand-ins: the recorded login was scrubbed, and replay matches the scrubbed form.
     """
     placeholder = urlsplit(PLACEHOLDER)
     connection = settings.cassette_dir / SESSION_DIR / (CONNECTION_FIXTURE + ".yaml")
-    by_password = not connection.exists() or LOGIN_PATH in connection.read_text(encoding="utf-8", errors="replace")
+    if by_password is None:
+        by_password = not connection.exists() or LOGIN_PATH in connection.read_text(encoding="utf-8",
+                                                                                     errors="replace")
     return Endpoint(host=placeholder.hostname or "", port=placeholder.port or 8006, user=settings.user,
                     password=Secret("replayed") if by_password else None,
                     token_name=None if by_password else (settings.token_name or "replayed"),

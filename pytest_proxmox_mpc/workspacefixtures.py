@@ -18,10 +18,15 @@ from .workspace import Connection, Workspace, build_reference, copy_workspace, r
 COMMAND_PHASE = 2  # the phase of the safety proxy a --mpc-command talks to: it builds a workspace, it reads
 
 
-def _connection(session: TargetSession, node: str, token_id: str | None = None) -> Connection:
+def _connection(session: TargetSession, node: str) -> Connection:
     endpoint = session.endpoint
     return Connection(host=endpoint.host, port=endpoint.port, username=endpoint.user, node=node,
-                      verify=endpoint.verify is not False, token_id=token_id)
+                      verify=endpoint.verify is not False)
+
+
+def _workspace_node(api: Any) -> str:
+    """The node a workspace is made for (the contract's ``node``): the first by name."""
+    return str(sorted(row["node"] for row in api.nodes.get())[0])
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +48,7 @@ def mpc_workspace(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
                         + (workspace.command.output.strip().splitlines() or [""])[-1], pytrace=False)
     else:
         api = request.getfixturevalue("pve_readonly")
-        node = sorted(row["node"] for row in api.nodes.get())[0]
-        workspace = build_reference(api, directory, _connection(_pve_target_session, node),
+        workspace = build_reference(api, directory, _connection(_pve_target_session, _workspace_node(api)),
                                     provider=settings.mpc_tf_provider)
     _record(run, workspace)
     stop_watching = request.getfixturevalue("pve_watch_database")(workspace.state_db)
@@ -57,9 +61,8 @@ def _run_users_command(request: pytest.FixtureRequest, settings: Any, directory:
     refused and fails the run's tests), with the proxy's own API token and CA; the real credentials stay with
     the proxy."""
     proxy = request.getfixturevalue("_pve_proxies").get(COMMAND_PHASE)
-    node = sorted(row["node"] for row in request.getfixturevalue("pve_readonly").nodes.get())[0]
-    connection = Connection(host=proxy.host, port=proxy.port, username=proxy.user, node=node, verify=True,
-                            token_id=proxy.token_name)
+    connection = Connection(host=proxy.host, port=proxy.port, username=proxy.user, verify=True,
+                            node=_workspace_node(request.getfixturevalue("pve_readonly")), token_id=proxy.token_name)
     extra = {"NODE_EXTRA_CA_CERTS": str(proxy.cafile), "REQUESTS_CA_BUNDLE": str(proxy.cafile)}
     return run_command(settings.mpc_command, directory, connection, token_secret=proxy.token_value.reveal(),
                        timeout=max(300.0, settings.timeout * 10), extra_env=extra)
