@@ -369,6 +369,11 @@ def _open(path: StrPath, mode: str) -> Engine:
     return engine
 
 
+def readonly_connection(path: StrPath) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection to ``path`` opened with ``mode=ro`` (values as stored, no ORM types)."""
+    return _connector(Path(path), "ro")()
+
+
 def open_readonly(path: StrPath) -> Engine:
     """An engine on an existing database opened with ``mode=ro``: any write fails. Raises ``StateDbError``."""
     return _open(path, "ro")
@@ -405,7 +410,7 @@ def integrity_problems(path: StrPath) -> list[str]:
         return [f"state database {target}: no such file"]
     problems: list[str] = []
     try:
-        conn = _connector(target, "ro")()
+        conn = readonly_connection(target)
         try:
             for (line,) in conn.execute("PRAGMA quick_check"):
                 if line != "ok":

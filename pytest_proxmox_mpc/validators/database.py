@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inventory import GuestInfo, Inventory
-from ..statedb import CONTRACT_TABLES, integrity_problems, open_readonly, schema_differences
+from ..statedb import CONTRACT_TABLES, integrity_problems, open_readonly, readonly_connection, schema_differences
 from .findings import Finding
 
 CHECK = "state.db"
@@ -30,7 +30,7 @@ Rows = dict[str, dict[Any, dict[str, Any]]]
 
 @contextmanager
 def _readonly(path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+    with closing(readonly_connection(path)) as conn:
         yield conn
 
 
