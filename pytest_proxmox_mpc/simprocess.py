@@ -56,15 +56,25 @@ def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str =
              "--port", str(port), "--password", password, "--cert", certfile, "--key", keyfile],
             stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + startup
-        while b"listening" not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("fakepve did not start: " + log.read_text(errors="replace"))
-            time.sleep(0.05)
+        _wait_for(process, log, "fakepve listening", startup, "fakepve")
         yield FakePveProcess(host, port, certfile, password, process)
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _wait_for(process: subprocess.Popen[bytes], log: Path, start: str, startup: float, what: str) -> str:
+    """The line of ``log`` that starts with ``start`` (the server says it listens), once there is one;
+    ``RuntimeError`` with the log if the process ends or ``startup`` seconds pass first."""
+    deadline = time.monotonic() + startup
+    while True:
+        text = log.read_text(errors="replace")
+        line = next((line for line in text.splitlines() if line.startswith(start)), None)
+        if line is not None:
+            return line
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start: {text}")
+        time.sleep(0.05)
 
 
 @contextmanager
@@ -82,12 +92,7 @@ def sim_process(scenario: Path, workdir: Path, *, token_name: str, token_value: 
         assert process.stdin is not None
         process.stdin.write(token_value.encode() + b"\n")
         process.stdin.close()
-        deadline = time.monotonic() + startup
-        while not (line := log.read_text(errors="replace")).startswith("listening "):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the simulated cluster did not start: " + line)
-            time.sleep(0.05)
-        _, host, port, cafile = line.split()[:4]
+        _, host, port, cafile = _wait_for(process, log, "listening ", startup, "the simulated cluster").split()[:4]
         yield FakePveProcess(host, int(port), cafile, "", process)
     finally:
         process.terminate()
