@@ -7,11 +7,9 @@ the Ansible directory is linted once with ``ansible-lint --offline --profile pro
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +27,7 @@ from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, read_inventory
 from pytest_proxmox_mpc.scenario import resolve_scenario
 from pytest_proxmox_mpc.sim import SimCluster
 from pytest_proxmox_mpc.terraform import export_terraform
+from pytest_proxmox_mpc.validators.ansible import run_ansible_lint
 
 PROVIDERS = {"bpg": ("bpg/proxmox", "proxmox_virtual_environment_vm", "proxmox_virtual_environment_container"),
              "telmate": ("telmate/proxmox", "proxmox_vm_qemu", "proxmox_lxc")}
@@ -273,12 +272,7 @@ def linted(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 
 def ansible_lint(project: Path, home: Path) -> subprocess.CompletedProcess[str]:
     """``ansible-lint --offline --profile production`` on ``project``, writing only under ``home``."""
-    env = {**os.environ, "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-           "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1",
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--profile", "production",
-                           "--nocolor", "--project-dir", str(project)],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+    return run_ansible_lint(project, home, "--profile", "production", timeout=240)
 
 
 def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export: Export) -> None:

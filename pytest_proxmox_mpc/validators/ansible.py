@@ -151,15 +151,22 @@ def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Find
     return findings
 
 
-def lint_ansible(ansible_dir: Path, home: Path) -> list[Finding]:
-    """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
-    ``home``; one finding per violation it reports."""
+def run_ansible_lint(project: Path, home: Path, *options: str,
+                     timeout: float = LINT_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """``ansible-lint --offline --nocolor OPTIONS`` on ``project`` (its own ``.ansible-lint`` settings apply),
+    with this interpreter's ansible-lint, writing only below ``home``."""
     env = {**os.environ, "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
            "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1",
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    done = subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--nocolor", "-f", "pep8",
-                           "--project-dir", str(ansible_dir)], cwd=ansible_dir, env=env, capture_output=True,
-                          text=True, timeout=LINT_TIMEOUT, check=False)
+    return subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--nocolor", *options,
+                           "--project-dir", str(project)], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def lint_ansible(ansible_dir: Path, home: Path) -> list[Finding]:
+    """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
+    ``home``; one finding per violation it reports."""
+    done = run_ansible_lint(ansible_dir, home, "-f", "pep8")
     if done.returncode == 0:
         return []
     violations = [line for line in done.stdout.splitlines() if re.match(r"^\S+:\d+", line)]
