@@ -252,11 +252,10 @@ def resolve(src: RawSources) -> Settings:
                     f"and mpc_workspace ({sources['mpc_workspace']}) both choose the workspace: give one")
     if mpc_command is not None and target == "replay":
         # The command talks to the safety proxy, which polices it on sim and live alike. On replay the proxy could
-        # serve it from the cassette of the mpc_workspace fixture, but that stays refused for now (and is pinned
-        # by tests/test_workspace.py): a tool replays only if it repeats its recorded requests exactly.
+        # serve it from the mpc_workspace fixture's cassette, but a tool replays only if it repeats its recorded
+        # requests exactly, which nothing here can promise.
         raise _fail(opts["mpc_command"], mpc_command, sources["mpc_command"],
-                    "runs an external tool that needs a cluster to answer it: on the live target it runs through "
-                    f"the safety proxy, and of the targets without a cluster it is allowed on the sim target only "
+                    f"runs an external tool, which needs a cluster to answer it: use the sim or live target "
                     f"(the target is {target})")
     if target == "replay" and record_mode != "none":
         raise _fail(opts["record_mode"], record_mode, sources["record_mode"],

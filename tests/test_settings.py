@@ -92,7 +92,7 @@ def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
 def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, tmp_path: Path) -> None:
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
     levels = [level for level in LEVELS if level != "env" or opt.env]
-    # Sweeping a live cluster needs an exclusion list, and a command runs on the sim target only: these
+    # Sweeping a live cluster needs an exclusion list, and a command needs a cluster (not replay): these
     # settings are checked on the sim target.
     base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
     default = value_of(resolve(sources(tmp_path, base=base)), opt.name)

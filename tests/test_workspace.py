@@ -126,11 +126,11 @@ def test_a_failing_command_fails_the_tests_that_need_it_with_its_last_line(pytes
     result.stdout.fnmatch_lines(["*proxmox-mpc: * exited with 3: synced with token ****"])
 
 
-def test_a_command_is_refused_where_it_could_not_be_policed(pytester: pytest.Pytester) -> None:
+def test_a_command_is_refused_on_the_replay_target(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ws=USES_THE_WORKSPACE)
     result = pytester.runpytest("--pve-target", "replay", "--mpc-command", "true")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "allowed on the sim target only (the target is replay)" in result.stderr.str()
+    assert "needs a cluster to answer it: use the sim or live target (the target is replay)" in result.stderr.str()
 
 
 def test_the_console_sync_is_idempotent_and_reports_errors_in_one_line(tmp_path: Path,
