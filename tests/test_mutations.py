@@ -135,6 +135,12 @@ def move(relative: str, to: str) -> Mutate:
     return apply
 
 
+def overwrite(relative: str, text: str) -> Mutate:
+    def apply(workspace: Path, ref: Reference) -> None:
+        (workspace / relative).write_text(text, encoding="utf-8")
+    return apply
+
+
 def delete(relative: str) -> Mutate:
     def apply(workspace: Path, ref: Reference) -> None:
         (workspace / relative).unlink()
@@ -325,6 +331,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("db-column-dropped", sql("ALTER TABLE vms DROP COLUMN lock_status"), SCHEMA,
       ("vms.lock_status", "column missing")),
     M("db-table-dropped", sql("DROP TABLE tasks"), SCHEMA, ("tasks", "table missing")),
+    M("db-not-sqlite", overwrite(".proxmox/state.db", "not a database, " * 100), ROWS,
+      ("state.db", "cannot be read", "file is not a database"), also=(SCHEMA, ENCODINGS, SNAPSHOTS, FKEYS)),
+    M("db-missing", delete(".proxmox/state.db"), ROWS, ("state.db", "no state database"),
+      also=(SCHEMA, ENCODINGS, SNAPSHOTS, FKEYS)),
     # Terraform (bpg)
     M("tf-resource-in-unloaded-directory", move("terraform/vms/web_01.tf", "terraform/vms/archive/web_01.tf"),
       TF_LOAD, ("terraform/vms/archive/web_01.tf", "never loaded"), also=(TF_GUESTS,)),

@@ -6,15 +6,24 @@ Read with plain ``sqlite3`` in read-only mode, so a value stored in the wrong en
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
+from ..errors import one_line
 from ..inventory import GuestInfo, Inventory
-from ..statedb import CONTRACT_TABLES, integrity_problems, open_readonly, readonly_connection, schema_differences
+from ..statedb import (
+    CONTRACT_TABLES,
+    StateDbError,
+    integrity_problems,
+    open_readonly,
+    readonly_connection,
+    schema_differences,
+)
 from .findings import Finding
 
 CHECK = "state.db"
@@ -26,12 +35,28 @@ CHANGE_TYPES = ("discovered", "created", "updated", "deleted")
 # Epoch milliseconds between 2001 and 2286: a value in seconds (or microseconds) falls outside.
 MILLIS_RANGE = (10**12, 10**13)
 Rows = dict[str, dict[Any, dict[str, Any]]]
+P = ParamSpec("P")
 
 
 @contextmanager
 def _readonly(path: Path) -> Iterator[sqlite3.Connection]:
     with closing(readonly_connection(path)) as conn:
         yield conn
+
+
+def _readable(check: Callable[P, list[Finding]]) -> Callable[P, list[Finding]]:
+    """A check of the database at its first argument reports a missing or unreadable file as its one finding
+    (one line, as every check of that file will), never as an exception."""
+    @functools.wraps(check)
+    def run(*args: P.args, **kwargs: P.kwargs) -> list[Finding]:
+        db = Path(str(args[0]))
+        if not db.is_file():
+            return [Finding(CHECK, str(db), "file", note="no state database")]
+        try:
+            return check(*args, **kwargs)
+        except (sqlite3.Error, StateDbError) as exc:
+            return [Finding(CHECK, str(db), "read", note=f"cannot be read: {one_line(exc)}")]
+    return run
 
 
 def _guest_expected(guest: GuestInfo) -> dict[str, Any]:
@@ -77,23 +102,18 @@ def _comparable(table: str, column: str, value: Any) -> Any:
     return value
 
 
+@_readable
 def check_database(path: Path | str, inventory: Inventory) -> list[Finding]:
     """Exactly the cluster's nodes, guests and storages (none missing, none stale), each with the cluster's
     node, name, status, template flag, vCPUs, memory and disk size in bytes, HA flag, lock and digest."""
-    db = Path(path)
-    if not db.is_file():
-        return [Finding(CHECK, str(db), "file", note="no state database")]
     findings: list[Finding] = []
-    try:
-        with _readonly(db) as conn:
-            for table, expected in expected_rows(inventory).items():
-                if not _columns(conn, table):
-                    findings.append(Finding(CHECK, table, "table", note="missing: the cluster's rows have no table"))
-                    continue
-                columns = sorted({column for row in expected.values() for column in row})
-                findings += _compare_table(table, expected, _stored(conn, table, columns))
-    except sqlite3.Error as exc:
-        findings.append(Finding(CHECK, str(db), "read", note=f"cannot be read: {exc}"))
+    with _readonly(Path(path)) as conn:
+        for table, expected in expected_rows(inventory).items():
+            if not _columns(conn, table):
+                findings.append(Finding(CHECK, table, "table", note="missing: the cluster's rows have no table"))
+                continue
+            columns = sorted({column for row in expected.values() for column in row})
+            findings += _compare_table(table, expected, _stored(conn, table, columns))
     return findings
 
 
@@ -116,6 +136,7 @@ def _compare_table(table: str, expected: Mapping[Any, Mapping[str, Any]],
     return findings
 
 
+@_readable
 def check_encodings(path: Path | str) -> list[Finding]:
     """DATETIME columns hold integer epoch milliseconds, BOOLEAN columns 0 or 1, JSON columns parse to the
     contract's shape, and snapshots use the contract's resource and change types."""
@@ -155,6 +176,7 @@ def _encoding_problem(table: str, column: str, declared: str, value: Any, kind: 
     return None
 
 
+@_readable
 def check_schema(path: Path | str) -> list[Finding]:
     """The tables, columns, types and keys of the contract."""
     engine = open_readonly(path)
@@ -169,6 +191,7 @@ def check_foreign_keys(path: Path | str) -> list[Finding]:
     return [Finding(CHECK, "integrity", "foreign keys", note=line) for line in integrity_problems(path)]
 
 
+@_readable
 def check_snapshots(path: Path | str, expected: Mapping[int, Collection[str]]) -> list[Finding]:
     """Each guest in ``expected`` (vmid -> the change types that would do) has a snapshot of one of them."""
     findings = []
@@ -191,6 +214,7 @@ def database_contents(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
                 for table in CONTRACT_TABLES if _columns(conn, table)}
 
 
+@_readable
 def backup_round_trip(path: Path | str, copy: Path | str) -> list[Finding]:
     """Back the database up to ``copy`` with SQLite's online backup, open the copy as a restore would, and
     compare: the copy must pass the integrity checks and hold the same rows."""
