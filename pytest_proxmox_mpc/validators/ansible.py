@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +57,9 @@ def check_ansible(workspace: Path, inventory: Inventory) -> list[Finding]:
     where = "ansible/inventory.yml"
     if not path.is_file():
         return [Finding(CHECK, where, "file", note="missing")]
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        return [Finding(CHECK, where, "syntax", note=f"not YAML{line}: {getattr(exc, 'problem', exc)}")]
+    data, problem = _load_yaml(path)
+    if problem is not None:
+        return [Finding(CHECK, where, "syntax", note=problem)]
     if not isinstance(data, dict) or "all" not in data:
         return [Finding(CHECK, where, "structure", note="no top-level 'all' group")]
     parsed = inventory_hosts(data)
@@ -120,11 +116,16 @@ def _host(host: str, parsed: InventoryHosts, guest: GuestInfo, where: str) -> li
     return findings
 
 
-def _plays(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for index, play in enumerate(data if isinstance(data, list) else []):
-        if isinstance(play, dict):
-            yield index, play
+def _load_yaml(path: Path) -> tuple[Any, str | None]:
+    """(the file's YAML data, None), or (None, what is wrong with it, with the line where YAML says)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), None
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        return None, f"not YAML{line}: {getattr(exc, 'problem', exc)}"
 
 
 def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Finding]:
@@ -134,11 +135,12 @@ def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Find
     known = set(parsed.groups) | set(parsed.hosts) | IMPLICIT
     for path in sorted((ansible_dir / "playbooks").glob("*.y*ml")):
         where = f"ansible/playbooks/{path.name}"
-        try:
-            plays = list(_plays(path))
-        except yaml.YAMLError as exc:
-            findings.append(Finding(CHECK, where, "syntax", note=f"not YAML: {getattr(exc, 'problem', exc)}"))
+        data, problem = _load_yaml(path)
+        if problem is not None:
+            findings.append(Finding(CHECK, where, "syntax", note=problem))
             continue
+        plays = [(index, play) for index, play in enumerate(data if isinstance(data, list) else [])
+                 if isinstance(play, dict)]
         for index, play in plays:
             pattern = play.get("hosts")
             if pattern is None or "{{" in str(pattern):
