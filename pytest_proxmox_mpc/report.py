@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,21 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
 
 
+def _workspaces(workspaces: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The workspaces under test (one per worker that built one): how each was made, and a command's run."""
+    if not workspaces:
+        return []
+    out = ["", "## Workspace under test", "",
+           *_table(("source", "path", "copied from", "sync"),
+                   ((w["source"], w["path"], w.get("copied_from") or "", w.get("sync") or "") for w in workspaces))]
+    for run in (w["command"] for w in workspaces if w.get("command")):
+        tail = run["output_tail"].rstrip("\n")
+        fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", tail)), default=0))  # outlasts any in the tail
+        out += ["", f"Command `{_cell(run['command'])}` exited with {run['exit_status']} after {run['duration_s']} s; "
+                "the tail of its output (secrets masked):", "", fence, tail, fence]
+    return out
+
+
 def to_markdown(r: Mapping[str, Any]) -> str:
     """The report as Markdown: the same content as the JSON, as sections and tables."""
     t, req, lat, g = r["target"], r["requests"], r["latency"], r["temporary_guests"]
@@ -188,6 +204,7 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     out += (_table(("calls", "p50 ms", "p95 ms", "max ms", "budget ms", "over budget"),
                    [(lat["count"], lat["p50_ms"], lat["p95_ms"], lat["max_ms"], lat["budget_ms"], lat["over_budget"])])
             if lat["count"] else ["No answered request."])
+    out += _workspaces(r.get("workspaces"))
     out += ["", "## Success criteria", "",
             *_table(("criterion", "phase", "status", "evidence"),
                     ((c["text"], c["phase"] or "run", c["status"], c["evidence"]) for c in r["criteria"])), ""]

@@ -114,6 +114,17 @@ def expected_disks(guest: GuestInfo) -> dict[str, str]:
     return {key: match.group(1) for key, match in sizes.items() if match}
 
 
+def expected_nics(guest: GuestInfo) -> list[tuple[str, str]]:
+    """(bridge, MAC) of each ``netN`` in N's order, from the config (QEMU: ``virtio=MAC,...``; LXC: ``hwaddr=``)."""
+    config = guest.config or {}
+    found = []
+    for key in sorted((k for k in config if re.fullmatch(r"net\d+", k)), key=lambda k: int(k[3:])):
+        options = dict(part.split("=", 1) for part in str(config[key]).split(",") if "=" in part)
+        mac = options.get("hwaddr") or next(v for k, v in options.items() if k in ("virtio", "e1000", "rtl8139"))
+        found.append((options["bridge"], mac))
+    return found
+
+
 def contract_name(guest: GuestInfo) -> str:
     return re.sub(r"[^a-z0-9_]", "_", guest.name.lower()) if guest.name else f"vm-{guest.vmid}"
 
@@ -145,6 +156,13 @@ def test_one_resource_per_guest_with_its_real_values(export: Export, cluster: Cl
         assert body[node_key] == guest.node
         sizes = expected_disks(guest)
         assert sizes, f"the homelab guest {vmid} has disks"
+        nics = expected_nics(guest)
+        assert nics, f"the homelab guest {vmid} has a network device"
+        nic_block, mac_key = {("bpg", True): ("network_device", "mac_address"),
+                              ("bpg", False): ("network_interface", "mac_address"),
+                              ("telmate", True): ("network", "macaddr"),
+                              ("telmate", False): ("network", "hwaddr")}[export.provider, qemu]
+        assert [(nic["bridge"], nic[mac_key]) for nic in body[nic_block]] == nics
         if export.provider == "bpg":
             cpu, memory = body["cpu"][0], body["memory"][0]
             assert cpu["cores"] == int(config["cores"])

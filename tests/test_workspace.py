@@ -114,6 +114,11 @@ def test_a_users_command_builds_the_workspace_against_the_target(pytester: pytes
     assert workspace["source"] == "command" and workspace["command"]["exit_status"] == 0
     assert workspace["command"]["output_tail"].strip() == "synced with token ***", "the token never reaches the report"
     assert workspace["command"]["duration_s"] > 0
+    markdown = (pytester.path / "r.md").read_text()
+    assert "## Workspace under test" in markdown and "| command | " in markdown
+    assert (f"Command `{sys.executable} {tool}` exited with 0 after {workspace['command']['duration_s']} s"
+            in markdown), "the Markdown carries what the JSON does"
+    assert "\n```\nsynced with token ***\n```\n" in markdown
 
 
 def test_a_failing_command_fails_the_tests_that_need_it_with_its_last_line(pytester: pytest.Pytester,
