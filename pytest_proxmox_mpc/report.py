@@ -179,7 +179,8 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     """The report as Markdown: the same content as the JSON, as sections and tables."""
     t, req, lat, g = r["target"], r["requests"], r["latency"], r["temporary_guests"]
     out = [f"# Proxmox validation run {r['run_id']}", "",
-           f"Target: {t.get('kind')} {t.get('url') or ''} (PVE {t.get('version') or 'unknown'}); phases allowed up to "
+           f"Target: {' '.join(filter(None, (t.get('kind'), t.get('url'))))} (PVE {t.get('version') or 'unknown'}); "
+           f"phases allowed up to "
            f"{r['max_phase']}, run: {', '.join(map(str, r['phases_run'])) or 'none'}; exit status {r['exit_status']}.",
            "", "## Tests", "", *_table(("phase", "passed", "failed", "skipped"),
                                      ((p, c["passed"], c["failed"], c["skipped"]) for p, c in r["tests"].items())),
