@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
+from .guestconfig import GIB, disks, memory_mib
 from .inventory import GuestInfo, Inventory
-from .terraform import GIB, RESERVED_NAMES, disks, guest_names, memory_mib
+from .terraform import RESERVED_NAMES, guest_names
 
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

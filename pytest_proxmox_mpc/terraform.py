@@ -13,33 +13,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .guestconfig import GIB, cpu, disks, memory_mib, nics, size_text
+from .hcl import Block, Raw, render
 from .inventory import GuestInfo, Inventory, api_flag, api_int
 
-GIB, MIB = 1024**3, 1024**2
 RESERVED_NAMES = ("all", "ungrouped", "proxmox_nodes", "vms", "containers", "running", "stopped", "templates")
 MODULE_FILE = "module.providers.tf"
-_UNITS = {"": 1, "K": 1024, "M": MIB, "G": GIB, "T": 1024**4}
-_QEMU_DISK, _LXC_DISK = re.compile(r"(ide|sata|scsi|virtio)(\d+)"), re.compile(r"(rootfs)()|(mp)(\d+)")
-_SIZE, _NET = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*"), re.compile(r"net\d+")
-_PLAIN, _IDENT = re.compile(r'[^"\\$%\x00-\x1f\x7f]*'), re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NIC_OPTIONS = {"bridge", "firewall", "tag", "rate", "queues", "link_down", "mtu", "trunks", "macaddr"}
-
-
-class Raw(str):
-    """An HCL expression written as is (``var.x``, ``all``), not as a quoted string."""
-
-
-@dataclass
-class Block:
-    """An HCL block: ``(key, value)`` attributes (None values left out), ``(_, Block)``, ``("#", comment)``."""
-
-    type: str
-    body: list[tuple[str, Any]]
-    labels: tuple[str, ...] = field(default=())
 
 
 class Provider(NamedTuple):
@@ -99,85 +81,6 @@ def guest_names(inventory: Inventory, reserved: Iterable[str] = ()) -> dict[int,
         taken.update((candidate, hcl_label(candidate)))
         names[vmid] = candidate
     return names
-
-
-def size_bytes(text: Any) -> int | None:
-    """A PVE size (``32G``, ``512M``, ``1T``, bytes without unit) in bytes; None if not one."""
-    match = _SIZE.fullmatch(str(text or "").upper())
-    return int(float(match.group(1)) * _UNITS[match.group(2)]) if match else None
-
-
-def size_text(size: int) -> str:
-    """Bytes as the shortest exact size telmate/proxmox 2.x accepts (``\\d+[GMK]``: ``1T`` is ``1024G``)."""
-    unit = next((unit for unit in "GM" if size % _UNITS[unit] == 0), "K")
-    return f"{math.ceil(size / _UNITS[unit])}{unit}"
-
-
-def props(text: Any) -> tuple[str, dict[str, str]]:
-    """A PVE property string ``vol,key=value,...`` as (first positional value, options)."""
-    first, options = "", {}
-    for part in str(text or "").split(","):
-        key, eq, value = part.partition("=")
-        if eq:
-            options[key.strip()] = value.strip()
-        elif not first:
-            first = part.strip()
-    return first, options
-
-
-def memory_mib(guest: GuestInfo) -> int | None:
-    """Memory in MiB: the config's ``memory``, else ``maxmem``."""
-    return api_int((guest.config or {}).get("memory")) or (guest.maxmem // MIB if guest.maxmem else None)
-
-
-def cpu(guest: GuestInfo) -> tuple[int, int]:
-    """(cores, sockets) from the config, else the guest's vCPUs on one socket."""
-    config = guest.config or {}
-    cores = api_int(config.get("cores")) or guest.vcpus or 1
-    return cores, ((api_int(config.get("sockets")) or 1) if guest.kind == "qemu" else 1)
-
-
-@dataclass(frozen=True)
-class Disk:
-    """A guest's disk: ``slot`` ``scsi0``/``rootfs``/``mp0``; ``storage`` empty for a path; ``size`` bytes."""
-
-    slot: str
-    storage: str
-    volume: str
-    size: int | None
-    options: Mapping[str, str]
-
-
-def disks(guest: GuestInfo) -> list[Disk]:
-    """The guest's disks (QEMU: bus disks, CD-ROMs left out, by bus and index; LXC: rootfs, then mpN)."""
-    pattern = _QEMU_DISK if guest.kind == "qemu" else _LXC_DISK
-    found = []
-    for key, value in (guest.config or {}).items():
-        match = pattern.fullmatch(key)
-        volume, options = props(value)
-        volume = options.pop("file", "") or options.pop("volume", "") or volume
-        if not match or options.get("media") == "cdrom" or volume in ("", "none"):
-            continue
-        bus, index = [group for group in match.groups() if group is not None]
-        storage = volume.split(":", 1)[0] if ":" in volume and not volume.startswith("/") else ""
-        found.append(((bus != "rootfs", bus, int(index or 0)),
-                      Disk(key, storage, volume, size_bytes(options.get("size")), options)))
-    return [disk for _, disk in sorted(found, key=lambda item: item[0])]
-
-
-def nics(guest: GuestInfo) -> list[tuple[int, dict[str, str]]]:
-    """The guest's ``netN`` devices by N; for QEMU, the leading ``model=MAC`` as ``model`` and ``macaddr``."""
-    found = []
-    for key, value in (guest.config or {}).items():
-        if not _NET.fullmatch(key):
-            continue
-        options = props(value)[1]
-        model, _, mac = str(value).split(",", 1)[0].partition("=")
-        if guest.kind == "qemu" and model and model not in _NIC_OPTIONS:
-            options.pop(model, None)
-            options.update({"model": model.strip()}, **({"macaddr": mac.strip()} if mac else {}))
-        found.append((int(key[3:]), options))
-    return sorted(found, key=lambda item: item[0])
 
 
 def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
@@ -261,50 +164,6 @@ def guest_resource(guest: GuestInfo, label: str, provider: str = "bpg") -> Block
 def import_id(guest: GuestInfo, provider: str) -> str:
     """The provider's import id: bpg ``node/vmid``, telmate ``node/qemu|lxc/vmid``."""
     return f"{guest.node}/{guest.vmid}" if provider == "bpg" else f"{guest.node}/{guest.kind}/{guest.vmid}"
-
-
-def quote(text: str) -> str:
-    """``text`` as an HCL string literal (escaped, ``${``/``%{`` doubled so nothing is interpolated)."""
-    if _PLAIN.fullmatch(text):
-        return f'"{text}"'
-    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    out = out.replace("\t", "\\t").replace("${", "$${").replace("%{", "%%{")
-    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", out) + '"'
-
-
-def _value(value: Any, indent: str) -> str:
-    if isinstance(value, Raw):
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return repr(value) if not isinstance(value, str) else quote(value)
-    if value is None:
-        return "null"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(item, indent) for item in value) + "]"
-    keys = {key: key if _IDENT.fullmatch(str(key)) else quote(str(key)) for key in value}
-    width = max(map(len, keys.values()), default=0)
-    inner = "".join(f"{indent}  {keys[k]:<{width}} = {_value(v, indent + '  ')}\n" for k, v in value.items())
-    return "{\n" + inner + indent + "}" if inner else "{}"
-
-
-def render(block: Block, indent: str = "") -> str:
-    """``block`` as HCL text, runs of attributes aligned as ``terraform fmt`` does."""
-    lines = [indent + " ".join([block.type, *(quote(label) for label in block.labels), "{"])]
-    run: list[tuple[str, Any]] = []
-    for key, value in [*block.body, ("#", None)]:
-        if key == "#" or isinstance(value, Block):
-            width = max((len(k) for k, _ in run), default=0)
-            lines += [f"{indent}  {k:<{width}} = {_value(v, indent + '  ')}" for k, v in run]
-            run = []
-        if isinstance(value, Block):
-            lines.append(render(value, indent + "  "))
-        elif key == "#" and value is not None:
-            lines.append(f"{indent}  # " + re.sub(r"[^ -~]", "?", str(value)))
-        elif key != "#" and value is not None:
-            run.append((key, value))
-    return "\n".join([*lines, indent + "}"])
 
 
 def _terraform_block(provider: str, root: bool) -> Block:
