@@ -202,12 +202,13 @@ class Recorder:
         With ``sequence``, each call in the cassette is a separate entry (``key.0``, ``key.1``, ...)."""
         if not self._stack:
             return value
-        cassette = self._cassette()
-        if sequence:
-            slot = (self._stack[-1][0], key)
-            index = self._sequence.get(slot, 0)
-            self._sequence[slot] = index + 1
-            key = f"{key}.{index}"
+        with self._lock:
+            cassette = self._cassette()
+            if sequence:
+                slot = (self._stack[-1][0], key)
+                index = self._sequence.get(slot, 0)
+                self._sequence[slot] = index + 1
+                key = f"{key}.{index}"
         try:
             return cassette.get_metadata(key, value)
         except MissingMetadataError:  # a cassette recorded without it: the live value is all there is
@@ -244,7 +245,13 @@ class Recorder:
         return request, {**response, "body": {"string": rewrite(_text(_body(response))).encode()}}
 
     def save(self) -> None:
-        """Write every cassette that recorded something."""
+        """Write every cassette that recorded something. Holds the lock: a tool behind the safety proxy may
+        still be sending when the run ends, and its answer must land in a cassette before or after the
+        write, not while the cassette is being serialised."""
+        with self._lock:
+            self._save_all()
+
+    def _save_all(self) -> None:
         if self.anonymizer is not None:  # learn every name first, so each cassette is rewritten with all of them
             self.anonymizer.learn(text for cassette in self._loaded.values() if cassette.dirty
                                   for request, response in cassette.data

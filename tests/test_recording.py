@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
+import requests
+from vcr.cassette import Cassette
+
+from pytest_proxmox_mpc.recorder import Recorder
 
 from .conftest import FakePveProcess
 
@@ -247,3 +252,41 @@ def test_module_scoped_fixtures_record_into_cassettes_of_their_own(pytester: pyt
     assert "DELETE" in (module / "temp_vm_module.yaml").read_text()  # the factory's teardown
     replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-k", "also")
     replayed.assert_outcomes(passed=1, deselected=1)  # the fixture's answers are found without the first test
+
+
+def _answer(body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response.reason, response._content = 200, "OK", body
+    return response
+
+
+def test_a_request_arriving_while_cassettes_are_written_waits_and_is_kept(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool behind the safety proxy can still be sending when the run ends and writes its cassettes."""
+    recorder = Recorder(tmp_path, "once")
+    recorder.push("tool", "tests/test_tool.py")
+    first = requests.Request("GET", "https://127.0.0.1:8006/api2/json/version").prepare()
+    late = requests.Request("GET", "https://127.0.0.1:8006/api2/json/nodes").prepare()
+    recorder.send(first, lambda: _answer(b'{"data": {"version": "9.0"}}'))
+    writing, release = threading.Event(), threading.Event()
+    write = Cassette._save
+
+    def slow_write(self: Cassette, *args: object, **kwargs: object) -> None:
+        writing.set()
+        release.wait(10)
+        write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Cassette, "_save", slow_write)
+    saver = threading.Thread(target=recorder.save)
+    saver.start()
+    assert writing.wait(10)
+    sender = threading.Thread(target=recorder.send, args=(late, lambda: _answer(b'{"data": []}')))
+    sender.start()
+    sender.join(0.5)
+    assert sender.is_alive(), "the late answer waits until the cassette is written"
+    release.set()
+    saver.join(10)
+    sender.join(10)
+    assert "/nodes" not in (tmp_path / "tool.yaml").read_text(), "the file written holds what came before"
+    recorder.save()
+    assert "/nodes" in (tmp_path / "tool.yaml").read_text(), "and the late answer is written by the next save"
