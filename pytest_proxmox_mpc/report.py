@@ -168,10 +168,10 @@ def _workspaces(workspaces: Sequence[Mapping[str, Any]] | None) -> list[str]:
            *_table(("source", "path", "copied from", "sync"),
                    ((w["source"], w["path"], w.get("copied_from") or "", w.get("sync") or "") for w in workspaces))]
     for run in (w["command"] for w in workspaces if w.get("command")):
-        tail = run["output_tail"].rstrip("\n")
-        fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", tail)), default=0))  # outlasts any in the tail
-        out += ["", f"Command `{_cell(run['command'])}` exited with {run['exit_status']} after {run['duration_s']} s; "
-                "the tail of its output (secrets masked):", "", fence, tail, fence]
+        shown = f"$ {run['command']}\n{run['output_tail'].rstrip()}"
+        fence = "`" * max(3, 1 + max(map(len, re.findall("`+", shown)), default=0))  # outlasts any run inside
+        out += ["", f"The command exited with {run['exit_status']} after {run['duration_s']} s; the command and the "
+                "tail of its output (secrets masked):", "", fence, shown, fence]
     return out
 
 
@@ -180,8 +180,8 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     t, req, lat, g = r["target"], r["requests"], r["latency"], r["temporary_guests"]
     out = [f"# Proxmox validation run {r['run_id']}", "",
            f"Target: {' '.join(filter(None, (t.get('kind'), t.get('url'))))} (PVE {t.get('version') or 'unknown'}); "
-           f"phases allowed up to "
-           f"{r['max_phase']}, run: {', '.join(map(str, r['phases_run'])) or 'none'}; exit status {r['exit_status']}.",
+           f"phases allowed up to {r['max_phase']}, run: {', '.join(map(str, r['phases_run'])) or 'none'}; "
+           f"exit status {r['exit_status']}.",
            "", "## Tests", "", *_table(("phase", "passed", "failed", "skipped"),
                                      ((p, c["passed"], c["failed"], c["skipped"]) for p, c in r["tests"].items())),
            "", "## Gates", ""]
