@@ -15,7 +15,7 @@ from . import phases, proxyfixtures, watchfixtures, workspacefixtures
 from .audit import new_run_id
 from .client import connect, read_version
 from .criteria import CRITERIA_IDS
-from .errors import SettingsError, TargetUnavailable
+from .errors import SettingsError, TargetUnavailable, one_line
 from .exclusions import ExclusionList
 from .guests import protected_vmids
 from .incident import ABORT_EXIT_CODE, Abort, write_incident
@@ -270,7 +270,7 @@ def _pve_protected(_pve_connection: tuple[Any, str], pve_exclusions: ExclusionLi
     try:
         return protected_vmids(_pve_connection[0], pve_exclusions)
     except Exception as exc:  # an unresolved exclusion list must not let writes through: no client at all
-        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        problem = one_line(exc)
     pytest.fail(f"proxmox: cannot resolve the exclusion list against the cluster: {problem}", pytrace=False)
 
 
