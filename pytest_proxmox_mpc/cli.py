@@ -36,6 +36,7 @@ from .network import block_non_loopback
 from .options import OPTIONS
 from .phases import WRITE_PHASE
 from .policy import ReadOnlyPolicy
+from .private import write_private
 from .proxy import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
 from .recorder import CassetteError, cassette_name
 from .run import Run
@@ -203,7 +204,7 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
             raise TargetUnavailable(f"cannot resolve the exclusion list against the cluster: {one_line(exc)}") from None
         proxy = open_proxy(run, endpoint, api, args.phase, workdir / "proxy", protected=protected, listen=listen,
                            record_hint=hint)
-        _write_private(args.credentials_file, json.dumps(proxy.access.revealed(), indent=2) + "\n")
+        write_private(args.credentials_file, json.dumps(proxy.access.revealed(), indent=2) + "\n")
         print(f"proxy: {proxy.access.url} (phase {args.phase}, target {settings.target}, PVE {version})", flush=True)
         print(f"ca: {proxy.access.cafile}", flush=True)
         print(f"credentials: {args.credentials_file} (token {proxy.access.token_id}, user {proxy.access.user})",
@@ -242,14 +243,6 @@ def _settings(args: argparse.Namespace, rootdir: Path, **overrides: str | bool) 
 def _usage(message: str) -> int:
     print(f"pytest-proxmox-mpc: error: {message}", file=sys.stderr)
     return 2
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, readable by its owner only (also when the file was there before)."""
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(text)
 
 
 @contextmanager

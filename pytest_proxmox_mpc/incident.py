@@ -9,13 +9,13 @@ imports pytest: the plugin decides when to abort and ends the run with ``ABORT_E
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .audit import now_iso
+from .private import write_private
 from .trail import Refusal
 
 # pytest uses 0-5; 13 is ours alone, so CI can tell "aborted for safety" from "tests failed".
@@ -59,10 +59,7 @@ def write_incident(path: Path, *, target: str, abort: Abort) -> Path:
     """Write the incident file (0o600, parents created) and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     incident = {"time": now_iso(), "target": target, **abort.to_dict()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        json.dump(incident, file, indent=2, default=str)
-        file.write("\n")
+    write_private(path, json.dumps(incident, indent=2, default=str) + "\n")
     return path
 
 

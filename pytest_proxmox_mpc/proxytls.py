@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
+
+from .private import write_private
 
 CERT_NAME = "pytest-proxmox-mpc-proxy"
 VALID_DAYS = 30
@@ -59,11 +60,8 @@ def make_certificate(directory: Path, hosts: Iterable[str] = (), name: str = CER
     directory.mkdir(parents=True, exist_ok=True)
     certfile, keyfile = directory / f"{name}.crt", directory / f"{name}.key"
     certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    handle = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(handle, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)  # whatever the umask, or the mode of a file that was there
-        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+    write_private(keyfile, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
     return certfile, keyfile
 
 
