@@ -33,7 +33,7 @@ from .iac import export_iac
 from .inventory import read_inventory
 from .mpcsync import SyncError, sync_database
 from .network import block_non_loopback
-from .options import OPTIONS
+from .options import OPTIONS, add_flags
 from .phases import WRITE_PHASE
 from .policy import ReadOnlyPolicy
 from .private import write_private
@@ -76,20 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--rootdir", type=Path, default=Path.cwd(),
                        help="the directory whose .pytest_proxmox_mpc gets the audit trail (default: here)")
     for sub in (sweep, workspace, proxy):
-        _connection_arguments(sub)
+        add_flags(sub.add_argument, hide_negative=True)  # the plugin's settings, the same names
     return parser
-
-
-def _connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """The plugin's settings as flags of a subcommand (the same table, the same names)."""
-    for opt in OPTIONS:
-        if opt.negative_flag:
-            parser.add_argument(opt.flag, dest=opt.dest, action="store_const", const=True, default=None,
-                                help=opt.help)
-            parser.add_argument(opt.negative_flag, dest=opt.dest, action="store_const", const=False,
-                                help=argparse.SUPPRESS)
-        else:
-            parser.add_argument(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
 
 
 def main(argv: list[str] | None = None) -> int:

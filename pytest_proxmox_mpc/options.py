@@ -1,11 +1,15 @@
 """The table of every setting: flag, ini key, environment variable and help text.
 
-``plugin.py`` registers flags and ini keys from ``OPTIONS``; ``settings.resolve()`` reads them back.
+``plugin.py`` registers flags and ini keys from ``OPTIONS`` (and the console's subcommands the same flags,
+with ``add_flags``); ``settings.resolve()`` reads them back.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .parsing import DEFAULT_PORT
 from .policy import DEFAULT_TEMP_RANGE
@@ -107,6 +111,19 @@ OPTIONS: tuple[Option, ...] = (
            "(default bpg)", metavar="{bpg,telmate}"),
 )
 OPTIONS_BY_NAME = {opt.name: opt for opt in OPTIONS}
+
+
+def add_flags(add: Callable[..., Any], *, hide_negative: bool = False) -> None:
+    """Declare every setting's flags with ``add``: pytest's ``group.addoption`` or argparse's ``add_argument``,
+    which take the same keywords. A yes/no setting gets its negative flag too (left out of the help with
+    ``hide_negative``). Each flag's default is None: unset, so the setting's ini, environment or default wins."""
+    for opt in OPTIONS:
+        if opt.negative_flag:
+            add(opt.flag, action="store_const", const=True, dest=opt.dest, default=None, help=opt.help)
+            add(opt.negative_flag, action="store_const", const=False, dest=opt.dest,
+                help=argparse.SUPPRESS if hide_negative else "do not " + opt.help.replace(" (default)", ""))
+        else:
+            add(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
 
 # Secrets: environment variable, and the variable naming a file that holds it.
 SECRET_ENV = {"token_value": ("PVE_TOKEN_VALUE", "PVE_TOKEN_VALUE_FILE"),

@@ -19,7 +19,7 @@ from .errors import SettingsError, TargetUnavailable, one_line
 from .exclusions import ExclusionList
 from .guests import protected_vmids
 from .incident import ABORT_EXIT_CODE, Abort, write_incident
-from .options import OPTIONS
+from .options import OPTIONS, add_flags
 from .policy import ReadOnlyPolicy
 from .recording import Recording, RecordingHooks
 from .reporting import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
@@ -52,14 +52,8 @@ CRITERION = "pve_criterion"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("proxmox", "pytest-proxmox-mpc: safe validation against Proxmox VE")
+    add_flags(group.addoption)
     for opt in OPTIONS:
-        if opt.negative_flag:
-            group.addoption(opt.flag, action="store_const", const=True, dest=opt.dest, default=None,
-                            help=opt.help)
-            group.addoption(opt.negative_flag, action="store_const", const=False, dest=opt.dest,
-                            help="do not " + opt.help.replace(" (default)", ""))
-        else:
-            group.addoption(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.help)
         if opt.ini:
             parser.addini(opt.ini, opt.help, default=None)
 
