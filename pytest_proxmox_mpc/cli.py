@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .audit import new_run_id
-from .client import connect, read_version
+from .client import connect_checked
 from .errors import SettingsError, TargetUnavailable, one_line
 from .guard import Guard
 from .guests import protected_vmids
@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     trail = AuditTrail(files.audit, files.run_id, "sweep")
     session = TargetSession(settings, args.rootdir)
     try:
-        readonly = connect(session.endpoint, Guard(ReadOnlyPolicy(), trail))
-        read_version(readonly, session.endpoint)
+        readonly, _ = connect_checked(session.endpoint, Guard(ReadOnlyPolicy(), trail))
         plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
                                        schema=None, ledger_dir=files.ledger_dir, max_age=settings.sweep_age,
                                        trail=trail, dry_run=args.dry_run)
@@ -134,8 +133,7 @@ def workspace_job(args: argparse.Namespace) -> int:
     trail = AuditTrail(files.audit, files.run_id, "workspace")
     session = TargetSession(settings, Path(tempfile.mkdtemp(prefix="pytest-proxmox-mpc-")))
     try:
-        readonly = connect(session.endpoint, Guard(ReadOnlyPolicy(), trail))
-        read_version(readonly, session.endpoint)
+        readonly, _ = connect_checked(session.endpoint, Guard(ReadOnlyPolicy(), trail))
         if args.job == "sync":
             result = sync_database(readonly, args.directory / ".proxmox" / "state.db")
             print(f"synced {args.directory / '.proxmox' / 'state.db'}: {result.summary()}")
@@ -184,8 +182,7 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
     try:
         # On replay a stand-in token: recorded requests match without their credentials, and nothing logs in.
         endpoint = replay_endpoint(settings, by_password=False) if settings.target == "replay" else session.endpoint
-        api = connect(endpoint, run.guard(ReadOnlyPolicy()))
-        version = read_version(api, endpoint)
+        api, version = connect_checked(endpoint, run.guard(ReadOnlyPolicy()))
         try:
             protected = protected_vmids(api, settings.exclusions) if args.phase >= WRITE_PHASE else frozenset()
         except Exception as exc:  # unresolved, the exclusion list would let writes through: no proxy at all

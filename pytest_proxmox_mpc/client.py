@@ -108,3 +108,10 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
     except requests.RequestException as exc:
         raise TargetUnavailable(describe_failure(endpoint, exc)) from None
     return str(answer.get("version", "unknown")) if isinstance(answer, dict) else "unknown"
+
+
+def connect_checked(endpoint: Endpoint, policy: Policy | Guard) -> tuple[Any, str]:
+    """``connect``, then GET /version, which proves the credentials (a token login is checked only by a first
+    request): the client and the PVE version. Raises ``TargetUnavailable`` with one line, never a secret."""
+    api = connect(endpoint, policy)
+    return api, read_version(api, endpoint)

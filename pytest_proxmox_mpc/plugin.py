@@ -13,7 +13,7 @@ import pytest
 
 from . import phases, proxyfixtures, watchfixtures, workspacefixtures
 from .audit import new_run_id
-from .client import connect, read_version
+from .client import connect_checked
 from .criteria import CRITERIA_IDS
 from .errors import SettingsError, TargetUnavailable, one_line
 from .exclusions import ExclusionList
@@ -228,8 +228,7 @@ def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSess
     endpoint = _pve_target_session.endpoint
     guard = run_of(pytestconfig).guard(ReadOnlyPolicy())
     try:
-        api = connect(endpoint, guard)
-        version = read_version(api, endpoint)  # token logins are checked only by a first request
+        api, version = connect_checked(endpoint, guard)
     except TargetUnavailable as exc:
         problem = str(exc)
     else:
