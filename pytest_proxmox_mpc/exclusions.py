@@ -15,8 +15,8 @@ from fnmatch import fnmatchcase
 
 import yaml
 
-VMID_MIN = 100
-VMID_MAX = 999_999_999
+from .parsing import VMID_MAX, VMID_MIN
+
 STRING_KEYS = ("names", "tags", "pools", "nodes", "storages")
 KEYS = ("vmids", *STRING_KEYS)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+VMID_MIN, VMID_MAX = 100, 999_999_999  # what PVE accepts as a guest id
+
 DEFAULT_PORT = 8006
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -99,7 +101,7 @@ def positive_int(raw: Any) -> int:
     return int(text)
 
 
-def vmid_range(raw: Any, lowest: int = 100, highest: int = 999_999_999) -> tuple[int, int]:
+def vmid_range(raw: Any, lowest: int = VMID_MIN, highest: int = VMID_MAX) -> tuple[int, int]:
     """``A-B`` with ``lowest <= A <= B <= highest``: an inclusive range of VMIDs."""
     first, dash, last = str(raw).strip().partition("-")
     if not (dash and first.strip().isdigit() and last.strip().isdigit()):

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .parsing import VMID_MAX, VMID_MIN
+
 GUEST_TYPES = ("qemu", "lxc")
 TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "files", "comment")
 FILE_KEYS = {"storage": str, "name": str, "size": int, "content": str}
@@ -72,8 +74,8 @@ def _problem(data: Any) -> str | None:
         if not isinstance(guest, dict):
             return f"{where}: expected an object"
         vmid = guest.get("vmid")
-        if not isinstance(vmid, int) or isinstance(vmid, bool) or not 100 <= vmid <= 999_999_999:
-            return f"{where}: vmid must be an integer from 100 to 999999999"
+        if not isinstance(vmid, int) or isinstance(vmid, bool) or not VMID_MIN <= vmid <= VMID_MAX:
+            return f"{where}: vmid must be an integer from {VMID_MIN} to {VMID_MAX}"
         if vmid in seen:
             return f"{where}: vmid {vmid} is used twice"
         seen.add(vmid)
