@@ -172,14 +172,17 @@ class PhasePolicy:
         """(rule, reason) when the request touches anything protected."""
         excl, params, variables = self.exclusions, request.params, match.variables
         for vmid in _vmids(variables, params):
-            if vmid in self.protected_vmids or excl.protects(vmid=vmid):
-                return "vmid", excl.why(vmid=vmid) or f"vmid {vmid} was protected when the session started"
+            why = excl.why(vmid=vmid)
+            if why or vmid in self.protected_vmids:
+                return "vmid", why or f"vmid {vmid} was protected when the session started"
         for node in [variables.get("node"), *(params.get(p) for p in NODE_PARAMS)]:
-            if node and excl.protects(node=node):
-                return "node", excl.why(node=node) or f"node {node} is protected"
+            why = excl.why(node=node) if node else None
+            if why:
+                return "node", why
         for storage in _storages(variables, params):
-            if excl.protects(storage=storage):
-                return "storage", excl.why(storage=storage) or f"storage {storage} is protected"
+            why = excl.why(storage=storage)
+            if why:
+                return "storage", why
         tags = split_tags(params.get("tags"))
         pool = params.get("pool")
         for name in [None, *(params[p] for p in NAME_PARAMS if p in params)]:
@@ -191,8 +194,9 @@ class PhasePolicy:
                 state = lookup(int(variables["vmid"]))
             except Exception as exc:
                 return "unverifiable", f"guest {variables['vmid']} could not be checked ({type(exc).__name__})"
-            if state is not None and excl.protects_guest(state.facts):
-                return "guest", str(excl.why_guest(state.facts))
+            why = excl.why_guest(state.facts) if state is not None else None
+            if why:
+                return "guest", why
         return None
 
     # -- phase rules -----------------------------------------------------------------------------
