@@ -93,10 +93,6 @@ class SimCluster:
         if not self._thread.is_alive():
             self._loop.close()
 
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run a fakepve coroutine (e.g. ``pve.backup(101)``) on the server's loop and return its result."""
-        return self._call(coro)
-
     def stop(self) -> None:
         """Let running tasks end, stop serving, and end the loop thread."""
         from fakepve import settle
