@@ -35,6 +35,7 @@ class TargetSession:
         self.settings = settings
         self.workdir = workdir
         self._sim: SimCluster | None = None
+        self._addressed: Endpoint | None = None  # the replay or live endpoint, worked out once
 
     @property
     def kind(self) -> str:
@@ -59,9 +60,10 @@ class TargetSession:
         sim = self.sim
         if sim is not None:
             return sim.endpoint
-        if self.kind == "replay":
-            return replay_endpoint(self.settings)
-        return Endpoint.from_settings(self.settings)
+        if self._addressed is None:  # on replay this reads the connection cassette, which the run never changes
+            self._addressed = (replay_endpoint(self.settings) if self.kind == "replay"
+                               else Endpoint.from_settings(self.settings))
+        return self._addressed
 
     def close(self) -> None:
         if self._sim is not None:
