@@ -162,7 +162,8 @@ def _expects_refusal(item: pytest.Item) -> bool:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
                             ) -> Generator[None, object, object]:
     run = run_of(item.config)
-    run.trail.begin_test(item.nodeid, phases.phase_of_test(item))
+    phase = phases.phase_of_test(item)
+    run.trail.begin_test(item.nodeid, phase)
     item.stash[REFUSALS_REPORTED] = 0
     try:
         result = yield
@@ -172,8 +173,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
     if refusals and run.settings.abort_on_violation and not _expects_refusal(item):
         abort = Abort.refused(item.nodeid, refusals)
     elif run.watch is not None:  # the seed's other abort triggers: connection, usage, local database
-        phase = phases.phase_of_test(item) or 0
-        abort = run.watch.after_test(item.nodeid, wrote=phase >= phases.WRITE_PHASE and item.stash.get(TEST_RAN, False))
+        wrote = (phase or 0) >= phases.WRITE_PHASE and item.stash.get(TEST_RAN, False)
+        abort = run.watch.after_test(item.nodeid, wrote=wrote)
     else:
         abort = database_abort(run.watched_databases, item.nodeid)
     if abort is not None:
