@@ -65,8 +65,10 @@ class LedgerFile:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events of one ledger file; a line that is not a JSON object (a run killed mid-write) is skipped,
-    never trusted."""
+    """The events of one ledger file (none if there is no file: the run created no guest); a line that is not
+    a JSON object (a run killed mid-write) is skipped, never trusted."""
+    if not path.exists():
+        return []
     events = []
     for raw in path.read_bytes().splitlines():
         try:
@@ -84,11 +86,11 @@ def finished_runs(directory: Path) -> set[str]:
             if event.get("event") == "run-finished"}
 
 
-def ledger_lines(path: Path, sweep_hint: str) -> list[str]:
-    """The terminal summary of one run's ledger: guests created and removed, kept, leaked, swept."""
-    if not path.exists():
+def ledger_lines(path: Path, events: list[dict[str, Any]], sweep_hint: str) -> list[str]:
+    """The terminal summary of one run's ledger (``events``, read from ``path``): guests created and removed,
+    kept, leaked, swept."""
+    if not events:
         return []
-    events = read_events(path)
     count = {name: sum(1 for e in events if e.get("event") == name) for name in ("created", "destroyed")}
     lines = [f"temporary guests: {count['created']} created, {count['destroyed']} removed ({path})"]
     for e in events:

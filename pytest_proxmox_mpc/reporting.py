@@ -45,15 +45,15 @@ class OutcomeCollector:
 
 
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
-               watches: list[dict[str, Any]]) -> dict[str, Any]:
-    """The report of ``run`` as plain data (see ``report.build_report``), from its audit records and the
-    workers' watch files as the caller read them."""
+               ledger: list[dict[str, Any]], watches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
+    events and the workers' watch files as the caller read them."""
     files, settings = run.files, run.settings
     url = f"https://{settings.host}:{settings.port}" if settings.target == "live" else None
     inputs = ReportInputs(
         run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
-        ledger=read_events(files.ledger) if files.ledger.exists() else [],
+        ledger=ledger,
         watches=watches, incidents=read_incidents(files.incidents()),
         exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
     return build_report(inputs)
@@ -68,12 +68,19 @@ class RunReporter(OutcomeCollector):
         self.report: dict[str, Any] | None = None
         self.written: tuple[Any, ...] = ()
         self._audit: list[dict[str, Any]] | None = None
+        self._ledger: list[dict[str, Any]] | None = None
 
     def audit(self) -> list[dict[str, Any]]:
         """This run's audit records, read once: at session finish every worker has written its last line."""
         if self._audit is None:
             self._audit = AuditView(self.run.files.audit, self.run.run_id).records()
         return self._audit
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """This run's ledger events, read once, after session finish marked the run finished."""
+        if self._ledger is None:
+            self._ledger = read_events(self.run.files.ledger)
+        return self._ledger
 
     @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -88,7 +95,7 @@ class RunReporter(OutcomeCollector):
             session.exitstatus = UNINTENDED_CHANGE_EXIT_CODE
         if not (watches or run.files.audit.exists() or run.files.incidents()):
             return  # the run never talked to a cluster: nothing to report
-        self.report = run_report(run, self, int(session.exitstatus), self.audit(), watches)
+        self.report = run_report(run, self, int(session.exitstatus), self.audit(), self.ledger(), watches)
         if run.settings.report is not None:
             self.written = write_report(self.report, run.settings.report)
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -98,7 +105,8 @@ class RunReporter(OutcomeCollector):
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
         records = self.audit()
-        guests = ledger_lines(run.files.ledger, "pytest-proxmox-mpc sweep (with this run's connection settings)")
+        guests = ledger_lines(run.files.ledger, self.ledger(),
+                              "pytest-proxmox-mpc sweep (with this run's connection settings)")
         if not (records or self.report or guests):
             return
         terminalreporter.section("proxmox audit")

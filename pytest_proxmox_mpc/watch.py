@@ -159,7 +159,7 @@ def _snapshot(inventory: Inventory | None) -> dict[str, Any] | None:
 def intended_vmids(run: Run) -> set[int]:
     """The guests this run may have changed: its ledger (every worker's) and what its sweep removed."""
     vmids = set(run.ledger)
-    for event in read_events(run.files.ledger) if run.files.ledger.exists() else []:
+    for event in read_events(run.files.ledger):
         if event.get("event") in ("created", "swept") and event.get("vmid") is not None:
             vmids.add(int(event["vmid"]))
     return vmids
