@@ -8,6 +8,8 @@ in wide use are understood (telmate/proxmox and bpg/proxmox); the cluster's valu
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -52,15 +54,21 @@ class TfResource:
         return f"{self.file.as_posix()} {self.type}.{self.name}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> dict[str, Any]:
+    """One file's parse, kept by its content: the registry's five Terraform checks each read the same files,
+    and parsing is nearly all of a check's time. A file that changed is a new key, whatever its mtime."""
+    return dict(hcl2.loads(text, serialization_options=HCL))
+
+
 def parse_terraform(root: Path) -> tuple[dict[Path, dict[str, Any]], list[Finding]]:
     """Every ``.tf`` file below ``root`` parsed (by path relative to ``root``), and one finding per file
-    that does not parse."""
+    that does not parse. Each call returns its own copies, free to change."""
     parsed, findings = {}, []
     for path in sorted(root.rglob("*.tf")):
         relative = path.relative_to(root)
         try:
-            with path.open(encoding="utf-8") as handle:
-                parsed[relative] = dict(hcl2.load(handle, serialization_options=HCL))
+            parsed[relative] = copy.deepcopy(_parse_text(path.read_text(encoding="utf-8")))
         except Exception as exc:  # python-hcl2 raises lark's errors, which share no base class worth naming
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             findings.append(Finding(CHECK, f"terraform/{relative.as_posix()}", "syntax",
