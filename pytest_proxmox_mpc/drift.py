@@ -12,7 +12,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .inventory import GuestInfo, Inventory
+from .inventory import GuestInfo, Inventory, PoolInfo
 
 GUEST_FIELDS = ("status", "node", "name", "template", "digest")
 
@@ -50,21 +50,10 @@ def _where(guest: GuestInfo) -> str:
 def unintended_changes(before: Inventory, after: Inventory, intended: Container[int] = ()) -> list[Change]:
     """Every change from ``before`` to ``after`` not explained by the vmids in ``intended`` (the ledger)."""
     changes = _guest_changes(before.guests, after.guests, intended)
-    changes += _keyed_changes("storage", {k: v.config_view() for k, v in before.storages.items()},
-                              {k: v.config_view() for k, v in after.storages.items()}, "configuration")
-    for poolid in sorted(set(before.pools) | set(after.pools)):
-        old, new = before.pools.get(poolid), after.pools.get(poolid)
-        if old is None or new is None:
-            changes.append(Change("pool", poolid, "appeared" if old is None else "vanished"))
-            continue
-        old_guests = {vmid for vmid in old.guests if vmid not in intended}
-        new_guests = {vmid for vmid in new.guests if vmid not in intended}
-        if old_guests != new_guests:
-            changes.append(Change("pool", poolid, "guests", sorted(old_guests), sorted(new_guests)))
-        if old.storages != new.storages:
-            changes.append(Change("pool", poolid, "storages", sorted(old.storages), sorted(new.storages)))
-        if old.comment != new.comment:
-            changes.append(Change("pool", poolid, "comment", old.comment, new.comment))
+    changes += _keyed_changes("storage", {k: {"configuration": v.config_view()} for k, v in before.storages.items()},
+                              {k: {"configuration": v.config_view()} for k, v in after.storages.items()})
+    changes += _keyed_changes("pool", {k: _pool_view(v, intended) for k, v in before.pools.items()},
+                              {k: _pool_view(v, intended) for k, v in after.pools.items()})
     return changes
 
 
@@ -88,13 +77,21 @@ def _guest_changes(before: Mapping[int, GuestInfo], after: Mapping[int, GuestInf
     return changes
 
 
-def _keyed_changes(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], what: str) -> list[Change]:
+def _pool_view(pool: PoolInfo, intended: Container[int]) -> dict[str, Any]:
+    return {"guests": sorted(vmid for vmid in pool.guests if vmid not in intended),
+            "storages": sorted(pool.storages), "comment": pool.comment}
+
+
+def _keyed_changes(kind: str, before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]],
+                   ) -> list[Change]:
+    """What appeared, vanished, or (one change per field) differs, between two views ``{key: {field: value}}``."""
     changes = []
     for key in sorted(set(before) | set(after)):
         if key not in before:
             changes.append(Change(kind, key, "appeared"))
         elif key not in after:
             changes.append(Change(kind, key, "vanished"))
-        elif before[key] != after[key]:
-            changes.append(Change(kind, key, what, before[key], after[key]))
+        else:
+            changes += [Change(kind, key, field, value, after[key][field])
+                        for field, value in before[key].items() if value != after[key][field]]
     return changes
