@@ -25,7 +25,8 @@ from pytest_proxmox_mpc.ansible import export_ansible
 from pytest_proxmox_mpc.hcl import render
 from pytest_proxmox_mpc.iac import export_iac
 from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, NodeInfo
-from pytest_proxmox_mpc.terraform import PROVIDERS, export_terraform, guest_names, guest_resource, hcl_label
+from pytest_proxmox_mpc.names import guest_names, hcl_label
+from pytest_proxmox_mpc.terraform import PROVIDERS, export_terraform, guest_resource
 
 GIB, MIB = 1024**3, 1024**2
 ROLES = ("web", "db", "cache", "worker", "ci", "mon", "dns", "proxy")

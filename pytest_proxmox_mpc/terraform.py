@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .guestconfig import GIB, cpu, disks, memory_mib, nics, size_text
 from .hcl import Block, Raw, render
 from .inventory import GuestInfo, Inventory, api_flag, api_int
+from .names import contract_name, hcl_label, workspace_names
 
-RESERVED_NAMES = ("all", "ungrouped", "proxmox_nodes", "vms", "containers", "running", "stopped", "templates")
 MODULE_FILE = "module.providers.tf"
 
 
@@ -52,35 +52,6 @@ PROVIDERS = {
          ("proxmox_api_token_secret", "string", "API token secret", True, None),
          ("proxmox_tls_insecure", "bool", "Skip TLS certificate verification", False, False))),
 }
-
-
-def contract_name(guest: GuestInfo) -> str:
-    """The contract's ``<name>``: lower-cased, ``[^a-z0-9_]`` -> ``_``; ``vm-<vmid>``/``ct-<vmid>`` if unnamed."""
-    if guest.name:
-        return re.sub(r"[^a-z0-9_]", "_", guest.name.lower())
-    return f"{'vm' if guest.kind == 'qemu' else 'ct'}-{guest.vmid}"
-
-
-def hcl_label(name: str) -> str:
-    """``name`` as a Terraform identifier: ``-`` -> ``_``, and ``_`` in front of a leading digit."""
-    label = name.replace("-", "_")
-    return label if re.match(r"[a-z_]", label) else "_" + label
-
-
-def guest_names(inventory: Inventory, reserved: Iterable[str] = ()) -> dict[int, str]:
-    """Each guest's ``<name>``, unique (and so are their HCL labels) across all guests and ``reserved``.
-
-    By vmid, the first guest keeps its name; a later one with the same name or label gets ``_<vmid>``.
-    """
-    taken, names = set(reserved), {}
-    for vmid, guest in sorted(inventory.guests.items()):
-        base = candidate = contract_name(guest)
-        n = 1
-        while candidate in taken or hcl_label(candidate) in taken:
-            candidate, n = f"{base}_{vmid}" + (f"_{n}" if n > 1 else ""), n + 1
-        taken.update((candidate, hcl_label(candidate)))
-        names[vmid] = candidate
-    return names
 
 
 def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
@@ -204,7 +175,7 @@ def export_terraform(inventory: Inventory, directory: Path | str, provider: str 
         raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     root = Path(directory) / "terraform"
     root.mkdir(parents=True, exist_ok=True)
-    names = guest_names(inventory, RESERVED_NAMES + tuple(inventory.nodes))
+    names = workspace_names(inventory)
     written = [_write(root / "main.tf", main_tf(inventory, names, provider))]
     imports = []
     for group, guests in (("vms", inventory.vms), ("containers", inventory.containers)):
