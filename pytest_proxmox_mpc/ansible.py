@@ -11,12 +11,13 @@ imports pytest.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .guestconfig import GIB, disks, memory_mib
+from .guestconfig import GIB, cpu, disks, memory_mib
 from .inventory import GuestInfo, Inventory
 from .names import ANSIBLE_GROUPS, workspace_names
 
@@ -150,8 +151,7 @@ def disk_gb(guest: GuestInfo) -> int | float | None:
 
 def host_vars(guest: GuestInfo) -> dict[str, Any]:
     """The host variables of ``guest`` in the inventory (unknown values left out)."""
-    config = guest.config or {}
-    cores = guest.vcpus or (int(config.get("cores") or 1) * int(config.get("sockets") or 1))
+    cores = guest.vcpus or math.prod(cpu(guest))
     found = {"vmid": guest.vmid, "proxmox_node": guest.node, "status": guest.status, "cores": cores,
              "memory_mb": memory_mib(guest), "disk_gb": disk_gb(guest), "proxmox_name": guest.name,
              "proxmox_type": guest.kind, "proxmox_template": guest.template, "proxmox_tags": tuple(guest.tags),
