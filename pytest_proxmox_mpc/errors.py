@@ -42,8 +42,13 @@ class UnsupportedClient(TypeError):
     """A client the guard cannot police (e.g. a proxmoxer backend other than https)."""
 
 
+def flat_text(exc: BaseException) -> str:
+    """The message of ``exc`` (a database driver's original error when wrapped) with its whitespace and
+    line breaks folded into single spaces."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
+
+
 def one_line(exc: BaseException, limit: int = 400) -> str:
-    """``Class: message`` on one line (a database driver's original error when wrapped), at most ``limit``
-    characters: for reports and messages that must stay one line."""
-    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
-    return f"{type(exc).__name__}: {text}"[:limit]
+    """``Class: message`` on one line (see ``flat_text``), at most ``limit`` characters: for reports and
+    messages that must stay one line."""
+    return f"{type(exc).__name__}: {flat_text(exc)}"[:limit]

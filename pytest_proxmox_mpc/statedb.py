@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
+from .errors import flat_text
 from .statecontract import CONTRACT_TABLES, ContractColumn, ForeignKeyRef, StateDbError, schema_differences
 from .statetypes import EpochMillis, IntBool, JsonList
 
@@ -187,10 +188,6 @@ class StateSnapshot(Base):
     created_at: Mapped[datetime] = _created()
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "orig", None) or exc).split())
-
-
 def _connector(path: Path, mode: str) -> Callable[[], sqlite3.Connection]:
     uri = f"{path.resolve().as_uri()}?mode={mode}"
 
@@ -211,7 +208,7 @@ def _open(path: StrPath, mode: str) -> Engine:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
     except SQLAlchemyError as exc:
-        raise StateDbError(f"state database {target}: cannot open as SQLite ({_one_line(exc)})") from None
+        raise StateDbError(f"state database {target}: cannot open as SQLite ({flat_text(exc)})") from None
     return engine
 
 
@@ -239,7 +236,7 @@ def create_database(path: StrPath) -> Engine:
     except FileExistsError:
         raise StateDbError(f"state database {target}: already exists, refusing to overwrite it") from None
     except OSError as exc:
-        raise StateDbError(f"state database {target}: cannot create ({_one_line(exc)})") from None
+        raise StateDbError(f"state database {target}: cannot create ({flat_text(exc)})") from None
     try:
         engine = _open(target, "rw")
         Base.metadata.create_all(engine)
@@ -269,5 +266,5 @@ def integrity_problems(path: StrPath) -> list[str]:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        problems.append(f"state database {target}: {_one_line(exc)}")
+        problems.append(f"state database {target}: {flat_text(exc)}")
     return problems
