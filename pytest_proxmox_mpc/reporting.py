@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from .audit import AuditSummary
+from .endpoint import Endpoint
 from .incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
 from .ledger import ledger_lines, read_events
 from .report import ReportInputs, TestOutcome, build_report, short_lines, write_report
@@ -49,7 +50,7 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
     """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
     events and the workers' watch files as the caller read them."""
     files, settings = run.files, run.settings
-    url = f"https://{settings.host}:{settings.port}" if settings.target == "live" else None
+    url = f"https://{Endpoint.from_settings(settings).netloc}" if settings.target == "live" else None
     inputs = ReportInputs(
         run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
