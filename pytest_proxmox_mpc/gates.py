@@ -33,9 +33,6 @@ class GateResult:
     def outcome(self) -> str:
         return "passed" if self.passed else ("failed" if self.blocking else "warning")
 
-    def line(self) -> str:
-        return f"gate {self.name}: {self.outcome}: {self.detail}"
-
 
 @dataclass(frozen=True)
 class GateVerdict:

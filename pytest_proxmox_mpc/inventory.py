@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .exclusions import GuestFacts, split_tags
@@ -193,10 +193,6 @@ class Inventory:
         return (f"{len(self.nodes)} nodes, {len(self.guests)} guests ({len(self.vms)} VMs, "
                 f"{len(self.containers)} containers, {len(self.templates)} templates), "
                 f"{len(self.storages)} storages, {len(self.pools)} pools")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-ready) with the same content."""
-        return asdict(self)
 
 
 class _Counting:
