@@ -46,6 +46,7 @@ from .settings import RawSources, Settings, resolve
 from .sweeper import sweep_cluster
 from .target import TargetSession, replay_endpoint
 from .trail import AuditTrail
+from .workspace import STATE_DB
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,8 +136,8 @@ def workspace_job(args: argparse.Namespace) -> int:
     try:
         readonly, _ = connect_checked(session.endpoint, Guard(ReadOnlyPolicy(), trail))
         if args.job == "sync":
-            result = sync_database(readonly, args.directory / ".proxmox" / "state.db")
-            print(f"synced {args.directory / '.proxmox' / 'state.db'}: {result.summary()}")
+            result = sync_database(readonly, args.directory / STATE_DB)
+            print(f"synced {args.directory / STATE_DB}: {result.summary()}")
         else:
             written = export_iac(read_inventory(readonly, networks=False), args.directory,
                                  provider=settings.mpc_tf_provider)

@@ -50,6 +50,11 @@ def _value(value: Any, indent: str) -> str:
     return "{\n" + inner + indent + "}" if inner else "{}"
 
 
+def comment(text: str) -> str:
+    """``# text`` as one HCL comment line: anything but printable ASCII (a line break above all) becomes ``?``."""
+    return "# " + re.sub(r"[^ -~]", "?", text)
+
+
 def render(block: Block, indent: str = "") -> str:
     """``block`` as HCL text, runs of attributes aligned as ``terraform fmt`` does."""
     lines = [indent + " ".join([block.type, *(quote(label) for label in block.labels), "{"])]
@@ -62,7 +67,7 @@ def render(block: Block, indent: str = "") -> str:
         if isinstance(value, Block):
             lines.append(render(value, indent + "  "))
         elif key == "#" and value is not None:
-            lines.append(f"{indent}  # " + re.sub(r"[^ -~]", "?", str(value)))
+            lines.append(f"{indent}  " + comment(str(value)))
         elif key != "#" and value is not None:
             run.append((key, value))
     return "\n".join([*lines, indent + "}"])

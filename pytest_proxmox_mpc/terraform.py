@@ -11,13 +11,12 @@ written here as text: deterministic order, escaped strings, no secret anywhere. 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .guestconfig import GIB, cpu, disks, memory_mib, nics, size_text
-from .hcl import Block, Raw, render
+from .hcl import Block, Raw, comment, render
 from .inventory import GuestInfo, Inventory, api_flag, api_int
 from .names import contract_name, hcl_label, workspace_names
 
@@ -186,9 +185,8 @@ def export_terraform(inventory: Inventory, directory: Path | str, provider: str 
             written.append(_write(folder / MODULE_FILE, render(_terraform_block(provider, root=False)) + "\n"))
         for guest in guests:
             block = guest_resource(guest, hcl_label(names[guest.vmid]), provider)
-            about = f"# {guest.kind} {guest.vmid} {guest.name or '(no name)'} on {guest.node}"
-            written.append(_write(folder / f"{names[guest.vmid]}.tf",
-                                  re.sub(r"[^ -~]", "?", about) + "\n" + render(block) + "\n"))
+            about = comment(f"{guest.kind} {guest.vmid} {guest.name or '(no name)'} on {guest.node}")
+            written.append(_write(folder / f"{names[guest.vmid]}.tf", about + "\n" + render(block) + "\n"))
             to = Raw(f"module.{group}.{block.labels[0]}.{block.labels[1]}")
             imports.append(render(Block("import", [("to", to), ("id", import_id(guest, provider))])))
         for stale in sorted(before - set(written)):

@@ -26,6 +26,8 @@ from .inventory import read_inventory
 from .mpcsync import SyncResult, sync_inventory
 
 MPC_VERSION = "1.0.0"  # the Proxmox-MPC package version whose workspace format the contract describes
+STATE_DB = Path(".proxmox", "state.db")  # the contract's layout, relative to the workspace
+CONFIG_FILE = Path(".proxmox", "config.yml")
 OUTPUT_LIMIT = 20_000  # characters of a command's output kept for the report (its tail)
 
 
@@ -55,7 +57,7 @@ class Workspace:
 
     @property
     def state_db(self) -> Path:
-        return self.path / ".proxmox" / "state.db"
+        return self.path / STATE_DB
 
     @property
     def terraform_dir(self) -> Path:
@@ -67,7 +69,7 @@ class Workspace:
 
     def config(self) -> dict[str, Any]:
         """``.proxmox/config.yml`` as a dict (empty if the file is missing)."""
-        path = self.path / ".proxmox" / "config.yml"
+        path = self.path / CONFIG_FILE
         if not path.exists():
             return {}
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -112,7 +114,7 @@ class Connection:
 
 def write_config(directory: Path, connection: Connection) -> Path:
     """Create ``directory/.proxmox/config.yml`` (and the directory) for ``connection``."""
-    path = directory / ".proxmox" / "config.yml"
+    path = directory / CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(connection.config(directory.name), sort_keys=False), encoding="utf-8")
     return path
@@ -122,7 +124,7 @@ def build_reference(api: Any, directory: Path, connection: Connection, provider:
     """The reference builder: config, ``state.db`` synced through ``api`` (read-only), Terraform and Ansible."""
     write_config(directory, connection)
     inventory = read_inventory(api, networks=False)  # one read for both jobs
-    result = sync_inventory(inventory, directory / ".proxmox" / "state.db")
+    result = sync_inventory(inventory, directory / STATE_DB)
     export_iac(inventory, directory, provider=provider)
     return Workspace(directory, "reference", sync=result)
 
