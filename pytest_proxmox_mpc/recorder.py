@@ -23,14 +23,14 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 import yaml
 from requests.structures import CaseInsensitiveDict
 from vcr.cassette import Cassette
-from vcr.errors import MissingMetadataError
+from vcr.errors import MissingMetadataError, UnhandledHTTPRequestError
 from vcr.matchers import method, path, query
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.record_mode import RecordMode
@@ -220,7 +220,7 @@ class Recorder:
         request = Request(prepared.method, prepared.url, prepared.body, dict(prepared.headers))
         with self._lock:
             cassette = self._cassette()
-            recorded = cassette.play_response(request) if cassette.can_play_response_for(request) else None
+            recorded = _play(cassette, request)
         if recorded is not None:
             return _response(recorded, prepared)
         if cassette.write_protected:
@@ -264,6 +264,17 @@ class Recorder:
                                       for key, value in cassette._metadata.items()}
             if cassette.dirty:
                 cassette._save()
+
+
+def _play(cassette: Cassette, request: Request) -> dict[str, Any] | None:
+    """The recorded answer to ``request`` (marked played), None if the cassette has none to give. vcrpy's own
+    ``can_play_response_for`` then ``play_response`` would scrub the request and scan the cassette twice."""
+    if cassette.record_mode == RecordMode.ALL or not (cassette.rewound or cassette.allow_playback_repeats):
+        return None
+    try:
+        return cast("dict[str, Any]", cassette.play_response(request))
+    except UnhandledHTTPRequestError:
+        return None
 
 
 def _body(response: dict[str, Any]) -> Any:
