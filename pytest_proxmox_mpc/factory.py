@@ -92,11 +92,11 @@ class GuestFactory:
         # Remembered: an anonymized replay sorts pseudonyms, not node names, and would pick another node.
         node = node or str(ctx.remember("node", self._pick_node(), sequence=True))
         run_id = ctx.remember("run_id", ctx.run_id)
+        base = {**DEFAULTS[self.kind], **self._kind_defaults(node, config), **config}  # the same for every try
         for _ in range(TAKEN_RETRIES):
             vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))
             name = f"pytest-{run_id}-{vmid - ctx.allocator.low}"
-            params = {**DEFAULTS[self.kind], **self._kind_defaults(node, config), **config,
-                      **self._marks(vmid, name, run_id)}
+            params = {**base, **self._marks(vmid, name, run_id)}
             try:
                 upid = self.api.nodes(node)(self.kind).post(**params)
                 break
