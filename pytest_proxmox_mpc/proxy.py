@@ -45,7 +45,7 @@ from .guests import ClusterLookup
 from .policy import LOGIN_PATH, ApiRequest
 from .proxyauth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
 from .proxyhttp import Answer, ProxyServer
-from .recorder import CassetteError, scrub_response
+from .recorder import CassetteError, scrub_body
 from .redact import SECRET_HEADERS
 from .run import Run
 
@@ -217,7 +217,7 @@ class SafetyProxy:
         headers = [(name, value) for name, value in response.headers.items() if name.lower() not in NOT_RETURNED]
         body = response.content
         if self.upstream.guard.recorder is not None:  # answer what the cassette keeps, so replay is identical
-            body = scrub_response({"headers": {}, "body": {"string": body}})["body"]["string"]
+            body = scrub_body(body)
         return Answer(response.status_code, response.reason or "", headers, body)
 
     def stop(self) -> None:

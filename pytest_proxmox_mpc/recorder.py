@@ -93,9 +93,8 @@ class CassetteError(RuntimeError):
 def _form(body: Any) -> dict[str, str] | None:
     if body in (None, b"", ""):
         return {}
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     try:
-        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+        return dict(parse_qsl(_text(body), keep_blank_values=True, strict_parsing=True))
     except ValueError:
         return None
 
@@ -112,23 +111,20 @@ def scrub_request(request: Request) -> Request:
     return Request(request.method, uri, body, headers)
 
 
-def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """A recorded answer without cookies and with secret-named JSON fields masked."""
-    headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in _DROPPED_HEADERS}
-    raw = _body(response)
+def scrub_body(raw: Any) -> Any:
+    """An answer's body as it may be kept: a JSON object with its secret-named fields masked; anything else
+    as it is."""
     try:
         data = json.loads(raw)
     except (ValueError, TypeError):
-        data = None
-    if isinstance(data, dict):
-        raw = json.dumps(redact_params(data), separators=(",", ":")).encode()
-    return {**response, "headers": headers, "body": {"string": raw}}
+        return raw
+    return json.dumps(redact_params(data), separators=(",", ":")).encode() if isinstance(data, dict) else raw
 
 
-def _scrub_on_save(request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
-    # Answers are scrubbed as they are written, not as they are loaded: a cassette read back from disk is
-    # scrubbed already, and walking a 10,000-guest answer again on every load would cost more than the replay.
-    return request, scrub_response(response)
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """A recorded answer without cookies and with secret-named JSON fields masked."""
+    headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in _DROPPED_HEADERS}
+    return {**response, "headers": headers, "body": {"string": scrub_body(_body(response))}}
 
 
 def _normalised(body: Any) -> dict[str, str] | bytes:
@@ -237,7 +233,9 @@ class Recorder:
         return real
 
     def _on_save(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
-        request, response = _scrub_on_save(request, response)
+        # Answers are scrubbed as they are written, not as they are loaded: a cassette read back from disk is
+        # scrubbed already, and walking a 10,000-guest answer again on every load would cost more than the replay.
+        response = scrub_response(response)
         if self.anonymizer is None:
             return request, response
         rewrite = self.anonymizer.rewrite
@@ -296,7 +294,7 @@ def _response(recorded: dict[str, Any], prepared: requests.PreparedRequest) -> r
     response.reason = recorded["status"].get("message", "")
     response.headers = CaseInsensitiveDict({k: ", ".join(v) if isinstance(v, list) else v
                                             for k, v in recorded.get("headers", {}).items()})
-    body = recorded.get("body", {}).get("string", b"")
+    body = _body(recorded)
     response._content = body.encode() if isinstance(body, str) else body
     response.url = prepared.url or ""
     response.request = prepared

@@ -31,17 +31,20 @@ class Recording:
     cassette: Path | None = None
 
 
+def _module_dir(nodeid: str) -> str:
+    """``tests/test_x.py::...`` -> ``tests/test_x``: the folder of a test module's cassettes."""
+    return str(Path(nodeid.partition("::")[0]).with_suffix(""))
+
+
 def test_cassette(nodeid: str) -> str:
     """``tests/test_x.py::TestA::test_b[1]`` -> ``tests/test_x/TestA.test_b_1``."""
-    module, _, rest = nodeid.partition("::")
-    return str(Path(module).with_suffix("")) + "/" + cassette_name(rest.replace("::", "."))
+    return _module_dir(nodeid) + "/" + cassette_name(nodeid.partition("::")[2].replace("::", "."))
 
 
 def fixture_cassette(fixturedef: Any, request: pytest.FixtureRequest) -> str:
     if fixturedef.scope == "session":
         return f"{SESSION_DIR}/{cassette_name(fixturedef.argname)}"
-    module = str(Path(request.node.nodeid.partition("::")[0]).with_suffix(""))
-    return f"{module}/_{fixturedef.scope}/{cassette_name(fixturedef.argname)}"
+    return f"{_module_dir(request.node.nodeid)}/_{fixturedef.scope}/{cassette_name(fixturedef.argname)}"
 
 
 class RecordingHooks:
@@ -57,7 +60,7 @@ class RecordingHooks:
     def state_of(self, nodeid: str) -> Recording:
         where = self.recorder.directory / (test_cassette(nodeid) + ".yaml")
         mode = self.recorder.mode
-        replaying = mode == "none" or (mode == "once" and where.exists())
+        replaying = self.recorder.replaying_only or (mode == "once" and where.exists())
         return Recording("replaying" if replaying else "recording", mode, where)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
