@@ -18,7 +18,7 @@ from typing import Any
 from .apischema import ApiSchema, load_schema
 from .audit import run_started
 from .client import derive
-from .destroy import DestroyFailed, GuestRef, Timeouts, destroy
+from .destroy import DestroyFailed, GuestRef, destroy
 from .errors import SafetyViolation
 from .exclusions import ExclusionList
 from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
@@ -106,12 +106,12 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
     return f"left alone: run not finished and only {age:.0f}s old (sweep age {max_age:.0f}s)"
 
 
-def sweep(api: Any, plan: SweepPlan, timeouts: Timeouts | None = None) -> dict[Leftover, str]:
+def sweep(api: Any, plan: SweepPlan) -> dict[Leftover, str]:
     """Remove the planned guests through ``api``; returns the ones that could not be removed, with why."""
     failed = {}
     for leftover in plan.remove:
         try:
-            destroy(api, leftover.ref, timeouts or Timeouts())
+            destroy(api, leftover.ref)
         except (DestroyFailed, SafetyViolation, OSError) as exc:
             failed[leftover] = str(exc)
     return failed
@@ -119,7 +119,7 @@ def sweep(api: Any, plan: SweepPlan, timeouts: Timeouts | None = None) -> dict[L
 
 def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple[int, int], schema: ApiSchema | None,
                   ledger_dir: Path, max_age: float, trail: AuditTrail | None = None, current_run: str | None = None,
-                  dry_run: bool = False, now: datetime | None = None, recorder: Recorder | None = None,
+                  dry_run: bool = False, recorder: Recorder | None = None,
                   ) -> tuple[SweepPlan, dict[Leftover, str]]:
     """Plan from the cluster's guests and the ledger files, then (unless ``dry_run``) remove the leftovers.
 
@@ -128,7 +128,7 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     """
     rows = readonly.cluster.resources.get(type="vm")
     plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
-                      now=now or datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
+                      now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
     if dry_run or not plan.remove:
         return plan, {}
     ledger = Ledger()
