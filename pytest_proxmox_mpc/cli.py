@@ -248,10 +248,11 @@ def scan_secrets(paths: list[Path]) -> int:
     if missing:
         print(f"pytest-proxmox-mpc: error: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    findings = scan(paths)
+    files = list(files_below(paths))  # walked once: scanned, then counted
+    findings = scan(files)
     for finding in findings:
         print(finding)
-    print(f"{len(findings)} secret-looking value(s) in {sum(1 for _ in files_below(paths))} file(s)")
+    print(f"{len(findings)} secret-looking value(s) in {len(files)} file(s)")
     return 1 if findings else 0
 
 
