@@ -15,14 +15,18 @@ class NetworkBlocked(OSError):
     """A connection to a non-loopback address was attempted while the network is blocked."""
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for a loopback IP address (an IPv6 scope left aside) and for ``localhost``."""
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _loopback(family: int, address: Any) -> bool:
     if family == getattr(socket, "AF_UNIX", None):
         return True
-    host = address[0] if isinstance(address, tuple) else address
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return str(host) == "localhost"
+    return is_loopback_host(str(address[0] if isinstance(address, tuple) else address))
 
 
 def block_non_loopback() -> Callable[[], None]:

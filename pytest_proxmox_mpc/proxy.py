@@ -23,7 +23,6 @@ Nothing here imports pytest.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import json
 import logging
@@ -42,6 +41,7 @@ from .endpoint import Endpoint
 from .errors import SafetyViolation
 from .guard import Guard, police_session
 from .guests import ClusterLookup
+from .network import is_loopback_host
 from .policy import LOGIN_PATH, ApiRequest
 from .proxyauth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
 from .proxyhttp import Answer, ProxyServer
@@ -68,11 +68,7 @@ def parse_listen(text: str) -> tuple[str, int]:
         raise ValueError(f"{text!r} is not HOST:PORT")
     if host == "localhost":
         return LOCALHOST, int(port)
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback_host(host):
         raise ValueError(f"{text!r} is not a loopback address: the safety proxy listens on 127.0.0.1, ::1 or "
                          "localhost only")
     return host, int(port)
