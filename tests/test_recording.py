@@ -116,6 +116,29 @@ def test_a_missing_or_broken_cassette_fails_with_one_line_naming_it(pytester: py
             "record it with: pytest 'test_suite.py::test_inventory' --pve-record-mode new_episodes") in out
 
 
+NEW_TEST = """
+
+def test_added_later(pve_readonly):
+    names = sorted(node["node"] for node in pve_readonly.nodes.get())
+    assert pve_readonly.nodes(names[-1]).network.get() is not None
+"""
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes"])
+def test_a_test_added_to_a_recorded_suite_is_recorded_with_a_real_login_and_replays(
+        pytester: pytest.Pytester, mode: str) -> None:
+    """The recorded login's ticket is scrubbed (and a sim is new each run): a new test's requests need the
+    run's own login, while the recorded tests still play from their cassettes."""
+    suite = pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    suite.write_text(suite.read_text() + NEW_TEST)
+    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", mode).assert_outcomes(passed=5)
+    login = (pytester.path / "cassettes" / "_session" / "_pve_connection.yaml").read_text()
+    assert login.count("/access/ticket") == 1, "the login is kept once, not once per recording run"
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
+    replayed.assert_outcomes(passed=5)
+
+
 def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
