@@ -21,12 +21,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from pytest_proxmox_mpc.ansible import export_ansible
-from pytest_proxmox_mpc.hcl import render
-from pytest_proxmox_mpc.iac import export_iac
-from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, NodeInfo
-from pytest_proxmox_mpc.names import guest_names, hcl_label
-from pytest_proxmox_mpc.terraform import PROVIDERS, export_terraform, guest_resource
+from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, NodeInfo
+from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
+from pytest_proxmox_mpc.workspace.export.hcl import render
+from pytest_proxmox_mpc.workspace.export.iac import export_iac
+from pytest_proxmox_mpc.workspace.export.names import guest_names, hcl_label
+from pytest_proxmox_mpc.workspace.export.terraform import PROVIDERS, export_terraform, guest_resource
 
 GIB, MIB = 1024**3, 1024**2
 ROLES = ("web", "db", "cache", "worker", "ci", "mon", "dns", "proxy")

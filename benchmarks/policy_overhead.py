@@ -26,17 +26,17 @@ from pathlib import Path
 
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.apischema import load_schema
-from pytest_proxmox_mpc.client import connect
-from pytest_proxmox_mpc.endpoint import Endpoint
-from pytest_proxmox_mpc.exclusions import ExclusionList
-from pytest_proxmox_mpc.guard import Guard
-from pytest_proxmox_mpc.policy import ApiRequest, PhasePolicy
-from pytest_proxmox_mpc.secret import Secret
-from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
-from pytest_proxmox_mpc.trail import AuditTrail
+from pytest_proxmox_mpc.cluster.apischema import load_schema
+from pytest_proxmox_mpc.cluster.client import connect
+from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.safety.exclusions import ExclusionList
+from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.policy import ApiRequest, PhasePolicy
+from pytest_proxmox_mpc.safety.trail import AuditTrail
+from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 EXCLUSIONS = 'protect:\n  vmids: [100, "200-299"]\n  names: ["prod-*"]\n  nodes: [pve-prod-1]\n'
 
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import requests
 
-from pytest_proxmox_mpc.simprocess import FakePveProcess
-from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.sim.process import FakePveProcess
+from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PASSWORD = "bench-password"
 PATH = "/api2/json/nodes/pve1/qemu/101/status/current"
 

@@ -19,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_proxmox_mpc.client import connect
-from pytest_proxmox_mpc.endpoint import Endpoint
-from pytest_proxmox_mpc.guard import Guard
-from pytest_proxmox_mpc.policy import ReadOnlyPolicy
-from pytest_proxmox_mpc.recorder import Recorder
-from pytest_proxmox_mpc.secret import Secret
-from pytest_proxmox_mpc.sim import SimCluster
-from pytest_proxmox_mpc.target import replay_endpoint
+from pytest_proxmox_mpc.cluster.client import connect
+from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.cluster.target import replay_endpoint
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.recording.recorder import Recorder
+from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
+from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 GUESTS = 10_000
@@ -81,7 +81,7 @@ def resources(workdir: Path, rounds: int) -> tuple[float, float]:
 
 
 def replay_endpoint_for(workdir: Path) -> Endpoint:
-    from pytest_proxmox_mpc.settings import RawSources, resolve
+    from pytest_proxmox_mpc.config.settings import RawSources, resolve
 
     settings = resolve(RawSources(options={"pve_target": "replay", "pve_cassette_dir": str(workdir / "cassettes")},
                                   ini={}, environ={}, rootdir=workdir))

@@ -28,9 +28,9 @@ from typing import Any
 
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, NodeInfo, StorageInfo, StorageUsage, split_list
-from pytest_proxmox_mpc.mpcsync import BOOKKEEPING, VOLATILE, sync_database, sync_inventory
-from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, NodeInfo, StorageInfo, StorageUsage, split_list
+from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.workspace.sync import BOOKKEEPING, VOLATILE, sync_database, sync_inventory
 
 NODES = ("pve1", "pve2", "pve3", "pve4")
 PASSWORD = "bench-password"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from export import synthetic_inventory  # type: ignore[import-not-found]
 
-from pytest_proxmox_mpc.iac import export_iac
 from pytest_proxmox_mpc.validators import CheckContext, check_terraform, checks_of
 from pytest_proxmox_mpc.validators.terraform import _parse_text
+from pytest_proxmox_mpc.workspace.export.iac import export_iac
 
 
 def median_seconds(job: object, rounds: int) -> float:

@@ -24,29 +24,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .audit import new_run_id
-from .client import connect_checked
-from .errors import SettingsError, TargetUnavailable, one_line
-from .guard import Guard
-from .guests import protected_vmids
-from .iac import export_iac
-from .inventory import read_inventory
-from .mpcsync import SyncError, sync_database
-from .network import block_non_loopback
-from .options import OPTIONS, add_flags
-from .phases import WRITE_PHASE
-from .policy import ReadOnlyPolicy
-from .private import write_private
-from .proxy import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
-from .recorder import CassetteError, cassette_name
+from .cluster.client import connect_checked
+from .cluster.inventory import read_inventory
+from .cluster.target import TargetSession, replay_endpoint
+from .config.options import OPTIONS, add_flags
+from .config.phases import WRITE_PHASE
+from .config.settings import RawSources, Settings, resolve
+from .errors import CassetteError, SettingsError, SyncError, TargetUnavailable, one_line
+from .files.private import write_private
+from .files.runfiles import RunFiles
+from .guests.sweeper import sweep_cluster
+from .proxy.relay import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
+from .recording.recorder import cassette_name
+from .recording.scan import files_below, scan
 from .run import Run
-from .runfiles import RunFiles
-from .scan import files_below, scan
-from .settings import RawSources, Settings, resolve
-from .sweeper import sweep_cluster
-from .target import TargetSession, replay_endpoint
-from .trail import AuditTrail
-from .workspace import STATE_DB
+from .safety.audit import new_run_id
+from .safety.guard import Guard
+from .safety.lookup import protected_vmids
+from .safety.network import block_non_loopback
+from .safety.policy import ReadOnlyPolicy
+from .safety.trail import AuditTrail
+from .workspace.builder import STATE_DB
+from .workspace.export.iac import export_iac
+from .workspace.sync import sync_database
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--rootdir", type=Path, default=Path.cwd(),
                        help="the directory whose .pytest_proxmox_mpc gets the audit trail (default: here)")
     for sub in (sweep, workspace, proxy):
-        add_flags(sub.add_argument, hide_negative=True)  # the plugin's settings, the same names
+        add_flags(sub.add_argument)  # the plugin's settings, the same names
     return parser
 
 
@@ -188,8 +188,8 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
             protected = protected_vmids(api, settings.exclusions) if args.phase >= WRITE_PHASE else frozenset()
         except Exception as exc:  # unresolved, the exclusion list would let writes through: no proxy at all
             raise TargetUnavailable(f"cannot resolve the exclusion list against the cluster: {one_line(exc)}") from None
-        proxy = open_proxy(run, endpoint, api, args.phase, workdir / "proxy", protected=protected, listen=listen,
-                           record_hint=hint)
+        proxy = open_proxy(endpoint, api, run.proxy_guard(args.phase, api, protected), workdir / "proxy",
+                           phase=args.phase, listen=listen, record_hint=hint)
         write_private(args.credentials_file, json.dumps(proxy.access.revealed(), indent=2) + "\n")
         print(f"proxy: {proxy.access.url} (phase {args.phase}, target {settings.target}, PVE {version})", flush=True)
         print(f"ca: {proxy.access.cafile}", flush=True)

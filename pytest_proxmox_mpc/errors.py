@@ -42,6 +42,59 @@ class UnsupportedClient(TypeError):
     """A client the guard cannot police (e.g. a proxmoxer backend other than https)."""
 
 
+class ExclusionError(ValueError):
+    """A malformed exclusion file. str() is ONE line: '<file>:<line>: <problem>' (line is 1-based)."""
+
+    def __init__(self, source: str, line: int | None, problem: str) -> None:
+        # The arguments go to ValueError so the exception pickles (pytest-xdist sends errors across).
+        super().__init__(source, line, " ".join(problem.split()))
+        self.source, self.line, self.problem = source, line, " ".join(problem.split())
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.problem}"
+
+
+class GuestCreateFailed(RuntimeError):
+    """A create did not give a usable guest; whatever it left has been removed (or is in the ledger)."""
+
+
+class TwoPhases(ValueError):
+    """A test carries more than one phase marker."""
+
+
+class SyncError(RuntimeError):
+    """The sync failed and wrote nothing (rolled back; a database it created is removed). One line."""
+
+
+class DestroyFailed(RuntimeError):
+    """The guest could not be removed; the message says why in one line."""
+
+
+class NetworkBlocked(OSError):
+    """A connection to a non-loopback address was attempted while the network is blocked."""
+
+
+class StateDbError(ValueError):
+    """The state database cannot be used (missing, unreadable, not SQLite, bad value); one line, naming the file."""
+
+
+class TaskFailed(RuntimeError):
+    """A task ended with an exit status other than OK. ``exitstatus`` is PVE's text (``TASK ERROR: ...``)."""
+
+    def __init__(self, upid: str, exitstatus: str) -> None:
+        super().__init__(f"task {upid} ended with: {exitstatus}")
+        self.upid, self.exitstatus = upid, exitstatus
+
+
+class TaskTimeout(RuntimeError):
+    """A task was still running when the wait ran out."""
+
+
+class CassetteError(RuntimeError):
+    """A cassette that cannot be used: one line naming the file and what to do."""
+
+
 def flat_text(exc: BaseException) -> str:
     """The message of ``exc`` (a database driver's original error when wrapped) with its whitespace and
     line breaks folded into single spaces."""

@@ -6,41 +6,40 @@ Registered through the ``pytest11`` entry point as ``proxmox_mpc``.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from . import phases, proxyfixtures, watchfixtures, workspacefixtures
-from .audit import new_run_id
-from .client import connect_checked
-from .criteria import CRITERIA_IDS
-from .errors import SettingsError, TargetUnavailable, one_line
-from .exclusions import ExclusionList
-from .guests import protected_vmids
-from .incident import ABORT_EXIT_CODE, Abort, write_incident
-from .options import OPTIONS, add_flags
-from .policy import ReadOnlyPolicy
-from .recording import Recording, RecordingHooks
-from .reporting import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
+from . import hookspecs
+from .config import phases
+from .config.options import OPTIONS, Option, add_flags
+from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
+from .errors import SettingsError
+from .guests.fixtures import factory_fixture_names
+from .recording.hooks import RECORDING_PLUGIN, RecordingHooks
+from .report.criteria import CRITERIA_IDS
+from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
 from .run import Run
-from .settings import RawSources, Settings, resolve
-from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, TEST_RAN, USAGE_ERROR
-from .target import Target, TargetSession
-from .tempfixtures import (  # noqa: F401  (imported here, they are registered with the plugin)
-    _pve_factory_context,
-    _pve_sweep_before_run,
-    _pve_writer,
-    factory_fixture_names,
-    temp_ct,
-    temp_ct_module,
-    temp_ct_session,
-    temp_vm,
-    temp_vm_module,
-    temp_vm_session,
+from .safety import redact
+from .safety.audit import new_run_id
+from .safety.incident import ABORT_EXIT_CODE, Abort, write_incident
+from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, TEST_RAN, USAGE_ERROR, WORKSPACE_CHECKS, run_of, settings_of
+from .validators.checks import WORKSPACE_CHECKS as BUILTIN_CHECKS
+from .validators.checks import WorkspaceCheck
+from .watch.watch import database_abort
+
+# The fixtures, one module per concern, registered with the plugin as pytest's own default_plugins are.
+FIXTURE_MODULES = (
+    "pytest_proxmox_mpc.cluster.fixtures",
+    "pytest_proxmox_mpc.safety.fixtures",
+    "pytest_proxmox_mpc.recording.fixtures",
+    "pytest_proxmox_mpc.watch.fixtures",
+    "pytest_proxmox_mpc.guests.fixtures",
+    "pytest_proxmox_mpc.workspace.fixtures",
+    "pytest_proxmox_mpc.proxy.fixtures",
 )
-from .trail import AuditView
-from .watch import database_abort
+pytest_plugins = FIXTURE_MODULES
 
 # The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
 # it phase 1, creating temporary guests phase 3.
@@ -50,19 +49,25 @@ EXPECT_REFUSAL = "pve_expect_refusal"
 CRITERION = "pve_criterion"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("proxmox", "pytest-proxmox-mpc: safe validation against Proxmox VE")
     add_flags(group.addoption)
     for opt in OPTIONS:
-        if opt.ini:
-            parser.addini(opt.ini, opt.help, default=None)
+        parser.addini(opt.ini, opt.full_help(), type=opt.ini_type, default=None)  # type: ignore[arg-type]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for phase in phases.PHASES.values():
         config.addinivalue_line("markers", phase.marker_help())
-    ini = {opt.ini: config.getini(opt.ini) for opt in OPTIONS if opt.ini}
     options = {opt.dest: config.getoption(opt.dest) for opt in OPTIONS}
+    try:
+        ini = {opt.ini: _ini_value(config, opt) for opt in OPTIONS}
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
     src = RawSources(options=options, ini=ini, environ=os.environ,
                      inifile=str(config.inipath) if config.inipath else None, rootdir=config.rootpath)
     config.addinivalue_line("markers", f"{EXPECT_REFUSAL}: the test sends requests the policy refuses on purpose; "
@@ -70,19 +75,16 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", None)
     run_id = worker_input.get("pve_run_id") if worker_input else None
     try:
-        settings = resolve(src)
+        settings = _adjusted(config, resolve(src))
         run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
                                                 worker_input["workerid"] if worker_input else "main",
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[WORKSPACE_CHECKS] = _workspace_checks(config)
     if run.recorder is not None:
         hooks = RecordingHooks(run.recorder, replay=settings.target == "replay")
-        config.pluginmanager.register(hooks, "proxmox_mpc_recording")
-    # The watch's fixtures (pve_inventory, the gates), which fixtures here depend on.
-    config.pluginmanager.register(watchfixtures, "proxmox_mpc_watch")
-    config.pluginmanager.register(workspacefixtures, "proxmox_mpc_workspace")
-    config.pluginmanager.register(proxyfixtures, "proxmox_mpc_proxy")
+        config.pluginmanager.register(hooks, RECORDING_PLUGIN)
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
                             "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
     if worker_input is None:
@@ -91,6 +93,41 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
         config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
+def _ini_value(config: pytest.Config, opt: Option) -> Any:
+    """An ini key's value as pytest parsed it for its type (a path made absolute against the ini file); None
+    when unset. A value pytest cannot parse is a ``SettingsError`` naming the key and the file."""
+    try:
+        value = config.getini(opt.ini)
+    except (ValueError, pytest.UsageError) as exc:
+        where = f" in {config.inipath}" if config.inipath else ""
+        raise SettingsError(f"setting {opt.ini} (from ini key {opt.ini}{where}): {str(exc).splitlines()[0]}") from None
+    if opt.kind == "path" and isinstance(value, list):
+        if len(value) > 1:
+            raise SettingsError(f"setting {opt.ini} (from ini key {opt.ini} in {config.inipath}): "
+                                f"{' '.join(map(str, value))!r} names more than one path")
+        return str(value[0]) if value else None
+    return value
+
+
+def _adjusted(config: pytest.Config, settings: Settings) -> Settings:
+    """The settings after the projects' hooks: their secret names registered, their policy adjustments applied."""
+    names = [str(name) for names in config.hook.pytest_proxmox_mpc_secret_names(config=config) for name in names]
+    config.add_cleanup(redact.add_secret_names(names))
+    adjustment = PolicyAdjustment(settings.temp_vmid_range, settings.exclusions)
+    config.hook.pytest_proxmox_mpc_adjust_policy(config=config, policy=adjustment)
+    return adjustment.apply(settings, "hook pytest_proxmox_mpc_adjust_policy")
+
+
+def _workspace_checks(config: pytest.Config) -> tuple[WorkspaceCheck, ...]:
+    checks = list(BUILTIN_CHECKS)
+    config.hook.pytest_proxmox_mpc_workspace_checks(config=config, checks=checks)
+    names = [check.name for check in checks]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise pytest.UsageError(f"pytest_proxmox_mpc_workspace_checks: check names must be unique: {', '.join(twice)}")
+    return tuple(checks)
 
 
 class _XdistController:
@@ -106,16 +143,6 @@ class _XdistController:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if RUN_KEY in config.stash:
         config.stash[RUN_KEY].close()
-
-
-def run_of(config: pytest.Config) -> Run:
-    """This process's state of the run."""
-    return config.stash[RUN_KEY]
-
-
-def settings_of(config: pytest.Config) -> Settings:
-    """The resolved settings of this run."""
-    return run_of(config).settings
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -202,90 +229,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
     if report.when == "call":
         item.stash[TEST_RAN] = True
     return report
-
-
-@pytest.fixture(scope="session")
-def _pve_target_session(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
-                        ) -> Iterator[TargetSession]:
-    session = TargetSession(settings_of(pytestconfig), tmp_path_factory.mktemp("pve-target"))
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-@pytest.fixture(scope="session")
-def pve_sim(_pve_target_session: TargetSession) -> Any:
-    """The simulated cluster's ``fakepve.FakePve`` (inject faults, add guests); skips on other targets."""
-    sim = _pve_target_session.sim
-    if sim is None:
-        pytest.skip(f"pve_sim needs --pve-target sim (the target is {_pve_target_session.kind})")
-    return sim.pve
-
-
-@pytest.fixture(scope="session")
-def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSession) -> tuple[Any, str]:
-    """The read-only client and the PVE version, from one login and one GET /version."""
-    endpoint = _pve_target_session.endpoint
-    guard = run_of(pytestconfig).guard(ReadOnlyPolicy())
-    try:
-        api, version = connect_checked(endpoint, guard)
-    except TargetUnavailable as exc:
-        problem = str(exc)
-    else:
-        return api, version
-    pytest.fail(f"proxmox: {problem}", pytrace=False)  # outside the except: no chained traceback
-
-
-@pytest.fixture(scope="session")
-def pve_readonly(_pve_connection: tuple[Any, str], _pve_watch: Any) -> Any:
-    """A ``proxmoxer.ProxmoxAPI`` that can only read: any method but GET (and the login) raises
-    ``ReadOnlyViolation`` before anything is sent."""
-    return _pve_connection[0]
-
-
-@pytest.fixture(scope="session")
-def pve_target(_pve_target_session: TargetSession, _pve_connection: tuple[Any, str], _pve_watch: Any) -> Target:
-    """What the run talks to: kind (sim, live), API base URL and PVE version."""
-    return Target(kind=_pve_target_session.kind, base_url=_pve_target_session.endpoint.base_url,
-                  version=_pve_connection[1])
-
-
-@pytest.fixture(scope="session")
-def pve_exclusions(pytestconfig: pytest.Config) -> ExclusionList:
-    """The production exclusion list of the run (empty without ``--pve-exclusions``):
-    ``pve_exclusions.protects(vmid=..., name=..., node=..., storage=...)``."""
-    return settings_of(pytestconfig).exclusions
-
-
-@pytest.fixture(scope="session")
-def _pve_protected(_pve_connection: tuple[Any, str], pve_exclusions: ExclusionList) -> frozenset[int]:
-    """The vmids protected by name, tag or pool, resolved against the inventory when the session starts."""
-    try:
-        return protected_vmids(_pve_connection[0], pve_exclusions)
-    except Exception as exc:  # an unresolved exclusion list must not let writes through: no client at all
-        problem = one_line(exc)
-    pytest.fail(f"proxmox: cannot resolve the exclusion list against the cluster: {problem}", pytrace=False)
-
-
-@pytest.fixture
-def pve_client(request: pytest.FixtureRequest, pytestconfig: pytest.Config, pve_readonly: Any,
-               _pve_protected: frozenset[int]) -> Any:
-    """A ``proxmoxer.ProxmoxAPI`` with the running test's phase policy: a refused request raises
-    ``PhaseViolation`` or ``ExclusionViolation`` (both ``SafetyViolation``) before anything is sent."""
-    phase = phases.phase_of_test(request.node) or phases.DEFAULT_PHASE
-    return run_of(pytestconfig).client(pve_readonly, phase, _pve_protected)
-
-
-@pytest.fixture(scope="session")
-def pve_audit(pytestconfig: pytest.Config) -> AuditView:
-    """The current run's audit trail: ``pve_audit.records(test=nodeid)``, ``pve_audit.refusals()``."""
-    run = run_of(pytestconfig)
-    return AuditView(run.files.audit, run.run_id)
-
-
-@pytest.fixture
-def pve_recording(request: pytest.FixtureRequest) -> Recording:
-    """Whether this test records (``state == "recording"``), replays (``"replaying"``) or neither (``"off"``)."""
-    hooks = request.config.pluginmanager.get_plugin("proxmox_mpc_recording")
-    return hooks.state_of(request.node.nodeid) if isinstance(hooks, RecordingHooks) else Recording("off")

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .anonymize import Anonymizer
-from .apischema import ApiSchema, load_schema
-from .client import derive
+from .cluster.apischema import ApiSchema, load_schema
+from .cluster.client import derive
+from .config.settings import Settings
 from .errors import SettingsError
-from .guard import ConnectionHealth, Guard
-from .guests import ClusterLookup
-from .ledger import Ledger, LedgerFile
-from .policy import GuestLookup, PhasePolicy, Policy
-from .recorder import Recorder
-from .runfiles import RunFiles
-from .settings import Settings
-from .trail import AuditTrail
+from .files.runfiles import RunFiles
+from .recording.anonymize import Anonymizer
+from .recording.recorder import Recorder
+from .safety.guard import ConnectionHealth, Guard
+from .safety.ledger import Ledger, LedgerFile
+from .safety.lookup import ClusterLookup
+from .safety.policy import GuestLookup, PhasePolicy, Policy
+from .safety.trail import AuditTrail
+
+if TYPE_CHECKING:  # the watch is made from a Run (watch.py imports this module)
+    from .watch.watch import Watch
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Run:
     recorder: Recorder | None = None
     health: ConnectionHealth = field(default_factory=ConnectionHealth)
     watched_databases: list[Path] = field(default_factory=list)  # checked after every test (abort if corrupt)
-    watch: Any = None  # the Watch, once the session has connected (watch.py imports this module)
+    watch: Watch | None = None  # once the session has connected
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -72,6 +75,10 @@ class Run:
     def guard(self, policy: Policy, source: str | None = None) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""
         return Guard(policy, self.trail, self.ledger, self.recorder, self.health, source=source)
+
+    def proxy_guard(self, phase: int, api: Any, protected: frozenset[int] = frozenset()) -> Guard:
+        """The guard of a safety proxy for ``phase``: this run's policy, with guests looked up through ``api``."""
+        return self.guard(self.policy(phase, protected=protected, lookup=ClusterLookup(api)), source="proxy")
 
     def client(self, readonly: Any, phase: int, protected: frozenset[int]) -> Any:
         """A client sharing ``readonly``'s login with the policy of ``phase``; guests are looked up through

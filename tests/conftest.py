@@ -14,12 +14,12 @@ from cryptography import x509  # noqa: F401
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
 
-from pytest_proxmox_mpc.simprocess import FakePveProcess
-from pytest_proxmox_mpc.simprocess import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.sim.process import FakePveProcess
+from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 
 __all__ = ["FakePveProcess"]  # the tests import it from here
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PASSWORD = "fakepve-process-password"
 
 

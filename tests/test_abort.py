@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.incident import ABORT_EXIT_CODE
+from pytest_proxmox_mpc.safety.incident import ABORT_EXIT_CODE
 
 from .conftest import FakePveProcess
 

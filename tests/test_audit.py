@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import audit
-from pytest_proxmox_mpc.audit import (
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.files.runfiles import RunFiles
+from pytest_proxmox_mpc.safety import audit
+from pytest_proxmox_mpc.safety.audit import (
     AuditLog,
     AuditRecord,
     AuditSummary,
@@ -24,15 +26,13 @@ from pytest_proxmox_mpc.audit import (
     run_started,
     upid_of,
 )
-from pytest_proxmox_mpc.redact import (
+from pytest_proxmox_mpc.safety.redact import (
     REDACTED,
     SECRET_HEADERS,
     SECRET_PARAM_NAMES,
     is_secret_name,
     redact_params,
 )
-from pytest_proxmox_mpc.runfiles import RunFiles
-from pytest_proxmox_mpc.secret import Secret
 
 UPID = "UPID:pve1:0000C530:001C5B8B:6740B6E1:qmstart:101:root@pam:"
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_proxmox_mpc.exclusions import VMID_MAX, VMID_MIN, ExclusionError, ExclusionList, GuestFacts
+from pytest_proxmox_mpc.errors import ExclusionError
+from pytest_proxmox_mpc.safety.exclusions import VMID_MAX, VMID_MIN, ExclusionList, GuestFacts
 
 EXAMPLE = """\
 protect:

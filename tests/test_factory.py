@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pytest_proxmox_mpc.factory import GuestCreateFailed
+from pytest_proxmox_mpc.errors import GuestCreateFailed
 
 
 def temp_guests(sim):

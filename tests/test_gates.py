@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.audit import AuditLog
-from pytest_proxmox_mpc.criteria import CRITERIA
-from pytest_proxmox_mpc.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE
-from pytest_proxmox_mpc.report import percentile
+from pytest_proxmox_mpc.report.build import percentile
+from pytest_proxmox_mpc.report.criteria import CRITERIA
+from pytest_proxmox_mpc.safety.audit import AuditLog
+from pytest_proxmox_mpc.safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE
 
 GiB = 1024 ** 3
 

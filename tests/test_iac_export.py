@@ -21,13 +21,13 @@ import pytest
 import yaml
 from hcl2.utils import SerializationOptions
 
-from pytest_proxmox_mpc.ansible import export_ansible
-from pytest_proxmox_mpc.iac import export_iac
-from pytest_proxmox_mpc.inventory import GuestInfo, Inventory, read_inventory
-from pytest_proxmox_mpc.scenario import resolve_scenario
-from pytest_proxmox_mpc.sim import SimCluster
-from pytest_proxmox_mpc.terraform import export_terraform
+from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
+from pytest_proxmox_mpc.sim.cluster import SimCluster
+from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 from pytest_proxmox_mpc.validators.ansible import run_ansible_lint
+from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
+from pytest_proxmox_mpc.workspace.export.iac import export_iac
+from pytest_proxmox_mpc.workspace.export.terraform import export_terraform
 
 PROVIDERS = {"bpg": ("bpg/proxmox", "proxmox_virtual_environment_vm", "proxmox_virtual_environment_container"),
              "telmate": ("telmate/proxmox", "proxmox_vm_qemu", "proxmox_lxc")}

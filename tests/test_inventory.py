@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pytest_proxmox_mpc.drift import unintended_changes
-from pytest_proxmox_mpc.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.watch.drift import unintended_changes
 
 
 def test_the_snapshot_holds_the_whole_cluster(pve_inventory: Inventory, pve_sim: Any) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.inventory import Inventory, read_inventory
-from pytest_proxmox_mpc.mpcsync import SyncError, sync_database, sync_inventory
-from pytest_proxmox_mpc.statedb import integrity_problems, open_readonly, schema_differences
+from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.errors import SyncError
+from pytest_proxmox_mpc.workspace.statedb.models import integrity_problems, open_readonly, schema_differences
+from pytest_proxmox_mpc.workspace.sync import sync_database, sync_inventory
 
 T1 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 T2 = datetime(2025, 1, 3, 3, 4, 5, tzinfo=timezone.utc)

@@ -24,12 +24,12 @@ import proxmoxer
 import pytest
 import yaml
 
-from pytest_proxmox_mpc.inventory import Inventory, read_inventory
-from pytest_proxmox_mpc.sim import SimCluster
+from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
-from pytest_proxmox_mpc.workspace import Connection, build_reference
+from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "scenarios" / "homelab.json"
+SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PROVIDERS = ("bpg", "telmate")
 CHECK_NAMES = tuple(check.name for check in WORKSPACE_CHECKS)
 LINT = "ansible-lint-offline"

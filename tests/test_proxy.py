@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_proxmox_mpc.cli import main as cli
-from pytest_proxmox_mpc.proxy import form_params, parse_listen
-from pytest_proxmox_mpc.proxyauth import ProxyAuth, ProxyCredentials, ticket_of
+from pytest_proxmox_mpc.proxy.auth import ProxyAuth, ProxyCredentials, ticket_of
+from pytest_proxmox_mpc.proxy.relay import form_params, parse_listen
 
 from .conftest import PASSWORD, FakePveProcess
 
@@ -76,7 +76,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from pytest_proxmox_mpc.apischema import load_schema
+from pytest_proxmox_mpc.cluster.apischema import load_schema
 from tools import FORM, body_of, curl, node
 
 VALUES = {"node": "pve1", "storage": "local", "poolid": "prod", "vmid": "101"}
@@ -419,7 +419,7 @@ def test_json_bodies_are_forwarded_as_form_fields() -> None:
 MPC_TOOL = """
 import json, os, sys, yaml, proxmoxer, requests
 from pathlib import Path
-from pytest_proxmox_mpc.mpcsync import sync_database
+from pytest_proxmox_mpc.workspace.sync import sync_database
 config = yaml.safe_load(Path(".proxmox/config.yml").read_text())
 assert (config["host"], str(config["port"])) == (os.environ["PROXMOX_HOST"], os.environ["PROXMOX_PORT"])
 header = "PVEAPIToken={}!{}={}".format(config["username"], config["tokenId"], os.environ["PROXMOX_TOKEN_SECRET"])

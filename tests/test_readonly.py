@@ -10,12 +10,12 @@ import pytest
 from proxmoxer import AuthenticationError, ProxmoxAPI
 
 from pytest_proxmox_mpc import ReadOnlyPolicy, ReadOnlyViolation, UnsupportedClient, police
-from pytest_proxmox_mpc.audit import AuditLog
-from pytest_proxmox_mpc.client import connect
-from pytest_proxmox_mpc.guard import Guard
-from pytest_proxmox_mpc.policy import ApiRequest
-from pytest_proxmox_mpc.sim import SimCluster
-from pytest_proxmox_mpc.trail import AuditTrail
+from pytest_proxmox_mpc.cluster.client import connect
+from pytest_proxmox_mpc.safety.audit import AuditLog
+from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.policy import ApiRequest
+from pytest_proxmox_mpc.safety.trail import AuditTrail
+from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 from .conftest import SCENARIO
 

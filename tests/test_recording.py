@@ -10,7 +10,7 @@ import pytest
 import requests
 from vcr.cassette import Cassette
 
-from pytest_proxmox_mpc.recorder import Recorder
+from pytest_proxmox_mpc.recording.recorder import Recorder
 
 from .conftest import FakePveProcess
 
@@ -20,7 +20,7 @@ import socket
 import pytest
 
 from pytest_proxmox_mpc import PhaseViolation
-from pytest_proxmox_mpc.network import NetworkBlocked
+from pytest_proxmox_mpc.errors import NetworkBlocked
 
 
 @pytest.mark.phase3
@@ -192,7 +192,7 @@ def test_anonymized_cassettes_hold_pseudonyms_only_and_replay(pytester: pytest.P
 POLLING = """
 import pytest
 
-from pytest_proxmox_mpc.tasks import wait_for_task
+from pytest_proxmox_mpc.cluster.tasks import wait_for_task
 
 
 @pytest.mark.phase3

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from pytest_proxmox_mpc.config.options import OPTIONS
+from pytest_proxmox_mpc.config.parsing import parse_host
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.config.settings import RawSources, Settings, resolve
 from pytest_proxmox_mpc.errors import SettingsError
-from pytest_proxmox_mpc.exclusions import ExclusionList
-from pytest_proxmox_mpc.options import OPTIONS
-from pytest_proxmox_mpc.secret import Secret
-from pytest_proxmox_mpc.settings import RawSources, Settings, parse_host, resolve
+from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 
 # The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable).
-PACKAGED = Path(str(resources.files("pytest_proxmox_mpc") / "scenarios" / "homelab.json"))
+PACKAGED = Path(str(resources.files("pytest_proxmox_mpc.sim") / "scenarios" / "homelab.json"))
 # A live target with a password: every cross-check passes unless a test breaks it on purpose.
 BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE_TOKEN_VALUE": "tok-not-shown"}
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from pytest_proxmox_mpc.statedb import (
+from pytest_proxmox_mpc.errors import StateDbError
+from pytest_proxmox_mpc.workspace.statedb.models import (
     CONTRACT_TABLES,
     Container,
     Node,
-    StateDbError,
     StateSnapshot,
     Storage,
     Task,

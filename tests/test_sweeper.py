@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.audit import AuditLog
 from pytest_proxmox_mpc.cli import main as cli
-from pytest_proxmox_mpc.exclusions import ExclusionList
-from pytest_proxmox_mpc.sweeper import plan_sweep
+from pytest_proxmox_mpc.guests.sweeper import plan_sweep
+from pytest_proxmox_mpc.safety.audit import AuditLog
+from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 
 from .conftest import FakePveProcess
 

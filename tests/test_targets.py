@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from pytest_proxmox_mpc import ReadOnlyPolicy, TargetUnavailable
-from pytest_proxmox_mpc.client import connect, read_version
-from pytest_proxmox_mpc.policy import LOGIN_PATH
-from pytest_proxmox_mpc.secret import Secret
-from pytest_proxmox_mpc.sim import SimCluster
-from pytest_proxmox_mpc.simprocess import sim_process
+from pytest_proxmox_mpc.cluster.client import connect, read_version
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.safety.policy import LOGIN_PATH
+from pytest_proxmox_mpc.sim.cluster import SimCluster
+from pytest_proxmox_mpc.sim.process import sim_process
 
 from .conftest import SCENARIO, FakePveProcess
 
@@ -105,7 +105,7 @@ def test_wrong_password_is_one_clear_line(pytester: pytest.Pytester, monkeypatch
 
 
 def test_unreachable_host_is_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_proxmox_mpc.simprocess import free_port
+    from pytest_proxmox_mpc.sim.process import free_port
 
     monkeypatch.setenv("PVE_PASSWORD", "x")
     port = free_port("127.0.0.9")
@@ -119,7 +119,7 @@ def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, m
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address)
     one_line_errors(result, f"proxmox: TLS verification of https://{fakepve_process.address}/api2/json failed; "
-                            "give the cluster's CA with --pve-ca-bundle (or --pve-no-verify-ssl on a trusted network)")
+                            "give the cluster's CA with --pve-ca-bundle (or --no-pve-verify-ssl on a trusted network)")
     result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address, "--pve-no-verify-ssl")
     result.assert_outcomes(passed=PHASE1_TESTS)
     assert "InsecureRequestWarning" not in result.stdout.str()

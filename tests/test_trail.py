@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.audit import AuditLog
+from pytest_proxmox_mpc.safety.audit import AuditLog
 
 from .conftest import FakePveProcess
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pytest_proxmox_mpc.cli import main
-from pytest_proxmox_mpc.statedb import open_readonly, schema_differences
+from pytest_proxmox_mpc.workspace.statedb.models import open_readonly, schema_differences
 
 USES_THE_WORKSPACE = """
 import sqlite3
@@ -44,7 +44,7 @@ def test_by_default_the_reference_builder_makes_the_workspace(pytester: pytest.P
 
 
 def test_the_reference_workspace_follows_the_contract(tmp_path: Path, pve_readonly: object) -> None:
-    from pytest_proxmox_mpc.workspace import Connection, build_reference
+    from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 
     workspace = build_reference(pve_readonly, tmp_path / "ws", Connection("h", 8006, "root@pam", "pve1", True),
                                 provider="telmate")
@@ -90,7 +90,7 @@ def test_a_directory_that_is_no_workspace_is_a_usage_error(pytester: pytest.Pyte
 TOOL = """
 import os, sys, yaml, proxmoxer
 from pathlib import Path
-from pytest_proxmox_mpc.mpcsync import sync_database
+from pytest_proxmox_mpc.workspace.sync import sync_database
 config = yaml.safe_load(Path(".proxmox/config.yml").read_text())
 assert config["host"] == os.environ["PROXMOX_HOST"] and config["tokenId"] == os.environ["PROXMOX_TOKEN_ID"]
 api = proxmoxer.ProxmoxAPI(os.environ["PROXMOX_HOST"], port=int(os.environ["PROXMOX_PORT"]),

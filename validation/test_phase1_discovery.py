@@ -7,10 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import AuditView
-from pytest_proxmox_mpc.criteria import LATENCY_BUDGET_MS
-from pytest_proxmox_mpc.inventory import Inventory
-from pytest_proxmox_mpc.policy import LOGIN_PATH
+from pytest_proxmox_mpc import LATENCY_BUDGET_MS, LOGIN_PATH, AuditView, Inventory
 from pytest_proxmox_mpc.validators import check_discovery, describe
 
 pytestmark = pytest.mark.phase1

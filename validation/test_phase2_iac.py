@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxmox_mpc.inventory import Inventory
+from pytest_proxmox_mpc import Inventory, Workspace
 from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, describe
-from pytest_proxmox_mpc.workspace import Workspace
-
-from .workflow import check_params
 
 pytestmark = pytest.mark.phase2
 
-CHECKS = check_params("iac")
+CHECK_AREA = "iac"  # conftest.py parametrizes ``check`` with the run's checks of this area
 
 
-@pytest.mark.parametrize("check", CHECKS)
 def test_generated_iac(check: WorkspaceCheck, mpc_workspace: Workspace, pve_inventory: Inventory,
                        check_context: CheckContext) -> None:
     findings = check.run(mpc_workspace.path, pve_inventory, check_context)

@@ -11,19 +11,14 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.inventory import Inventory
-from pytest_proxmox_mpc.mpcsync import sync_database
+from pytest_proxmox_mpc import Inventory, Workspace, sync_database
 from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, database_contents, describe
-from pytest_proxmox_mpc.workspace import Workspace
-
-from .workflow import check_params
 
 pytestmark = pytest.mark.phase2
 
-CHECKS = check_params("sync")
+CHECK_AREA = "sync"  # conftest.py parametrizes ``check`` with the run's checks of this area
 
 
-@pytest.mark.parametrize("check", CHECKS)
 def test_state_database(check: WorkspaceCheck, mpc_workspace: Workspace, pve_inventory: Inventory,
                         check_context: CheckContext) -> None:
     findings = check.run(mpc_workspace.path, pve_inventory, check_context)

@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.factory import GuestCreateFailed
-from pytest_proxmox_mpc.inventory import read_inventory
+from pytest_proxmox_mpc import GuestCreateFailed, Workspace, read_inventory, workspace_checks
 from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, describe
-from pytest_proxmox_mpc.workspace import Workspace
 
 from .workflow import every_check, resource_vmids, update, working_copy
 
@@ -24,7 +22,7 @@ pytestmark = pytest.mark.phase3
 @pytest.mark.pve_criterion("p3-api-ops", "p3-rollback", "p2-state-tracking")
 def test_temporary_guests_appear_in_discovery_sync_and_export_and_go_again(
         temp_vm: Any, temp_ct: Any, pve_readonly: Any, mpc_workspace: Workspace, tmp_path: Path,
-        check_context: CheckContext) -> None:
+        check_context: CheckContext, pytestconfig: pytest.Config) -> None:
     work = working_copy(mpc_workspace, tmp_path)
     vm, ct = temp_vm(), temp_ct()
     made = {vm.vmid: "qemu", ct.vmid: "lxc"}
@@ -35,7 +33,8 @@ def test_temporary_guests_appear_in_discovery_sync_and_export_and_go_again(
     db = work / ".proxmox" / "state.db"
     assert not (found := check_snapshots(db, {vmid: ("created",) for vmid in made})), describe(found, "the sync")
     assert set(made) <= resource_vmids(work), "the export has no resource for a temporary guest"
-    assert not (found := every_check(work, inventory, check_context)), describe(found, "the updated workspace")
+    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    assert not found, describe(found, "the updated workspace")
 
     temp_vm.remove(vm)
     temp_ct.remove(ct)
@@ -44,7 +43,8 @@ def test_temporary_guests_appear_in_discovery_sync_and_export_and_go_again(
     assert synced.deleted >= 2, f"the sync after removal: {synced.summary()}"
     assert not (found := check_snapshots(db, {vmid: ("deleted",) for vmid in made})), describe(found, "the sync")
     assert not set(made) & resource_vmids(work), "the export still has a removed guest's resource"
-    assert not (found := every_check(work, inventory, check_context)), describe(found, "the updated workspace")
+    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    assert not found, describe(found, "the updated workspace")
 
 
 @pytest.mark.pve_criterion("p3-error-handling")

@@ -13,11 +13,8 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.criteria import CRITERIA
-from pytest_proxmox_mpc.factory import GuestCreateFailed
-from pytest_proxmox_mpc.inventory import read_inventory
+from pytest_proxmox_mpc import CRITERIA, GuestCreateFailed, Workspace, read_inventory, workspace_checks
 from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, describe
-from pytest_proxmox_mpc.workspace import Workspace
 
 from .workflow import every_check, resource_vmids, update, working_copy
 
@@ -30,7 +27,7 @@ READ_CONCURRENCY = 4
 @pytest.mark.pve_criterion("p4-workflows", "run-sync-time", "p4-cleanup")
 def test_the_end_to_end_chain_with_guests_of_this_worker(
         temp_vm: Any, temp_ct: Any, pve_readonly: Any, mpc_workspace: Workspace, tmp_path: Path,
-        check_context: CheckContext) -> None:
+        check_context: CheckContext, pytestconfig: pytest.Config) -> None:
     work = working_copy(mpc_workspace, tmp_path)
     made = [temp_vm(), temp_ct()]
     start = time.perf_counter()
@@ -41,7 +38,8 @@ def test_the_end_to_end_chain_with_guests_of_this_worker(
     assert not (found := check_snapshots(work / ".proxmox" / "state.db", {v: ("created",) for v in vmids})), (
         describe(found, "the sync"))
     assert vmids <= resource_vmids(work)
-    assert not (found := every_check(work, inventory, check_context)), describe(found, "the workspace")
+    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    assert not found, describe(found, "the workspace")
     assert took < SYNC_BUDGET_S, (f"discovery, sync and export of {inventory.summary()} took {took:.1f} s; "
                                   f"the budget is {SYNC_BUDGET_S:g} s")
 

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.iac import export_iac
-from pytest_proxmox_mpc.inventory import Inventory, read_inventory
-from pytest_proxmox_mpc.mpcsync import SyncResult, sync_database
-from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding, checks_of, terraform_resources
-from pytest_proxmox_mpc.validators.terraform import RESOURCE_TYPES, parse_terraform, resource_values
-from pytest_proxmox_mpc.workspace import Workspace
-
-
-def check_params(area: str) -> list[Any]:
-    """The registry's checks of ``area`` as test parameters named after them, marked with their criteria."""
-    return [pytest.param(check, id=check.name, marks=[pytest.mark.pve_criterion(c) for c in check.criteria])
-            for check in checks_of(area)]
+from pytest_proxmox_mpc import Inventory, SyncResult, Workspace, export_iac, read_inventory, sync_database
+from pytest_proxmox_mpc.validators import (
+    RESOURCE_TYPES,
+    CheckContext,
+    Finding,
+    WorkspaceCheck,
+    parse_terraform,
+    resource_values,
+    terraform_resources,
+)
 
 
 def working_copy(workspace: Workspace, directory: Path) -> Path:
@@ -44,9 +43,10 @@ def update(api: Any, path: Path) -> tuple[Inventory, SyncResult]:
     return inventory, result
 
 
-def every_check(path: Path, inventory: Inventory, context: CheckContext) -> list[Finding]:
-    """The findings of every workspace check."""
-    return [finding for check in WORKSPACE_CHECKS for finding in check.run(path, inventory, context)]
+def every_check(checks: Iterable[WorkspaceCheck], path: Path, inventory: Inventory,
+                context: CheckContext) -> list[Finding]:
+    """The findings of every workspace check of the run (``pytest_proxmox_mpc.workspace_checks``)."""
+    return [finding for check in checks for finding in check.run(path, inventory, context)]
 
 
 def resource_vmids(path: Path) -> set[int]:

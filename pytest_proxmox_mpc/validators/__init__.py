@@ -24,9 +24,10 @@ from .database import (
 from .discovery import check_discovery
 from .findings import Finding, describe
 from .secrets import check_no_secrets
-from .terraform import check_terraform, parse_terraform, terraform_resources
+from .terraform import RESOURCE_TYPES, check_terraform, parse_terraform, resource_values, terraform_resources
 
 __all__ = [
+    "RESOURCE_TYPES",
     "WORKSPACE_CHECKS",
     "CheckContext",
     "Finding",
@@ -49,5 +50,6 @@ __all__ = [
     "inventory_hosts",
     "lint_ansible",
     "parse_terraform",
+    "resource_values",
     "terraform_resources",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ..inventory import GuestInfo, Inventory
+from ..cluster.inventory import GuestInfo, Inventory
 from .findings import Finding
 from .terraform import GIB, cluster_cores, cluster_memory_mib
 

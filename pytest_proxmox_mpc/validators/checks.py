@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inventory import Inventory
+from ..cluster.inventory import Inventory
 from .ansible import check_ansible, lint_ansible
 from .database import (
     backup_round_trip,

@@ -14,11 +14,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec
 
-from ..errors import one_line
-from ..inventory import GuestInfo, Inventory
-from ..statedb import (
+from ..cluster.inventory import GuestInfo, Inventory
+from ..errors import StateDbError, one_line
+from ..workspace.statedb.models import (
     CONTRACT_TABLES,
-    StateDbError,
     integrity_problems,
     open_readonly,
     readonly_connection,

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..redact import is_secret_name
-from ..scan import PATTERNS
+from ..recording.scan import PATTERNS
+from ..safety.redact import is_secret_name
 from .findings import Finding
 
 CHECK = "secrets"

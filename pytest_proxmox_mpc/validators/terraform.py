@@ -20,7 +20,7 @@ from typing import Any
 import hcl2
 from hcl2.utils import SerializationOptions
 
-from ..inventory import GuestInfo, Inventory, api_int
+from ..cluster.inventory import GuestInfo, Inventory, api_int
 from .findings import Finding
 
 CHECK = "terraform"

@@ -1,0 +1,117 @@
+"""Opening a proxmoxer client on an endpoint, with failures turned into one clear line.
+
+Every request a client sends passes its ``Guard``, the login included: proxmoxer logs in with a
+module-level ``requests.post`` that no session adapter sees, so the password login is done here, through
+a policed session of its own, and proxmoxer is handed the resulting ticket.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
+from proxmoxer.backends.https import ProxmoxHTTPAuth
+
+from ..errors import TargetUnavailable
+from ..safety.guard import Guard, as_guard, police, police_session
+from ..safety.policy import LOGIN_PATH, Policy
+from .endpoint import Endpoint
+
+
+class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
+    """proxmoxer's ticket auth, logging in (and renewing the ticket) through a policed session."""
+
+    def __init__(self, login: requests.Session, endpoint: Endpoint, password: str) -> None:
+        self._login = login
+        super().__init__(endpoint.user, password, base_url=endpoint.base_url, verify_ssl=endpoint.verify,
+                         timeout=endpoint.timeout)
+
+    def _get_new_tokens(self, password: str | None = None, otp: str | None = None,
+                        otptype: str | None = None) -> None:
+        current = str(getattr(self, "pve_auth_ticket", ""))  # a renewal logs in with the current ticket
+        data = {"username": self.username, "password": password or current}
+        answer = self._login.post(self.base_url + LOGIN_PATH, data=data, verify=self.verify_ssl,
+                                  timeout=self.timeout)
+        if answer.status_code != 200:
+            raise AuthenticationError(f"login refused with HTTP {answer.status_code}")
+        ticket = answer.json()["data"]
+        if ticket.get("NeedTFA") is not None:
+            raise AuthenticationError("the user needs two-factor authentication; use an API token instead")
+        self.birth_time = time.monotonic()
+        self.pve_auth_ticket = ticket["ticket"]
+        self.csrf_prevention_token = ticket["CSRFPreventionToken"]
+
+
+def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
+    """A ``proxmoxer.ProxmoxAPI`` (https backend) on ``endpoint``, every request of it passing ``policy``.
+
+    The guard is installed before the first API call, so nothing unpoliced is ever sent. Password
+    logins are checked here; token logins by the first request.
+    Raises ``TargetUnavailable`` with one line, never a secret.
+    """
+    guard = as_guard(policy)
+    if endpoint.token_name and endpoint.token_value is None:
+        raise TargetUnavailable(f"API token {endpoint.token_name!r} has no secret")
+    if not endpoint.token_name and endpoint.password is None:
+        raise TargetUnavailable(f"no credentials for {endpoint.user} at {endpoint.base_url}")
+    # A token auth sends nothing when it is made; for a password login it is replaced below, unused.
+    token = endpoint.token_value.reveal() if endpoint.token_name and endpoint.token_value else "unused"
+    api = ProxmoxAPI(endpoint.netloc, user=endpoint.user, backend="https", verify_ssl=endpoint.verify,
+                     timeout=endpoint.timeout, token_name=endpoint.token_name or "unused", token_value=token)
+    police(api, guard)
+    if not endpoint.token_name:
+        assert endpoint.password is not None
+        login = police_session(requests.Session(), guard)
+        try:
+            auth = _PolicedTicketAuth(login, endpoint, endpoint.password.reveal())
+        except AuthenticationError:
+            raise TargetUnavailable(f"login as {endpoint.user} refused by {endpoint.base_url} "
+                                    "(wrong user or password?)") from None
+        except requests.RequestException as exc:
+            raise TargetUnavailable(describe_failure(endpoint, exc)) from None
+        api._backend.auth = api._store["session"].auth = auth
+    return api
+
+
+def derive(api: Any, guard: Policy | Guard) -> Any:
+    """A second client sharing ``api``'s login but with a session (and so a guard) of its own."""
+    clone = ProxmoxAPI.__new__(ProxmoxAPI)
+    clone.__dict__.update(api.__dict__)
+    clone._store = dict(api._store, session=api._backend.get_session())
+    return police(clone, guard)
+
+
+def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
+    """One line for a failed request: what went wrong and what to check. No URL parameters, no secrets."""
+    where = endpoint.base_url
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (f"TLS verification of {where} failed; give the cluster's CA with --pve-ca-bundle "
+                "(or --no-pve-verify-ssl on a trusted network)")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"{where} did not answer within {endpoint.timeout:g}s (--pve-timeout)"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot reach {where}: connection failed (is the host and port right, is it up?)"
+    return f"request to {where} failed: {type(exc).__name__}"
+
+
+def read_version(api: Any, endpoint: Endpoint) -> str:
+    """GET /version: the PVE version string. Authentication failures become ``TargetUnavailable``."""
+    try:
+        answer = api.version.get()
+    except ResourceException as exc:
+        if exc.status_code == 401:
+            who = f"API token {endpoint.user}!{endpoint.token_name}" if endpoint.token_name else endpoint.user
+            raise TargetUnavailable(f"{endpoint.base_url} refused {who}: authentication failure") from None
+        raise TargetUnavailable(f"GET /version on {endpoint.base_url} failed with HTTP {exc.status_code}") from None
+    except requests.RequestException as exc:
+        raise TargetUnavailable(describe_failure(endpoint, exc)) from None
+    return str(answer.get("version", "unknown")) if isinstance(answer, dict) else "unknown"
+
+
+def connect_checked(endpoint: Endpoint, policy: Policy | Guard) -> tuple[Any, str]:
+    """``connect``, then GET /version, which proves the credentials (a token login is checked only by a first
+    request): the client and the PVE version. Raises ``TargetUnavailable`` with one line, never a secret."""
+    api = connect(endpoint, policy)
+    return api, read_version(api, endpoint)

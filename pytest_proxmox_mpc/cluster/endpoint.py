@@ -1,0 +1,42 @@
+"""Where a cluster is and how to log in to it, for any target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.secret import Secret
+from ..config.settings import Settings
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Address, credentials and TLS verification of a PVE API. Secrets stay wrapped in ``Secret``."""
+
+    host: str
+    port: int
+    user: str
+    password: Secret | None = None
+    token_name: str | None = None
+    token_value: Secret | None = None
+    verify: bool | str = True
+    timeout: float = 30.0
+
+    @property
+    def netloc(self) -> str:
+        """host:port, with an IPv6 address in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API root, https://host:port/api2/json."""
+        return f"https://{self.netloc}/api2/json"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Endpoint:
+        """The live cluster the settings name (host must be set)."""
+        if settings.host is None:
+            raise ValueError("the settings name no host")
+        return cls(host=settings.host, port=settings.port, user=settings.user, password=settings.password,
+                   token_name=settings.token_name, token_value=settings.token_value,
+                   verify=settings.verify, timeout=settings.timeout)

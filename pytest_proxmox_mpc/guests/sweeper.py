@@ -1,0 +1,139 @@
+"""The sweeper: finds temporary guests that earlier runs left behind and removes only what is surely theirs.
+
+A guest is removed only when it carries the plugin's tag AND lies in the temporary range AND is not
+protected by the exclusion list AND belongs to a run that is finished (its ledger says so) or older
+than the sweep age. Anything else that looks related is reported with the reason it was left alone.
+Removal goes through a client whose policy allows writes to exactly the planned guests.
+Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..cluster.apischema import ApiSchema, load_schema
+from ..cluster.client import derive
+from ..errors import DestroyFailed, SafetyViolation
+from ..recording.recorder import Recorder
+from ..safety.audit import run_started
+from ..safety.exclusions import ExclusionList
+from ..safety.guard import Guard
+from ..safety.ledger import Ledger, finished_runs
+from ..safety.lookup import ClusterLookup, guest_state
+from ..safety.policy import PhasePolicy
+from ..safety.trail import AuditTrail
+from .destroy import GuestRef, destroy
+from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A guest the sweeper looked at, and what it decided: ``remove`` or the reason it was left alone."""
+
+    vmid: int
+    node: str
+    type: str
+    name: str
+    run_id: str | None
+    verdict: str  # "remove", or why not
+
+    @property
+    def ref(self) -> GuestRef:
+        return GuestRef(self.vmid, self.node, self.type)
+
+    def line(self) -> str:
+        run = f" of run {self.run_id}" if self.run_id else ""
+        return f"{self.type} {self.vmid} {self.name!r} on {self.node}{run}: {self.verdict}"
+
+    def failure(self, why: str) -> str:
+        """The line for a planned removal that failed."""
+        return f"{self.line()}: not removed: {why}"
+
+
+@dataclass
+class SweepPlan:
+    remove: list[Leftover] = field(default_factory=list)
+    left_alone: list[Leftover] = field(default_factory=list)
+
+
+def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, temp_range: tuple[int, int],
+               finished: Collection[str], now: datetime, max_age: float, current_run: str | None = None,
+               ) -> SweepPlan:
+    """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove; ``finished``
+    holds the ids of runs whose ledger says they ended."""
+    plan = SweepPlan()
+    low, high = temp_range
+    for row in rows:
+        if row.get("type") not in ("qemu", "lxc") or "vmid" not in row:
+            continue
+        facts = guest_state(row).facts
+        vmid, tags = facts.vmid, facts.tags
+        in_range, ours = low <= vmid <= high, PLUGIN_TAG in tags
+        if not (in_range or ours):
+            continue
+        run_ids = [tag[len(RUN_TAG_PREFIX):] for tag in tags if tag.startswith(RUN_TAG_PREFIX)]
+        run_id = run_ids[0] if len(run_ids) == 1 else None
+        verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run)
+        leftover = Leftover(vmid, str(row.get("node")), str(row["type"]), str(row.get("name") or ""), run_id, verdict)
+        (plan.remove if verdict == "remove" else plan.left_alone).append(leftover)
+    return plan
+
+
+def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | None,
+             finished: Collection[str], now: datetime, max_age: float, current_run: str | None) -> str:
+    if not ours:
+        return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag (not ours)"
+    if not in_range:
+        return "left alone: tagged but outside the temporary range"
+    if protected:
+        return f"left alone: protected by the exclusion list ({protected})"
+    if run_id is None:
+        return "left alone: no single run tag"
+    if run_id == current_run:
+        return "left alone: belongs to the running session"
+    if run_id in finished:
+        return "remove"
+    started = run_started(run_id)
+    if started is None:
+        return "left alone: the run tag holds no start time"
+    age = (now - started).total_seconds()
+    if age >= max_age:
+        return "remove"
+    return f"left alone: run not finished and only {age:.0f}s old (sweep age {max_age:.0f}s)"
+
+
+def sweep(api: Any, plan: SweepPlan) -> dict[Leftover, str]:
+    """Remove the planned guests through ``api``; returns the ones that could not be removed, with why."""
+    failed = {}
+    for leftover in plan.remove:
+        try:
+            destroy(api, leftover.ref)
+        except (DestroyFailed, SafetyViolation, OSError) as exc:
+            failed[leftover] = str(exc)
+    return failed
+
+
+def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple[int, int], schema: ApiSchema | None,
+                  ledger_dir: Path, max_age: float, trail: AuditTrail | None = None, current_run: str | None = None,
+                  dry_run: bool = False, recorder: Recorder | None = None,
+                  ) -> tuple[SweepPlan, dict[Leftover, str]]:
+    """Plan from the cluster's guests and the ledger files, then (unless ``dry_run``) remove the leftovers.
+
+    The removal client shares ``readonly``'s login; its phase-3 policy has exactly the planned guests in
+    its ledger, so the sweeper can delete nothing else, and the exclusion list is checked again.
+    """
+    rows = readonly.cluster.resources.get(type="vm")
+    plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
+                      now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
+    if dry_run or not plan.remove:
+        return plan, {}
+    ledger = Ledger()
+    for leftover in plan.remove:
+        ledger.add(leftover.vmid)
+    policy = PhasePolicy(phase=3, schema=schema or load_schema(), exclusions=exclusions, ledger=ledger,
+                         temp_range=temp_range, lookup=ClusterLookup(readonly), label="sweeper")
+    return plan, sweep(derive(readonly, Guard(policy, trail, ledger, recorder)), plan)

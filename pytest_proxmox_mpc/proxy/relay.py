@@ -1,0 +1,249 @@
+"""The safety proxy: a loopback HTTPS reverse proxy that puts the plugin's policy in front of any tool.
+
+Proxmox-MPC (Node.js), Terraform providers and Ansible modules send their own HTTP requests, which never pass
+the plugin's Python client. Pointed at the proxy instead of the cluster, they get the same protection:
+
+- the tool authenticates with credentials made for this proxy alone (``proxyauth``); the proxy authenticates
+  upstream with the real ones, through one keep-alive ``requests.Session`` (the login of a ``client.connect``
+  client, shared and never repeated per request), which the tool never sees;
+- every request passes that session's ``guard.PolicedAdapter``: the same ``PhasePolicy`` as the in-process
+  client of the proxy's phase, the run's audit trail (lines marked ``"source": "proxy"``), ledger and
+  recorder. A refused request never leaves; the tool gets PVE's error shape, status 403, with
+  ``errors.policy`` = ``"<rule>: <reason>"``;
+- while a recorder is in use (recording or replaying), JSON answers are given in the form the cassette
+  keeps (secret-named fields ``***``, compact JSON), so a replayed session answers byte for byte what the
+  recorded one answered (``--pve-anonymize`` aside, which rewrites cassettes when they are saved);
+- the tool's ``Authorization``, ``Cookie`` and ``CSRFPreventionToken`` and hop-by-hop headers are never
+  forwarded; a JSON object body is forwarded as the equivalent form fields (PVE takes both), so the policy
+  and the cassette see its parameters; only ``/api2/json`` and ``/api2/extjs`` paths are forwarded.
+
+Connections are served by threads (the guard, trail, ledger and recorder are thread-safe; see ``Upstream``).
+Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from ..cluster.client import describe_failure
+from ..cluster.endpoint import Endpoint
+from ..errors import CassetteError, SafetyViolation
+from ..recording.recorder import scrub_body
+from ..safety.guard import Guard, police_session
+from ..safety.network import is_loopback_host
+from ..safety.policy import LOGIN_PATH, ApiRequest
+from ..safety.redact import SECRET_HEADERS
+from .auth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
+from .server import Answer, ProxyServer
+
+LOG = logging.getLogger("pytest_proxmox_mpc.proxy")
+LOCALHOST = "127.0.0.1"
+PROXY_CASSETTES = "_proxy"  # below the cassette directory: the console proxy's cassettes, _proxy/<name>.yaml
+POOL_SIZE = 32  # upstream keep-alive connections kept for concurrent requests
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "trailers", "transfer-encoding", "upgrade"})
+NOT_FORWARDED = HOP_BY_HOP | SECRET_HEADERS | {"host", "content-length", "accept-encoding", "expect"}
+NOT_RETURNED = HOP_BY_HOP | SECRET_HEADERS | {"content-length", "content-encoding", "date", "server"}
+FORM = "application/x-www-form-urlencoded"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT``) of a loopback address; port 0 takes any free one. ``ValueError`` otherwise."""
+    host, colon, port = text.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if host == "localhost":
+        return LOCALHOST, int(port)
+    if not is_loopback_host(host):
+        raise ValueError(f"{text!r} is not a loopback address: the safety proxy listens on 127.0.0.1, ::1 or "
+                         "localhost only")
+    return host, int(port)
+
+
+class Upstream:
+    """The cluster behind the proxy: one keep-alive session, policed by ``guard``, authenticating with ``auth``
+    (a ``client.connect`` client's: an API token, or the ticket of its login, renewed as proxmoxer does).
+
+    Shared by the proxy's threads: urllib3's pool and the cookie jar lock themselves, the guard's trail,
+    ledger and recorder lock their own state, and the policy keeps none between decisions.
+    """
+
+    def __init__(self, endpoint: Endpoint, auth: AuthBase, guard: Guard) -> None:
+        self.endpoint = endpoint
+        self.origin = f"https://{endpoint.netloc}"
+        self.guard = guard
+        self.auth = auth
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.mount("https://", HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE))
+        police_session(self.session, guard)
+
+    def send(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> requests.Response:
+        """Send ``method target`` (path and query as the tool sent them) upstream through the guard."""
+        cookies = getattr(self.auth, "get_cookies", None)  # a ticket login's cookie; a token needs none
+        return self.session.request(method, self.origin + target, data=body or None, headers=dict(headers),
+                                    cookies=cookies() if cookies else None, verify=self.endpoint.verify,
+                                    timeout=self.endpoint.timeout, allow_redirects=False)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def with_hint(exc: CassetteError, record_hint: str | None) -> str:
+    """The recorder's one line for a missing answer, its pytest command replaced by ``record_hint`` if given."""
+    message, hint, _ = str(exc).partition("; record it with:")
+    return f"{message}; {record_hint}" if hint and record_hint else str(exc)
+
+
+def pve_error(status: int, message: str, errors: Mapping[str, str] | None = None) -> Answer:
+    """An answer in PVE's error shape: ``{"data": null, "message": ..., "errors": {...}}``."""
+    body: dict[str, Any] = {"data": None, "message": message}
+    if errors:
+        body["errors"] = dict(errors)
+    return Answer(status, message.splitlines()[0][:200], [("Content-Type", "application/json;charset=UTF-8")],
+                  json.dumps(body).encode())
+
+
+def form_params(content_type: str, body: bytes) -> tuple[bytes, str | None]:
+    """(body, content type) to forward: a JSON object of scalars (or lists of them) as form fields; anything
+    else as it came (the policy then cannot read a write's body and refuses it)."""
+    if not body or "json" not in content_type.lower():
+        return body, None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body, None
+    if not isinstance(data, dict):
+        return body, None
+    fields: list[tuple[str, str]] = []
+    for key, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                fields.append((key, "1" if item else "0"))
+            elif isinstance(item, (str, int, float)):
+                fields.append((key, str(item)))
+            elif item is not None:
+                return body, None
+    return urlencode(fields).encode(), FORM
+
+
+class SafetyProxy:
+    """A started proxy in front of ``upstream`` for ``phase``; ``access`` is what a tool is given.
+
+    ``stop()`` (or leaving the ``with`` block) closes every connection and the upstream session.
+    """
+
+    def __init__(self, upstream: Upstream, workdir: Path, *, phase: int, credentials: ProxyCredentials,
+                 listen: tuple[str, int] = (LOCALHOST, 0), record_hint: str | None = None) -> None:
+        self.upstream = upstream
+        self.phase = phase
+        self.record_hint = record_hint  # what a missing recorded answer tells to run, when not pytest's command
+        self.auth = ProxyAuth(credentials)
+        self._counter = itertools.count(1)
+        self.requests = 0  # received so far
+        self._server = ProxyServer(listen, workdir, self.answer)
+        self.access = ProxyAccess(self._server.host, self._server.port, self._server.cafile, phase, credentials)
+        self._server.start()
+
+    def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """The answer to one request of the tool (``headers``: a case-insensitive mapping)."""
+        self.requests = next(self._counter)  # itertools.count is atomic: threads never lose a count
+        path = ApiRequest.from_http(method, target).path
+        if path is None or not target.startswith("/"):
+            return pve_error(404, "the safety proxy forwards only API requests (/api2/json/...)")
+        if method == "POST" and path == LOGIN_PATH:
+            return self._login(headers, body)
+        problem = self.auth.check(method, headers.get("Authorization"), headers.get("Cookie"),
+                                  headers.get(CSRF_HEADER))
+        if problem is not None:
+            LOG.warning("safety proxy: %s %s: 401 %s", method, path, problem)
+            return pve_error(401, problem)
+        body, content_type = form_params(headers.get("Content-Type", ""), body)
+        named = {token.strip().lower() for token in headers.get("Connection", "").split(",")}  # hop-by-hop too
+        forward = {name: value for name, value in headers.items()
+                   if name.lower() not in NOT_FORWARDED and name.lower() not in named}
+        if content_type is not None:
+            forward = {k: v for k, v in forward.items() if k.lower() != "content-type"} | {"Content-Type": content_type}
+        try:
+            response = self.upstream.send(method, target, forward, body)
+        except SafetyViolation as exc:
+            LOG.warning("safety proxy: %s", exc)
+            return pve_error(403, str(exc), {"policy": f"{exc.rule}: {exc.reason}"})
+        except CassetteError as exc:
+            message = with_hint(exc, self.record_hint)
+            LOG.warning("safety proxy: %s", message)
+            return pve_error(502, message)
+        except requests.RequestException as exc:
+            message = describe_failure(self.upstream.endpoint, exc)
+            LOG.warning("safety proxy: %s %s: %s", method, path, message)
+            return pve_error(504 if isinstance(exc, requests.Timeout) else 502, message)
+        except Exception as exc:  # one line for the tool, never a traceback with a request's details in it
+            LOG.warning("safety proxy: %s %s failed: %s", method, path, type(exc).__name__)
+            return pve_error(500, f"the safety proxy failed to forward the request ({type(exc).__name__})")
+        return self._relay(response)
+
+    def _login(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        form, _ = form_params(headers.get("Content-Type", ""), body)
+        try:
+            params = dict(parse_qsl(form.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            params = {}
+        data = self.auth.login(params)
+        if data is None:
+            LOG.warning("safety proxy: POST %s: 401 authentication failure", LOGIN_PATH)
+            return pve_error(401, "authentication failure")
+        return Answer(200, "OK", [("Content-Type", "application/json;charset=UTF-8")],
+                      json.dumps({"data": data}).encode())
+
+    def _relay(self, response: requests.Response) -> Answer:
+        headers = [(name, value) for name, value in response.headers.items() if name.lower() not in NOT_RETURNED]
+        body = response.content
+        if self.upstream.guard.recorder is not None:  # answer what the cassette keeps, so replay is identical
+            body = scrub_body(body)
+        return Answer(response.status_code, response.reason or "", headers, body)
+
+    def stop(self) -> None:
+        """Stop listening, close the tools' connections and the upstream session."""
+        self._server.stop()
+        self.upstream.close()
+
+    def __enter__(self) -> SafetyProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def client_auth(api: Any) -> AuthBase:
+    """The authentication of a ``client.connect`` client (its token, or its login's ticket)."""
+    auth: AuthBase = api._store["session"].auth
+    return auth
+
+
+def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, phase: int,
+               listen: tuple[str, int] = (LOCALHOST, 0), token_name: str = "proxy",
+               record_hint: str | None = None) -> SafetyProxy:
+    """Start a proxy in front of ``endpoint`` for tools in other processes, authenticating upstream as ``api`` (a
+    ``connect`` client, whose login it shares), every request passing ``guard`` (its policy, audit trail, ledger and
+    recorder). ``phase`` is what the proxy reports; ``proxy.access`` holds the proxy-only credentials to hand to
+    a tool. Stop it with ``stop()`` or use it as a context manager."""
+    upstream = Upstream(endpoint, client_auth(api), guard)
+    credentials = ProxyCredentials.generate(endpoint.user, token_name)
+    started = time.perf_counter()
+    proxy = SafetyProxy(upstream, workdir, phase=phase, credentials=credentials, listen=listen,
+                        record_hint=record_hint)
+    LOG.debug("safety proxy for phase %d on %s, started in %.0f ms", phase, proxy.access.url,
+              (time.perf_counter() - started) * 1000)
+    return proxy

@@ -1,0 +1,16 @@
+"""The ``pve_recording`` fixture: whether the running test records, replays or neither.
+Registered by ``plugin.py`` (``FIXTURE_MODULES``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .hooks import RECORDING_PLUGIN, Recording, RecordingHooks
+
+
+@pytest.fixture
+def pve_recording(request: pytest.FixtureRequest) -> Recording:
+    """Whether this test records (``state == "recording"``), replays (``"replaying"``) or neither (``"off"``)."""
+    hooks = request.config.pluginmanager.get_plugin(RECORDING_PLUGIN)
+    return hooks.state_of(request.node.nodeid) if isinstance(hooks, RecordingHooks) else Recording("off")

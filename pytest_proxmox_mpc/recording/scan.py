@@ -1,0 +1,75 @@
+"""Scanning cassettes and audit files for anything that looks like a secret (a pre-commit check).
+
+Looks for PVE tickets, CSRF tokens, API token headers, private keys, credential headers, and any
+secret-named field (password, ticket, token, secret, ...) whose value is not the ``***`` the plugin
+writes. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..safety.redact import REDACTED, is_secret_name
+
+SCANNED = (".yaml", ".yml", ".json", ".jsonl")
+PATTERNS = (
+    ("a PVE ticket", re.compile(r"PVE:[^:\s\"']+:[0-9A-F]{8}::[A-Za-z0-9+/=]{16,}")),
+    ("a CSRF prevention token", re.compile(r"\b[0-9A-F]{8}:[A-Za-z0-9+/]{27,}={0,2}")),
+    ("an API token", re.compile(r"PVEAPIToken=[^\s\"'!]+![^\s\"'=]+[=:][0-9a-fA-F-]{8,}")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a credential header", re.compile(r"^\s*['\"]?(Authorization|Cookie|Set-Cookie|CSRFPreventionToken)['\"]?\s*:",
+                                       re.IGNORECASE)),
+)
+# key = value, key: value, "key":"value" (JSON, YAML, form bodies); the value is checked, not the key alone.
+FIELD = re.compile(r"""["']?([A-Za-z][A-Za-z0-9_.-]*)["']?\s*(?:=|:)\s*["']?([^"'&\s,}\]]*)""")
+MASKED = {REDACTED, "%2A%2A%2A", "", "null", "None", "true", "false"}
+PLAIN = re.compile(r"^-?\d+(?:\.\d+)?$")  # a number is a status code or a count, not a credential
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something secret-looking: where (file and line) and what."""
+
+    path: Path
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.what}"
+
+
+def files_below(paths: Iterable[Path]) -> Iterator[Path]:
+    """The given files, and the cassette and audit files below the given directories."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SCANNED)
+        else:
+            yield path
+
+
+def scan_text(path: Path, text: str) -> list[Finding]:
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for what, pattern in PATTERNS:
+            if pattern.search(line):
+                findings.append(Finding(path, number, what))
+        for key, value in FIELD.findall(line):
+            if is_secret_name(key) and value not in MASKED and not PLAIN.match(value):
+                findings.append(Finding(path, number, f"the secret-named field {key!r} holds a value"))
+    return findings
+
+
+def scan(paths: Iterable[Path]) -> list[Finding]:
+    """Every finding in the files (or below the directories) given; unreadable files are findings too."""
+    findings: list[Finding] = []
+    for path in files_below(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            findings.append(Finding(path, 0, f"cannot be read ({type(exc).__name__})"))
+            continue
+        findings.extend(scan_text(path, text))
+    return findings

@@ -1,0 +1,125 @@
+"""The end of a run, on the process that reports (the xdist controller, or the only process).
+
+``RunReporter`` collects test outcomes (xdist forwards every worker's reports, with the phase and
+criteria the plugin put in each item's ``user_properties``), marks the run finished in the ledger,
+sets the exit status for an abort or unintended changes, builds the report from the run's files,
+writes it with ``--pve-report`` and prints the short form in the terminal summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..cluster.endpoint import Endpoint
+from ..files.runfiles import read_json_files
+from ..run import Run
+from ..safety.audit import AuditSummary
+from ..safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
+from ..safety.ledger import ledger_lines, read_events
+from ..safety.trail import AuditView
+from .build import ReportInputs, TestOutcome, build_report, short_lines, write_report
+
+PHASE_PROPERTY, CRITERIA_PROPERTY = "pve_phase", "pve_criteria"
+_RANK = {"passed": 0, "skipped": 1, "failed": 2}
+
+
+class OutcomeCollector:
+    """Each test's outcome: failed if any of its phases failed, skipped if it was skipped, else passed."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, TestOutcome] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or report.failed or report.skipped:
+            outcome = "failed" if report.failed else ("skipped" if report.skipped else "passed")
+            if report.when == "call" and getattr(report, "wasxfail", None) is not None:
+                outcome = "skipped" if report.skipped else "passed"
+            known = self.outcomes.get(report.nodeid)
+            if known is not None and _RANK[known.outcome] >= _RANK[outcome]:
+                return
+            props: dict[str, Any] = dict(report.user_properties)
+            reason = str(report.longrepr[-1]) if report.skipped and isinstance(report.longrepr, tuple) else ""
+            self.outcomes[report.nodeid] = TestOutcome(report.nodeid, props.get(PHASE_PROPERTY), outcome,
+                                                       tuple(props.get(CRITERIA_PROPERTY, ())), reason)
+
+
+def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
+               ledger: list[dict[str, Any]], watches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
+    events and the workers' watch files as the caller read them."""
+    files, settings = run.files, run.settings
+    url = f"https://{Endpoint.from_settings(settings).netloc}" if settings.target == "live" else None
+    inputs = ReportInputs(
+        run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
+        tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
+        ledger=ledger,
+        watches=watches, incidents=read_incidents(files.incidents()),
+        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
+    return build_report(inputs)
+
+
+class RunReporter(OutcomeCollector):
+    """Registered by the plugin on the reporting process only."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.run = run
+        self.report: dict[str, Any] | None = None
+        self.written: tuple[Any, ...] = ()
+        self._audit: list[dict[str, Any]] | None = None
+        self._ledger: list[dict[str, Any]] | None = None
+
+    def audit(self) -> list[dict[str, Any]]:
+        """This run's audit records, read once: at session finish every worker has written its last line."""
+        if self._audit is None:
+            self._audit = AuditView(self.run.files.audit, self.run.run_id).records()
+        return self._audit
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """This run's ledger events, read once, after session finish marked the run finished."""
+        if self._ledger is None:
+            self._ledger = read_events(self.run.files.ledger)
+        return self._ledger
+
+    @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        run = self.run
+        if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
+            run.ledger_file.event("run-finished")
+        watches = read_json_files(run.files.worker_files("watch"))
+        # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
+        if run.files.incidents():
+            session.exitstatus = ABORT_EXIT_CODE
+        elif any(watch.get("changes") for watch in watches):
+            session.exitstatus = UNINTENDED_CHANGE_EXIT_CODE
+        if not (watches or run.files.audit.exists() or run.files.incidents()):
+            return  # the run never talked to a cluster: nothing to report
+        self.report = run_report(run, self, int(session.exitstatus), self.audit(), self.ledger(), watches)
+        if run.settings.report is not None:
+            self.written = write_report(self.report, run.settings.report)
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if session.exitstatus == ABORT_EXIT_CODE and terminal is not None:
+            self.pytest_terminal_summary(terminal)  # pytest prints no summary for an exit code it does not know
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        run = self.run
+        records = self.audit()
+        guests = ledger_lines(run.files.ledger, self.ledger(),
+                              "pytest-proxmox-mpc sweep (with this run's connection settings)")
+        if not (records or self.report or guests):
+            return
+        terminalreporter.section("proxmox audit")
+        own = [r for r in records if r.get("source") != "watch"]
+        by_watch = len(records) - len(own)
+        watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
+        terminalreporter.write_line(f"{len(own)} requests in {run.files.audit}{watched}")
+        for line in [*AuditSummary.of(own).lines(), *guests]:
+            terminalreporter.write_line(line)
+        for line in short_lines(self.report) if self.report else []:
+            terminalreporter.write_line(line, red=line.startswith(("UNINTENDED", "criterion not met")))
+        for path in self.written:
+            terminalreporter.write_line(f"report: {path}")
+        for incident in run.files.incidents():
+            terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)

@@ -1,0 +1,146 @@
+"""The guard: asks the policy before anything is sent, records every request, keeps the ledger.
+
+``Guard`` is independent of the HTTP library, so the in-process client and (later) the proxy share it.
+``PolicedAdapter`` puts it under proxmoxer: its https backend sends every API call through one
+``requests.Session`` that all resource objects of a ``ProxmoxAPI`` share, so wrapping that session's
+transport adapters polices resource objects made before the guard was installed too. A refused request
+is stopped below every client-side convenience but above the socket (and above vcrpy, which patches the
+socket layer), so it never leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import requests
+from requests.adapters import BaseAdapter
+
+from ..errors import UnsupportedClient
+from ..recording.recorder import Recorder
+from .audit import upid_of
+from .ledger import Ledger
+from .policy import ApiRequest, Decision, Policy
+from .trail import AuditTrail
+
+
+class ConnectionHealth:
+    """Consecutive connection failures of a run's clients: an answer of any status resets the count."""
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+        self.last_error = ""
+
+    def failed(self, error: BaseException) -> None:
+        self.in_a_row += 1
+        # The exception's class only: its text can carry a URL with a ticket in a query (never ours, but safe).
+        self.last_error = type(error).__name__
+
+    def answered(self) -> None:
+        self.in_a_row = 0
+
+
+class Guard:
+    """Decides (``policy``), audits (``trail``), tracks created guests (``ledger``), records or replays
+    (``recorder``) and counts connection failures (``health``); all but the policy are optional. ``source``
+    marks its audit lines (``"proxy"`` for the safety proxy's requests)."""
+
+    def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
+                 recorder: Recorder | None = None, health: ConnectionHealth | None = None,
+                 source: str | None = None) -> None:
+        self.policy = policy
+        self.trail = trail
+        self.ledger = ledger
+        self.recorder = recorder  # plays answers from, or records them to, cassettes
+        self.health = health
+        self.source = source
+
+    def admit(self, request: ApiRequest) -> Decision:
+        """The policy's decision; a refused request is audited and its violation raised."""
+        decision = self.policy.decide(request)
+        if not decision.allowed:
+            if self.trail is not None:
+                self.trail.record(request, decision, source=self.source)
+            decision.raise_if_refused(request)
+        return decision
+
+    def settle(self, request: ApiRequest, decision: Decision, status: int | None, duration_ms: float,
+               body: bytes | None = None, error: BaseException | None = None) -> None:
+        """Record an allowed request once its answer (``status`` None: no answer, ``error`` why) has come."""
+        if self.health is not None:
+            if status is not None:
+                self.health.answered()
+            elif isinstance(error, (requests.ConnectionError, requests.Timeout)):
+                self.health.failed(error)
+        upid = None
+        if body and request.method != "GET":  # only writes start tasks: GET answers are not parsed
+            try:
+                upid = upid_of(json.loads(body))
+            except ValueError:
+                upid = None
+        if self.ledger is not None and decision.creates is not None and status == 200:
+            self.ledger.add(decision.creates)
+        if self.trail is not None:
+            self.trail.record(request, decision, status, duration_ms, upid, source=self.source)
+
+
+class PolicedAdapter(BaseAdapter):
+    """Sends a request through ``inner`` only when the guard admits it."""
+
+    def __init__(self, inner: BaseAdapter, guard: Guard) -> None:
+        super().__init__()
+        self.inner = inner
+        self.guard = guard
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        described = ApiRequest.from_http(request.method or "", request.url or "", request.body)
+        decision = self.guard.admit(described)
+        start = time.perf_counter()
+        try:
+            recorder = self.guard.recorder
+            if recorder is None:
+                response = self.inner.send(request, *args, **kwargs)
+            else:
+                response = recorder.send(request, lambda: self.inner.send(request, *args, **kwargs))
+        except BaseException as exc:
+            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000, error=exc)
+            raise
+        # The session reads the body right after anyway (unless streaming), so reading it here costs nothing.
+        body = response.content if described.method != "GET" and not kwargs.get("stream") else None
+        self.guard.settle(described, decision, response.status_code, (time.perf_counter() - start) * 1000, body)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def police_session(session: requests.Session, guard: Guard) -> requests.Session:
+    """Route every transport adapter of ``session`` through ``guard``; returns the session."""
+    for prefix, adapter in list(session.adapters.items()):
+        if isinstance(adapter, PolicedAdapter):
+            adapter.guard = guard
+        else:
+            session.mount(prefix, PolicedAdapter(adapter, guard))
+    return session
+
+
+def police(api: Any, policy: Policy | Guard) -> Any:
+    """Make every request of a proxmoxer API (or resource) pass ``policy``; returns the same object.
+
+    Only the https backend is supported: the ssh and local backends run ``pvesh`` commands the guard
+    cannot see, so they are refused with ``UnsupportedClient`` rather than left unguarded.
+    """
+    backend = getattr(api, "_backend_name", "https")
+    store = getattr(api, "_store", None)
+    session = store.get("session") if isinstance(store, dict) else None
+    if backend != "https" or not isinstance(session, requests.Session):
+        raise UnsupportedClient(f"cannot guard a proxmoxer client with the {backend!r} backend: only the "
+                                "https backend's requests can be policed")
+    police_session(session, as_guard(policy))
+    return api
+
+
+def as_guard(policy: Policy | Guard) -> Guard:
+    """``policy`` itself if it is a guard, else a guard that only decides (no audit, no ledger)."""
+    return policy if isinstance(policy, Guard) else Guard(policy)

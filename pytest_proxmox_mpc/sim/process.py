@@ -1,0 +1,122 @@
+"""fakepve's command-line server in a process of its own, as a user would start it: for the plugin's tests
+that target it as ``live`` and for the benchmarks. fakepve (the ``sim`` extra) is imported only when called.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FakePveProcess:
+    """A fakepve command-line server: where it listens, its CA file and the root@pam password."""
+
+    host: str
+    port: int
+    cafile: str
+    password: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on at ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str = "127.0.0.1",
+                    startup: float = 30.0) -> Iterator[FakePveProcess]:
+    """``python -m fakepve SCENARIO --time-scale 0`` on ``host`` with a certificate made in ``workdir``;
+    ``RuntimeError`` with its log if it does not listen within ``startup`` seconds. Stopped on exit."""
+    from fakepve.certs import make_cert
+
+    port = free_port(host)
+    certfile, keyfile, _ = make_cert(str(workdir), hosts=(host,))
+    log = workdir / "fakepve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fakepve", str(scenario), "--time-scale", "0", "--host", host,
+             "--port", str(port), "--password", password, "--cert", certfile, "--key", keyfile],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(process, log, "fakepve listening", startup, "fakepve")
+        yield FakePveProcess(host, port, certfile, password, process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for(process: subprocess.Popen[bytes], log: Path, start: str, startup: float, what: str) -> str:
+    """The line of ``log`` that starts with ``start`` (the server says it listens), once there is one;
+    ``RuntimeError`` with the log if the process ends or ``startup`` seconds pass first."""
+    deadline = time.monotonic() + startup
+    while True:
+        text = log.read_text(errors="replace")
+        line = next((line for line in text.splitlines() if line.startswith(start)), None)
+        if line is not None:
+            return line
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start: {text}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def sim_process(scenario: Path, workdir: Path, *, token_name: str, token_value: str,
+                startup: float = 30.0) -> Iterator[FakePveProcess]:
+    """The plugin's simulated cluster (fakepve with ``scenario``) in a process of its own, logged in to with
+    the API token ``root@pam!token_name``: fakepve's command line has no API tokens. The secret goes to the
+    process on its standard input, never on its command line. Stopped on exit."""
+    log = workdir / "sim.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.sim.process", str(scenario),
+                                    str(workdir), token_name], stdin=subprocess.PIPE, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(token_value.encode() + b"\n")
+        process.stdin.close()
+        _, host, port, cafile = _wait_for(process, log, "listening ", startup, "the simulated cluster").split()[:4]
+        yield FakePveProcess(host, int(port), cafile, "", process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _serve(argv: list[str]) -> None:
+    """``python -m pytest_proxmox_mpc.sim.process SCENARIO WORKDIR TOKEN_NAME`` (the secret on stdin)."""
+    import signal
+
+    from ..config.secret import Secret
+    from .cluster import SimCluster
+
+    scenario, workdir, token_name = argv
+    sim = SimCluster(Path(scenario), Path(workdir), token_name=token_name,
+                     token_value=Secret(sys.stdin.readline().strip()))
+    endpoint = sim.endpoint
+    print(f"listening {endpoint.host} {endpoint.port} {endpoint.verify}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

@@ -1,0 +1,270 @@
+"""SQLAlchemy 2 model of Proxmox-MPC's ``.proxmox/state.db``, the SQLite database the tool creates with Prisma,
+and opening it (read-only, read-write, or new with the contract's schema).
+
+The contract's tables are data in ``statecontract.py`` and its encodings (epoch milliseconds, 0/1, JSON
+arrays) type decorators in ``statetypes.py``; the models below must create exactly that schema (the tests
+hold them to it). The names of both modules that users need are exported from here too.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import REAL, BigInteger, Engine, ForeignKey, Integer, Text, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+
+from ...errors import StateDbError, flat_text
+from .contract import CONTRACT_TABLES, ContractColumn, ForeignKeyRef, schema_differences
+from .types import EpochMillis, IntBool, JsonList
+
+__all__ = [
+    "CONTRACT_TABLES", "Base", "Container", "ContractColumn", "EpochMillis", "ForeignKeyRef", "IntBool", "JsonList",
+    "Node", "StateDbError", "StateSnapshot", "Storage", "Task", "Vm", "create_database", "integrity_problems",
+    "open_readonly", "open_readwrite", "readonly_connection", "schema_differences",
+]
+
+StrPath = str | os.PathLike[str]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(default=_now)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(default=_now, onupdate=_now)
+
+
+def _node_fk(table: str) -> Mapped[str]:
+    return mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT", onupdate="CASCADE", name=f"{table}_node_id_fkey"))
+
+
+def _flag(default: bool) -> Mapped[bool]:
+    return mapped_column(default=default, server_default=text(str(int(default))))
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the state database; Python types map to the contract's declared SQLite types."""
+
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        int: Integer(), float: REAL(), str: Text(), bool: IntBool(), datetime: EpochMillis(), list[str]: JsonList()
+    }
+
+
+class Node(Base):
+    """A cluster node (``nodes``); ``id`` is the node name."""
+
+    __tablename__ = "nodes"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    status: Mapped[str]
+    type: Mapped[str | None]
+    cpu_usage: Mapped[float | None]
+    cpu_max: Mapped[int | None]
+    memory_usage: Mapped[int | None] = mapped_column(BigInteger)
+    memory_max: Mapped[int | None] = mapped_column(BigInteger)
+    uptime: Mapped[int | None]
+    pve_version: Mapped[str | None]
+    last_seen: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Vm(Base):
+    """A QEMU guest (``vms``); ``id`` is the vmid."""
+
+    __tablename__ = "vms"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    node_id: Mapped[str] = _node_fk("vms")
+    name: Mapped[str | None]
+    status: Mapped[str]
+    template: Mapped[bool] = _flag(False)
+    cpu_cores: Mapped[int | None]
+    cpu_usage: Mapped[float | None]
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_usage: Mapped[int | None] = mapped_column(BigInteger)
+    disk_size: Mapped[int | None] = mapped_column(BigInteger)
+    disk_usage: Mapped[int | None] = mapped_column(BigInteger)
+    network_in: Mapped[int | None] = mapped_column(BigInteger)
+    network_out: Mapped[int | None] = mapped_column(BigInteger)
+    uptime: Mapped[int | None]
+    pid: Mapped[int | None]
+    ha_managed: Mapped[bool] = _flag(False)
+    lock_status: Mapped[str | None]
+    config_digest: Mapped[str | None]
+    last_seen: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Container(Base):
+    """An LXC guest (``containers``); ``id`` is the vmid."""
+
+    __tablename__ = "containers"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    node_id: Mapped[str] = _node_fk("containers")
+    name: Mapped[str | None]
+    status: Mapped[str]
+    template: Mapped[bool] = _flag(False)
+    cpu_cores: Mapped[int | None]
+    cpu_usage: Mapped[float | None]
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_usage: Mapped[int | None] = mapped_column(BigInteger)
+    disk_size: Mapped[int | None] = mapped_column(BigInteger)
+    disk_usage: Mapped[int | None] = mapped_column(BigInteger)
+    network_in: Mapped[int | None] = mapped_column(BigInteger)
+    network_out: Mapped[int | None] = mapped_column(BigInteger)
+    uptime: Mapped[int | None]
+    ha_managed: Mapped[bool] = _flag(False)
+    lock_status: Mapped[str | None]
+    config_digest: Mapped[str | None]
+    hostname: Mapped[str | None]
+    swap_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    swap_usage: Mapped[int | None] = mapped_column(BigInteger)
+    os_template: Mapped[str | None]
+    last_seen: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Storage(Base):
+    """A storage (``storage``); ``id`` is the storage id, ``nodes`` the nodes it is restricted to."""
+
+    __tablename__ = "storage"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    type: Mapped[str]
+    content_types: Mapped[list[str] | None]
+    enabled: Mapped[bool] = _flag(True)
+    shared: Mapped[bool] = _flag(False)
+    total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    used_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    available_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    path: Mapped[str | None]
+    nodes: Mapped[list[str] | None]
+    config_digest: Mapped[str | None]
+    last_seen: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Task(Base):
+    """A PVE task (``tasks``), keyed by its UPID."""
+
+    __tablename__ = "tasks"
+    upid: Mapped[str] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = _node_fk("tasks")
+    type: Mapped[str]
+    status: Mapped[str]
+    resource_type: Mapped[str | None]
+    resource_id: Mapped[str | None]
+    user: Mapped[str | None]
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    exit_status: Mapped[str | None]
+    log_entries: Mapped[list[str] | None]
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class StateSnapshot(Base):
+    """A change record (``state_snapshots``); ``resource_data`` is the resource as JSON text."""
+
+    __tablename__ = "state_snapshots"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    snapshot_time: Mapped[datetime]
+    resource_type: Mapped[str]
+    resource_id: Mapped[str]
+    resource_data: Mapped[str]
+    change_type: Mapped[str]
+    created_at: Mapped[datetime] = _created()
+
+
+def _connector(path: Path, mode: str) -> Callable[[], sqlite3.Connection]:
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True)
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    return connect
+
+
+def _open(path: StrPath, mode: str) -> Engine:
+    target = Path(path)
+    if not target.is_file():
+        raise StateDbError(f"state database {target}: {'no such file' if not target.exists() else 'not a file'}")
+    engine = create_engine("sqlite+pysqlite://", creator=_connector(target, mode), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+    except SQLAlchemyError as exc:
+        raise StateDbError(f"state database {target}: cannot open as SQLite ({flat_text(exc)})") from None
+    return engine
+
+
+def readonly_connection(path: StrPath) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection to ``path`` opened with ``mode=ro`` (values as stored, no ORM types)."""
+    return _connector(Path(path), "ro")()
+
+
+def open_readonly(path: StrPath) -> Engine:
+    """An engine on an existing database opened with ``mode=ro``: any write fails. Raises ``StateDbError``."""
+    return _open(path, "ro")
+
+
+def open_readwrite(path: StrPath) -> Engine:
+    """An engine on an existing database, writable (the reference sync). Raises ``StateDbError``."""
+    return _open(path, "rw")
+
+
+def create_database(path: StrPath) -> Engine:
+    """Create a new database file with the contract schema; refuses (``StateDbError``) if the file exists."""
+    target = Path(path)
+    try:
+        with target.open("xb"):
+            pass
+    except FileExistsError:
+        raise StateDbError(f"state database {target}: already exists, refusing to overwrite it") from None
+    except OSError as exc:
+        raise StateDbError(f"state database {target}: cannot create ({flat_text(exc)})") from None
+    try:
+        engine = _open(target, "rw")
+        Base.metadata.create_all(engine)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return engine
+
+
+def integrity_problems(path: StrPath) -> list[str]:
+    """Problems found by ``PRAGMA quick_check`` and ``PRAGMA foreign_key_check`` (read-only); empty when fine."""
+    target = Path(path)
+    if not target.is_file():
+        return [f"state database {target}: no such file"]
+    problems: list[str] = []
+    try:
+        conn = readonly_connection(target)
+        try:
+            for (line,) in conn.execute("PRAGMA quick_check"):
+                if line != "ok":
+                    problems.append(f"state database {target}: quick_check: {' '.join(str(line).split())}")
+            fk_rows = [] if problems else conn.execute("PRAGMA foreign_key_check").fetchall()  # unreliable if corrupt
+            for table, rowid, parent, fkid in fk_rows:
+                fks = {row[0]: row for row in conn.execute(f'PRAGMA foreign_key_list("{table}")')}
+                column, ref = fks[fkid][3], fks[fkid][4]
+                problems.append(f"{table} rowid {rowid}: {column} has no matching {parent}.{ref}")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        problems.append(f"state database {target}: {flat_text(exc)}")
+    return problems
