@@ -12,15 +12,15 @@ from typing import Any
 
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
-from proxmoxer.backends.https import ProxmoxHTTPAuth
 
 from ..errors import TargetUnavailable
 from ..safety.guard import Guard, as_guard, police, police_session
 from ..safety.policy import LOGIN_PATH, Policy
+from . import _proxmoxer
 from .endpoint import Endpoint
 
 
-class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
+class _PolicedTicketAuth(_proxmoxer.TicketAuth):
     """proxmoxer's ticket auth, logging in (and renewing the ticket) through a policed session."""
 
     def __init__(self, login: requests.Session, endpoint: Endpoint, password: str) -> None:
@@ -28,10 +28,8 @@ class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
         super().__init__(endpoint.user, password, base_url=endpoint.base_url, verify_ssl=endpoint.verify,
                          timeout=endpoint.timeout)
 
-    def _get_new_tokens(self, password: str | None = None, otp: str | None = None,
-                        otptype: str | None = None) -> None:
-        current = str(getattr(self, "pve_auth_ticket", ""))  # a renewal logs in with the current ticket
-        data = {"username": self.username, "password": password or current}
+    def get_new_tokens(self, password: str | None) -> None:
+        data = {"username": self.username, "password": password or self.current_ticket()}  # a renewal: the ticket
         answer = self._login.post(self.base_url + LOGIN_PATH, data=data, verify=self.verify_ssl,
                                   timeout=self.timeout)
         if answer.status_code != 200:
@@ -39,9 +37,7 @@ class _PolicedTicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
         ticket = answer.json()["data"]
         if ticket.get("NeedTFA") is not None:
             raise AuthenticationError("the user needs two-factor authentication; use an API token instead")
-        self.birth_time = time.monotonic()
-        self.pve_auth_ticket = ticket["ticket"]
-        self.csrf_prevention_token = ticket["CSRFPreventionToken"]
+        self.keep_ticket(ticket["ticket"], ticket["CSRFPreventionToken"], time.monotonic())
 
 
 def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
@@ -71,16 +67,13 @@ def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
                                     "(wrong user or password?)") from None
         except requests.RequestException as exc:
             raise TargetUnavailable(describe_failure(endpoint, exc)) from None
-        api._backend.auth = api._store["session"].auth = auth
+        _proxmoxer.set_auth(api, auth)
     return api
 
 
 def derive(api: Any, guard: Policy | Guard) -> Any:
     """A second client sharing ``api``'s login but with a session (and so a guard) of its own."""
-    clone = ProxmoxAPI.__new__(ProxmoxAPI)
-    clone.__dict__.update(api.__dict__)
-    clone._store = dict(api._store, session=api._backend.get_session())
-    return police(clone, guard)
+    return police(_proxmoxer.with_new_session(api), guard)
 
 
 def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:

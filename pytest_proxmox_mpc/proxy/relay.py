@@ -36,6 +36,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from ..cluster._proxmoxer import auth_of
 from ..cluster.client import describe_failure
 from ..cluster.endpoint import Endpoint
 from ..errors import CassetteError, SafetyViolation
@@ -226,12 +227,6 @@ class SafetyProxy:
         self.stop()
 
 
-def client_auth(api: Any) -> AuthBase:
-    """The authentication of a ``client.connect`` client (its token, or its login's ticket)."""
-    auth: AuthBase = api._store["session"].auth
-    return auth
-
-
 def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, phase: int,
                listen: tuple[str, int] = (LOCALHOST, 0), token_name: str = "proxy",
                record_hint: str | None = None) -> SafetyProxy:
@@ -239,7 +234,7 @@ def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, pha
     ``connect`` client, whose login it shares), every request passing ``guard`` (its policy, audit trail, ledger and
     recorder). ``phase`` is what the proxy reports; ``proxy.access`` holds the proxy-only credentials to hand to
     a tool. Stop it with ``stop()`` or use it as a context manager."""
-    upstream = Upstream(endpoint, client_auth(api), guard)
+    upstream = Upstream(endpoint, auth_of(api), guard)
     credentials = ProxyCredentials.generate(endpoint.user, token_name)
     started = time.perf_counter()
     proxy = SafetyProxy(upstream, workdir, phase=phase, credentials=credentials, listen=listen,

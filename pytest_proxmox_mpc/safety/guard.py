@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from requests.adapters import BaseAdapter
 
+from ..cluster._proxmoxer import backend_name, session_of
 from ..errors import UnsupportedClient
 from ..recording.recorder import Recorder
 from .audit import upid_of
@@ -131,10 +132,8 @@ def police(api: Any, policy: Policy | Guard) -> Any:
     Only the https backend is supported: the ssh and local backends run ``pvesh`` commands the guard
     cannot see, so they are refused with ``UnsupportedClient`` rather than left unguarded.
     """
-    backend = getattr(api, "_backend_name", "https")
-    store = getattr(api, "_store", None)
-    session = store.get("session") if isinstance(store, dict) else None
-    if backend != "https" or not isinstance(session, requests.Session):
+    backend, session = backend_name(api), session_of(api)
+    if backend != "https" or session is None:
         raise UnsupportedClient(f"cannot guard a proxmoxer client with the {backend!r} backend: only the "
                                 "https backend's requests can be policed")
     police_session(session, as_guard(policy))

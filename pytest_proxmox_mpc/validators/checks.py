@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cluster.inventory import Inventory
+from . import database
 from .ansible import check_ansible, lint_ansible
-from .database import (
-    backup_round_trip,
-    check_database,
-    check_encodings,
-    check_foreign_keys,
-    check_schema,
-    check_snapshots,
-)
 from .findings import Finding
 from .secrets import check_no_secrets
 from .terraform import check_terraform
@@ -65,14 +58,16 @@ TF_IMPORT_FIELDS = ("import",)
 TF_GUEST_FIELDS = TF_FILE_FIELDS + TF_PROVIDER_FIELDS + TF_NAME_FIELDS + TF_IMPORT_FIELDS
 
 WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
-    WorkspaceCheck("database-schema", "sync", ("p1-schema",), lambda p, i, c: check_schema(_db(p))),
-    WorkspaceCheck("database-rows", "sync", ("p2-sync", "p2-accurate"), lambda p, i, c: check_database(_db(p), i)),
-    WorkspaceCheck("database-foreign-keys", "sync", ("p2-state-tracking",), lambda p, i, c: check_foreign_keys(_db(p))),
-    WorkspaceCheck("database-encodings", "sync", ("p1-schema",), lambda p, i, c: check_encodings(_db(p))),
-    WorkspaceCheck("database-snapshots", "sync", ("p2-state-tracking",), lambda p, i, c: check_snapshots(
+    WorkspaceCheck("database-schema", "sync", ("p1-schema",), lambda p, i, c: database.check_schema(_db(p))),
+    WorkspaceCheck("database-rows", "sync", ("p2-sync", "p2-accurate"),
+                   lambda p, i, c: database.check_database(_db(p), i)),
+    WorkspaceCheck("database-foreign-keys", "sync", ("p2-state-tracking",),
+                   lambda p, i, c: database.check_foreign_keys(_db(p))),
+    WorkspaceCheck("database-encodings", "sync", ("p1-schema",), lambda p, i, c: database.check_encodings(_db(p))),
+    WorkspaceCheck("database-snapshots", "sync", ("p2-state-tracking",), lambda p, i, c: database.check_snapshots(
         _db(p), {vmid: ("discovered", "created", "updated") for vmid in i.guests})),
     WorkspaceCheck("database-backup-restore", "sync", ("p2-state-tracking",),
-                   lambda p, i, c: backup_round_trip(_db(p), c.scratch / "restored.db")),
+                   lambda p, i, c: database.backup_round_trip(_db(p), c.scratch / "restored.db")),
     WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",),
                    _only(TF_FILE_FIELDS, check_terraform)),
     WorkspaceCheck("terraform-provider-and-variables", "iac", ("p2-iac-valid",),

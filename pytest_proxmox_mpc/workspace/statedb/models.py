@@ -13,10 +13,11 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import REAL, BigInteger, Engine, ForeignKey, Integer, Text, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.pool import NullPool
 
 from ...errors import StateDbError, flat_text
@@ -44,12 +45,13 @@ def _updated() -> Mapped[datetime]:
     return mapped_column(default=_now, onupdate=_now)
 
 
-def _node_fk(table: str) -> Mapped[str]:
-    return mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT", onupdate="CASCADE", name=f"{table}_node_id_fkey"))
+def _node_fk(table: str, **column: Any) -> Mapped[str]:
+    return mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT", onupdate="CASCADE", name=f"{table}_node_id_fkey"),
+                         **column)
 
 
-def _flag(default: bool) -> Mapped[bool]:
-    return mapped_column(default=default, server_default=text(str(int(default))))
+def _flag(default: bool, **column: Any) -> Mapped[bool]:
+    return mapped_column(default=default, server_default=text(str(int(default))), **column)
 
 
 class Base(DeclarativeBase):
@@ -78,61 +80,50 @@ class Node(Base):
     updated_at: Mapped[datetime] = _updated()
 
 
-class Vm(Base):
+class _Guest:
+    """The columns QEMU and LXC guests share. ``sort_order`` keeps the contract's column order: a mixin's
+    columns would otherwise come after the class's own (10-190 here, the classes' own between them)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, sort_order=10)
+    name: Mapped[str | None] = mapped_column(sort_order=30)
+    status: Mapped[str] = mapped_column(sort_order=40)
+    template: Mapped[bool] = _flag(False, sort_order=50)
+    cpu_cores: Mapped[int | None] = mapped_column(sort_order=60)
+    cpu_usage: Mapped[float | None] = mapped_column(sort_order=70)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger, sort_order=80)
+    memory_usage: Mapped[int | None] = mapped_column(BigInteger, sort_order=90)
+    disk_size: Mapped[int | None] = mapped_column(BigInteger, sort_order=100)
+    disk_usage: Mapped[int | None] = mapped_column(BigInteger, sort_order=110)
+    network_in: Mapped[int | None] = mapped_column(BigInteger, sort_order=120)
+    network_out: Mapped[int | None] = mapped_column(BigInteger, sort_order=130)
+    uptime: Mapped[int | None] = mapped_column(sort_order=140)
+    ha_managed: Mapped[bool] = _flag(False, sort_order=160)
+    lock_status: Mapped[str | None] = mapped_column(sort_order=170)
+    config_digest: Mapped[str | None] = mapped_column(sort_order=180)
+    last_seen: Mapped[datetime | None] = mapped_column(sort_order=200)
+    created_at: Mapped[datetime] = mapped_column(default=_now, sort_order=210)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now, sort_order=220)
+
+    @declared_attr
+    def node_id(cls) -> Mapped[str]:
+        return _node_fk(cls.__tablename__, sort_order=20)  # type: ignore[attr-defined]
+
+
+class Vm(_Guest, Base):
     """A QEMU guest (``vms``); ``id`` is the vmid."""
 
     __tablename__ = "vms"
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    node_id: Mapped[str] = _node_fk("vms")
-    name: Mapped[str | None]
-    status: Mapped[str]
-    template: Mapped[bool] = _flag(False)
-    cpu_cores: Mapped[int | None]
-    cpu_usage: Mapped[float | None]
-    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    memory_usage: Mapped[int | None] = mapped_column(BigInteger)
-    disk_size: Mapped[int | None] = mapped_column(BigInteger)
-    disk_usage: Mapped[int | None] = mapped_column(BigInteger)
-    network_in: Mapped[int | None] = mapped_column(BigInteger)
-    network_out: Mapped[int | None] = mapped_column(BigInteger)
-    uptime: Mapped[int | None]
-    pid: Mapped[int | None]
-    ha_managed: Mapped[bool] = _flag(False)
-    lock_status: Mapped[str | None]
-    config_digest: Mapped[str | None]
-    last_seen: Mapped[datetime | None]
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _updated()
+    pid: Mapped[int | None] = mapped_column(sort_order=150)
 
 
-class Container(Base):
+class Container(_Guest, Base):
     """An LXC guest (``containers``); ``id`` is the vmid."""
 
     __tablename__ = "containers"
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    node_id: Mapped[str] = _node_fk("containers")
-    name: Mapped[str | None]
-    status: Mapped[str]
-    template: Mapped[bool] = _flag(False)
-    cpu_cores: Mapped[int | None]
-    cpu_usage: Mapped[float | None]
-    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    memory_usage: Mapped[int | None] = mapped_column(BigInteger)
-    disk_size: Mapped[int | None] = mapped_column(BigInteger)
-    disk_usage: Mapped[int | None] = mapped_column(BigInteger)
-    network_in: Mapped[int | None] = mapped_column(BigInteger)
-    network_out: Mapped[int | None] = mapped_column(BigInteger)
-    uptime: Mapped[int | None]
-    ha_managed: Mapped[bool] = _flag(False)
-    lock_status: Mapped[str | None]
-    config_digest: Mapped[str | None]
-    hostname: Mapped[str | None]
-    swap_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    swap_usage: Mapped[int | None] = mapped_column(BigInteger)
-    os_template: Mapped[str | None]
-    last_seen: Mapped[datetime | None]
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _updated()
+    hostname: Mapped[str | None] = mapped_column(sort_order=190)
+    swap_bytes: Mapped[int | None] = mapped_column(BigInteger, sort_order=191)
+    swap_usage: Mapped[int | None] = mapped_column(BigInteger, sort_order=192)
+    os_template: Mapped[str | None] = mapped_column(sort_order=193)
 
 
 class Storage(Base):
