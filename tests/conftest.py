@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +14,17 @@ import pytest
 from cryptography import x509  # noqa: F401
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
+from hypothesis import settings
 
 from pytest_proxmox_mpc.sim.process import FakePveProcess
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 
 __all__ = ["FakePveProcess"]  # the tests import it from here
+
+# Hypothesis: hundreds of examples while developing, thousands in CI (.ci/run sets HYPOTHESIS_PROFILE=ci).
+settings.register_profile("dev", max_examples=300)
+settings.register_profile("ci", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PASSWORD = "fakepve-process-password"
@@ -34,8 +41,13 @@ def fakepve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePv
 @pytest.fixture(autouse=True)
 def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytest runs share os.environ: the developer's own PVE_* settings must not leak into them."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("PVE_"):
             monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs a fakepve process of its own is slow too (``-m "not slow"`` leaves it out)."""
+    for item in items:
+        if "fakepve_process" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -61,6 +61,7 @@ def test_without_abort_a_refusal_only_fails_its_test(pytester: pytest.Pytester) 
     assert incidents(pytester.path) == []
 
 
+@pytest.mark.slow
 def test_abort_under_xdist_stops_every_worker(pytester: pytest.Pytester) -> None:
     many = OFFENDER + "".join(f"\ndef test_d{i}(pve_readonly):\n    import time; time.sleep(0.2)\n"
                               for i in range(20))

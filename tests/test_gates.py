@@ -332,6 +332,7 @@ def test_typo():
     assert "has unknown pve_criterion ids 'p1-shcema'" in result.stderr.str()
 
 
+@pytest.mark.slow
 def test_under_xdist_each_worker_gates_and_watches_and_the_controller_reports(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_changes=CHANGED_BEHIND_OUR_BACK, test_suite=SUITE)
     result = pytester.runpytest("-n", "2", "--pve-max-phase", "3", "--pve-report", "r")

@@ -293,6 +293,7 @@ def ansible_lint(project: Path, home: Path) -> subprocess.CompletedProcess[str]:
     return run_ansible_lint(project, home, "--profile", "production", timeout=240)
 
 
+@pytest.mark.slow
 def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export: Export) -> None:
     project, result = linted
     assert result.returncode == 0, result.stdout + result.stderr
@@ -305,6 +306,7 @@ def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export
             assert twin.read_bytes() == path.read_bytes(), twin
 
 
+@pytest.mark.slow
 def test_ansible_lint_fails_a_sloppy_playbook(linted: tuple[Path, Any], tmp_path: Path) -> None:
     project = tmp_path / "ansible"
     shutil.copytree(linted[0], project)

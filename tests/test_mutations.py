@@ -437,6 +437,8 @@ MUTATIONS: tuple[Mutation, ...] = (
 
 def _param(mutation: Mutation) -> Any:
     marks = [pytest.mark.xfail(strict=True, reason=mutation.gap)] if mutation.gap else []
+    if mutation.lint:
+        marks.append(pytest.mark.slow)  # runs ansible-lint
     return pytest.param(mutation, id=mutation.name, marks=marks)
 
 
@@ -461,6 +463,7 @@ def test_mutation_is_caught(mutation: Mutation, reference: Reference, tmp_path: 
     assert not crashes, f"{mutation.name}: caught by {failing}, but checks raised instead of reporting\n{shown}"
 
 
+@pytest.mark.slow  # runs ansible-lint
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_the_correct_workspace_passes_every_check(provider: str, reference: Reference, tmp_path: Path) -> None:
     workspace = tmp_path / "workspace"

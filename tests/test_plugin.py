@@ -95,6 +95,7 @@ def test_two_phase_markers_are_a_usage_error(pytester: pytest.Pytester) -> None:
                                  "markers phase1 and phase3; a test has one phase"])
 
 
+@pytest.mark.slow
 def test_two_phase_markers_under_xdist_fail_the_test_with_the_same_message(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest

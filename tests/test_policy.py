@@ -237,7 +237,7 @@ def touches_protected(excl: ExclusionList, req: ApiRequest, vmid: int, node: str
             or any(excl.protects(storage=s) for s in storages))
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: the profile's (conftest.py)
 @given(excl=exclusion_lists(), drawn=guest_requests(), phase=st.integers(1, 4),
        ledger=st.frozensets(VMIDS, max_size=8))
 def test_no_write_touching_a_protected_guest_node_or_storage_is_ever_allowed(

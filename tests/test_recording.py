@@ -56,6 +56,7 @@ def cassettes(root: Path) -> list[Path]:
     return sorted((root / "cassettes").rglob("*.yaml"))
 
 
+@pytest.mark.slow
 def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly")
@@ -74,6 +75,7 @@ def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest
         replayed.assert_outcomes(passed=4)
 
 
+@pytest.mark.slow
 def test_recorded_under_xdist_replays_serially(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-n", "2").assert_outcomes(passed=4)
@@ -172,6 +174,7 @@ def test_guest(temp_vm, pve_client):
 """
 
 
+@pytest.mark.slow
 def test_anonymized_cassettes_hold_pseudonyms_only_and_replay(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_anon=ANON)
     pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "--pve-anonymize", "-n", "2",

@@ -152,6 +152,7 @@ def test_worker_dies(temp_vm):
 """
 
 
+@pytest.mark.slow
 def test_a_killed_worker_leaves_a_guest_that_the_sweeper_removes(
         pytester: pytest.Pytester, fakepve_process: FakePveProcess, cluster: Any,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,6 +185,7 @@ def test_worker_{i}(temp_vm):
 """ for i in range(4))
 
 
+@pytest.mark.slow
 def test_four_workers_creating_twenty_guests_each_never_collide(
         pytester: pytest.Pytester, fakepve_process: FakePveProcess, cluster: Any) -> None:
     pytester.makepyfile(test_parallel="import pytest\n" + PARALLEL)

@@ -141,6 +141,7 @@ def test_a_live_run_never_imports_the_simulator(pytester: pytest.Pytester, monke
     result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*"])
 
 
+@pytest.mark.slow
 def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*PHASE1, "-n", "2", "--timeout", "120")
     result.assert_outcomes(passed=PHASE1_TESTS)

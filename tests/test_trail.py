@@ -109,6 +109,7 @@ def test_{i}(pve_client):
 """ for i in range(8))
 
 
+@pytest.mark.slow
 def test_xdist_workers_share_one_run_and_never_interleave_lines(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_parallel=PARALLEL)
     result = pytester.runpytest("-n", "2")
