@@ -35,7 +35,7 @@ from .files.private import write_private
 from .files.runfiles import RunFiles
 from .guests.sweeper import sweep_cluster
 from .proxy.relay import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
-from .recording.recorder import cassette_name
+from .recording.layout import cassette_name
 from .recording.scan import files_below, scan
 from .run import Run
 from .safety.audit import new_run_id

@@ -17,16 +17,24 @@ from .config.options import OPTIONS, Option, add_flags
 from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
 from .errors import SettingsError
 from .guests.fixtures import factory_fixture_names
-from .recording.hooks import RECORDING_PLUGIN, RecordingHooks
+from .recording.layout import RECORDING_PLUGIN
 from .report.criteria import CRITERIA_IDS
 from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
 from .run import Run
 from .safety import redact
 from .safety.audit import new_run_id
 from .safety.incident import ABORT_EXIT_CODE, Abort, write_incident
-from .stash import REFUSALS_REPORTED, RUN_KEY, TEST_FAILED, TEST_RAN, USAGE_ERROR, WORKSPACE_CHECKS, run_of, settings_of
-from .validators.checks import WORKSPACE_CHECKS as BUILTIN_CHECKS
-from .validators.checks import WorkspaceCheck
+from .stash import (
+    REFUSALS_REPORTED,
+    RUN_KEY,
+    TEST_FAILED,
+    TEST_RAN,
+    USAGE_ERROR,
+    WORKSPACE_CHECKS,
+    hooked_workspace_checks,
+    run_of,
+    settings_of,
+)
 from .watch.watch import database_abort
 
 # The fixtures, one module per concern, registered with the plugin as pytest's own default_plugins are.
@@ -81,8 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[WORKSPACE_CHECKS] = _workspace_checks(config)
+    if config.hook.pytest_proxmox_mpc_workspace_checks.get_hookimpls():  # a project's checks: judged now (exit 4)
+        config.stash[WORKSPACE_CHECKS] = hooked_workspace_checks(config)
     if run.recorder is not None:
+        from .recording.hooks import RecordingHooks  # vcrpy only for a run that records or replays
+
         hooks = RecordingHooks(run.recorder, replay=settings.target == "replay")
         config.pluginmanager.register(hooks, RECORDING_PLUGIN)
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
@@ -118,16 +129,6 @@ def _adjusted(config: pytest.Config, settings: Settings) -> Settings:
     adjustment = PolicyAdjustment(settings.temp_vmid_range, settings.exclusions)
     config.hook.pytest_proxmox_mpc_adjust_policy(config=config, policy=adjustment)
     return adjustment.apply(settings, "hook pytest_proxmox_mpc_adjust_policy")
-
-
-def _workspace_checks(config: pytest.Config) -> tuple[WorkspaceCheck, ...]:
-    checks = list(BUILTIN_CHECKS)
-    config.hook.pytest_proxmox_mpc_workspace_checks(config=config, checks=checks)
-    names = [check.name for check in checks]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise pytest.UsageError(f"pytest_proxmox_mpc_workspace_checks: check names must be unique: {', '.join(twice)}")
-    return tuple(checks)
 
 
 class _XdistController:

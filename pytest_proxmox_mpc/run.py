@@ -16,15 +16,15 @@ from .config.settings import Settings
 from .errors import SettingsError
 from .files.runfiles import RunFiles
 from .recording.anonymize import Anonymizer
-from .recording.recorder import Recorder
 from .safety.guard import ConnectionHealth, Guard
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
 from .safety.policy import GuestLookup, PhasePolicy, Policy
 from .safety.trail import AuditTrail
 
-if TYPE_CHECKING:  # the watch is made from a Run (watch.py imports this module)
-    from .watch.watch import Watch
+if TYPE_CHECKING:
+    from .recording.recorder import Recorder  # imported only by a run that records or replays (vcrpy)
+    from .watch.watch import Watch  # the watch is made from a Run (watch.py imports this module)
 
 
 @dataclass
@@ -56,8 +56,11 @@ class Run:
                                 "pip install 'pytest-proxmox-mpc[sim]'")
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
         anonymizer = Anonymizer(salt=run_id) if settings.anonymize else None
-        recorder = (Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
-                    if settings.record_mode else None)
+        recorder = None
+        if settings.record_mode:
+            from .recording.recorder import Recorder
+
+            recorder = Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
                    recorder=recorder)

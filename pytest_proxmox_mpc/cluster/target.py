@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from ..config.secret import Secret
 from ..config.settings import Settings
-from ..recording.recorder import PLACEHOLDER, SESSION_DIR
+from ..recording.layout import PLACEHOLDER, SESSION_DIR
 from ..safety.policy import LOGIN_PATH
 from .endpoint import Endpoint
 

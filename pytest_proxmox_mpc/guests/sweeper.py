@@ -13,12 +13,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster.apischema import ApiSchema, load_schema
 from ..cluster.client import derive
 from ..errors import DestroyFailed, SafetyViolation
-from ..recording.recorder import Recorder
 from ..safety.audit import run_started
 from ..safety.exclusions import ExclusionList
 from ..safety.guard import Guard
@@ -28,6 +27,9 @@ from ..safety.policy import PhasePolicy
 from ..safety.trail import AuditTrail
 from .destroy import GuestRef, destroy
 from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
+
+if TYPE_CHECKING:
+    from ..recording.recorder import Recorder
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from .hooks import RECORDING_PLUGIN, Recording, RecordingHooks
+from .layout import RECORDING_PLUGIN, Recording
 
 
 @pytest.fixture
 def pve_recording(request: pytest.FixtureRequest) -> Recording:
     """Whether this test records (``state == "recording"``), replays (``"replaying"``) or neither (``"off"``)."""
-    hooks = request.config.pluginmanager.get_plugin(RECORDING_PLUGIN)
-    return hooks.state_of(request.node.nodeid) if isinstance(hooks, RecordingHooks) else Recording("off")
+    hooks = request.config.pluginmanager.get_plugin(RECORDING_PLUGIN)  # registered only when the run records
+    return Recording("off") if hooks is None else hooks.state_of(request.node.nodeid)

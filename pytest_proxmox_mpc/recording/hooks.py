@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,8 @@ import pytest
 from ..cluster.tasks import set_sleep
 from ..errors import CassetteError
 from ..safety.network import block_non_loopback
-from .recorder import SESSION_DIR, Recorder, cassette_name
-
-RECORDING_PLUGIN = "proxmox_mpc_recording"  # the name RecordingHooks is registered under
-
-
-@dataclass(frozen=True)
-class Recording:
-    """What ``pve_recording`` tells a test: ``state`` is ``recording``, ``replaying`` or ``off``."""
-
-    state: str
-    mode: str | None = None
-    cassette: Path | None = None
+from .layout import SESSION_DIR, Recording, cassette_name
+from .recorder import Recorder
 
 
 def _module_dir(nodeid: str) -> str:

@@ -34,13 +34,12 @@ from ..safety.redact import is_secret_header, redact_params
 from . import _vcr
 from ._vcr import Cassette, Request
 from .anonymize import Anonymizer
+from .layout import PLACEHOLDER, SESSION_DIR, cassette_name
 
 __all__ = ["MATCH_ON", "PLACEHOLDER", "RECORDED_BY", "RECORD_MODES", "SESSION_DIR", "CassetteError", "Recorder",
            "cassette_name", "scrub_body", "scrub_request", "scrub_response"]
 
-PLACEHOLDER = "https://pve.cassette.invalid:8006"
 RECORDED_BY = "recorded_by_run"  # cassette metadata: the run that wrote it
-SESSION_DIR = "_session"  # cassettes of session-scoped fixtures, below the cassette directory
 _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
              (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"), "<time>")]
 
@@ -234,11 +233,6 @@ def _body(response: dict[str, Any]) -> Any:
 
 def _text(body: Any) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-
-
-def cassette_name(text: str) -> str:
-    """A file-system-safe name: anything but letters, digits, ``._-`` becomes ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "_"
 
 
 def _response(recorded: dict[str, Any], prepared: requests.PreparedRequest) -> requests.Response:

@@ -15,11 +15,10 @@ from typing import Any
 
 from ..cluster.inventory import Inventory, read_inventory
 from ..errors import one_line
-from ..recording.recorder import SESSION_DIR
+from ..recording.layout import SESSION_DIR
 from ..run import Run
 from ..safety.incident import Abort
 from ..safety.ledger import read_events
-from ..workspace.statedb.models import integrity_problems
 from .drift import Change, unintended_changes
 from .gates import GateResult, GateVerdict, check_gates, usage_problems
 
@@ -167,5 +166,7 @@ def intended_vmids(run: Run) -> set[int]:
 
 def database_abort(paths: Iterable[Path], test: str) -> Abort | None:
     """An abort when a watched state database is corrupt or unreadable."""
+    from ..workspace.statedb.models import integrity_problems  # SQLAlchemy only for a run that watches a database
+
     problems = [problem for path in paths for problem in integrity_problems(path)]
     return Abort("database", test, tuple(problems)) if problems else None

@@ -1,0 +1,1 @@
+"""Packaged Terraform provider schema tables (JSON data, see NOTICE.md)."""
