@@ -77,8 +77,9 @@ def _attribute(raw: Any, where: str) -> AttributeSchema:
     flags = [raw.get(k) for k in ("required", "optional", "computed")]
     if not all(isinstance(f, bool) for f in flags) or not isinstance(raw.get("force_new"), (bool, type(None))):
         raise ValueError(f"{where}: required/optional/computed must be booleans, force_new a boolean or null")
-    return AttributeSchema(raw["type"], flags[0] is True, flags[1] is True, flags[2] is True, raw["force_new"],
-                           raw.get("default"), raw.get("elem_type"), bool(raw.get("sensitive")), bool(raw.get("deprecated")))
+    req, opt, comp = (f is True for f in flags)
+    return AttributeSchema(raw["type"], req, opt, comp, raw["force_new"], raw.get("default"), raw.get("elem_type"),
+                           bool(raw.get("sensitive")), bool(raw.get("deprecated")))
 
 
 def _members(raw: Any, where: str) -> tuple[dict[str, AttributeSchema], dict[str, BlockSchema]]:
