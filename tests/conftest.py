@@ -38,6 +38,13 @@ def fakepve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePv
         yield server
 
 
+@pytest.fixture(scope="session")
+def lint_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Where ansible-lint results are kept by content for this test run, shared by its xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if worker_id != "master" else base) / "lint-cache"
+
+
 @pytest.fixture(autouse=True)
 def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytest runs share os.environ: the developer's own PVE_* settings must not leak into them."""

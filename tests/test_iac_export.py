@@ -24,7 +24,8 @@ from hcl2.utils import SerializationOptions
 from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
-from pytest_proxmox_mpc.validators.ansible import run_ansible_lint
+from pytest_proxmox_mpc.validators import ansible as ansible_validator
+from pytest_proxmox_mpc.validators.ansible import lint_ansible, run_ansible_lint
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 from pytest_proxmox_mpc.workspace.export.iac import export_iac
 from pytest_proxmox_mpc.workspace.export.terraform import export_terraform
@@ -314,6 +315,27 @@ def test_ansible_lint_fails_a_sloppy_playbook(linted: tuple[Path, Any], tmp_path
     result = ansible_lint(project, tmp_path / "home")
     assert result.returncode != 0
     assert "fqcn" in result.stdout and "name[play]" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_kept_lint_result_is_reused_only_for_the_same_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                ) -> None:
+    project = tmp_path / "ansible"
+    (project / "playbooks").mkdir(parents=True)
+    playbook = project / "playbooks" / "site.yml"
+    playbook.write_text("---\n- hosts: all\n  tasks:\n    - shell: uptime\n")
+    first = lint_ansible(project, tmp_path / "home", tmp_path / "cache")
+    assert first and not any("cached" in finding.note for finding in first)
+
+    def linted_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ansible-lint ran again")
+
+    monkeypatch.setattr(ansible_validator, "run_ansible_lint", linted_again)
+    again = lint_ansible(project, tmp_path / "home", tmp_path / "cache")
+    assert [(f.resource, f.note) for f in again] == [(f.resource, f.note + " (cached result)") for f in first]
+    playbook.write_text(playbook.read_text() + "    - shell: hostname\n")
+    with pytest.raises(AssertionError, match="ansible-lint ran again"):
+        lint_ansible(project, tmp_path / "home", tmp_path / "cache")
 
 
 def guest(vmid: int, kind: str, name: str | None, node: str = "pve1", **config: Any) -> GuestInfo:

@@ -43,13 +43,14 @@ class Reference:
     inventory: Inventory
     password: str
     workspaces: dict[str, Path]
+    lint_cache: Path  # ansible-lint results by content, shared by the workers (bpg and telmate share their Ansible)
 
 
 Mutate = Callable[[Path, Reference], None]  # damages a workspace; the reference gives the inventory and password
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
+def reference(tmp_path_factory: pytest.TempPathFactory, lint_cache: Path) -> Iterator[Reference]:
     """The homelab cluster's inventory and one correct workspace per provider (read-only afterwards)."""
     root = tmp_path_factory.mktemp("mutations")
     (root / "sim").mkdir()
@@ -65,7 +66,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
                                                 provider=provider).path for provider in PROVIDERS}
     finally:
         sim.stop()
-    yield Reference(inventory, password, workspaces)
+    yield Reference(inventory, password, workspaces, lint_cache)
 
 
 def run_checks(workspace: Path, ref: Reference, scratch: Path, lint: bool) -> tuple[dict[str, list[Finding]],
@@ -79,7 +80,8 @@ def run_checks(workspace: Path, ref: Reference, scratch: Path, lint: bool) -> tu
         own = scratch / check.name
         own.mkdir(parents=True)
         try:
-            findings[check.name] = check.run(workspace, ref.inventory, CheckContext(own, secrets=(ref.password,)))
+            findings[check.name] = check.run(workspace, ref.inventory, CheckContext(own, secrets=(ref.password,),
+                                                                                   lint_cache=ref.lint_cache))
         except Exception as exc:
             crashes[check.name] = "".join(traceback.format_exception_only(exc)).strip()
     return findings, crashes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -56,6 +57,29 @@ def cassettes(root: Path) -> list[Path]:
     return sorted((root / "cassettes").rglob("*.yaml"))
 
 
+_RECORDED: dict[str, Path] = {}  # per test process: SUITE's recorded cassettes, made by the first test that asks
+
+
+@pytest.fixture
+def recorded_suite(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``SUITE`` recorded once per test process (``--pve-max-phase 3 --pve-record-mode once`` on sim, in the first
+    asking test's folder, which is then left clean): a folder holding its ``cassettes/``."""
+    if "suite" not in _RECORDED:
+        pytester.makepyfile(test_suite=SUITE)
+        pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+        keep = tmp_path_factory.mktemp("recorded-suite")
+        shutil.move(pytester.path / "cassettes", keep / "cassettes")
+        shutil.rmtree(pytester.path / ".pytest_proxmox_mpc", ignore_errors=True)
+        _RECORDED["suite"] = keep
+    return _RECORDED["suite"]
+
+
+def start_from(pytester: pytest.Pytester, recorded: Path) -> Path:
+    """A copy of the recorded suite (its test file and cassettes) in ``pytester``'s folder; the test file."""
+    shutil.copytree(recorded / "cassettes", pytester.path / "cassettes")
+    return pytester.makepyfile(test_suite=SUITE)
+
+
 @pytest.mark.slow
 def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
@@ -93,18 +117,17 @@ def test_no_secret_reaches_a_cassette_or_audit_file(pytester: pytest.Pytester, m
     assert "pve.cassette.invalid" in text and "127.0.0.1" not in text
 
 
-def test_password_logins_are_scrubbed_and_replay(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+def test_password_logins_are_scrubbed_and_replay(pytester: pytest.Pytester, recorded_suite: Path) -> None:
+    start_from(pytester, recorded_suite)
     login = (pytester.path / "cassettes" / "_session" / "_pve_connection.yaml").read_text()
     assert "password=%2A%2A%2A" in login and '"ticket":"***"' in login and '"CSRFPreventionToken":"***"' in login
     assert "PVE:root@pam" not in login and "Cookie" not in login and "Content-Length" not in login
     pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3").assert_outcomes(passed=4)
 
 
-def test_a_missing_or_broken_cassette_fails_with_one_line_naming_it(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+def test_a_missing_or_broken_cassette_fails_with_one_line_naming_it(pytester: pytest.Pytester,
+                                                                   recorded_suite: Path) -> None:
+    start_from(pytester, recorded_suite)
     (pytester.path / "cassettes" / "test_suite" / "test_inventory.yaml").unlink()
     broken = pytester.path / "cassettes" / "test_suite" / "test_lifecycle.yaml"
     broken.write_text("interactions:\n- request: [\n")
@@ -128,11 +151,10 @@ def test_added_later(pve_readonly):
 
 @pytest.mark.parametrize("mode", ["once", "new_episodes"])
 def test_a_test_added_to_a_recorded_suite_is_recorded_with_a_real_login_and_replays(
-        pytester: pytest.Pytester, mode: str) -> None:
+        pytester: pytest.Pytester, mode: str, recorded_suite: Path) -> None:
     """The recorded login's ticket is scrubbed (and a sim is new each run): a new test's requests need the
     run's own login, while the recorded tests still play from their cassettes."""
-    suite = pytester.makepyfile(test_suite=SUITE)
-    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+    suite = start_from(pytester, recorded_suite)
     suite.write_text(suite.read_text() + NEW_TEST)
     pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", mode).assert_outcomes(passed=5)
     login = (pytester.path / "cassettes" / "_session" / "_pve_connection.yaml").read_text()
@@ -141,9 +163,8 @@ def test_a_test_added_to_a_recorded_suite_is_recorded_with_a_real_login_and_repl
     replayed.assert_outcomes(passed=5)
 
 
-def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once").assert_outcomes(passed=4)
+def test_rewrite_records_a_cassette_afresh(pytester: pytest.Pytester, recorded_suite: Path) -> None:
+    start_from(pytester, recorded_suite)
     inventory = pytester.path / "cassettes" / "test_suite" / "test_inventory.yaml"
     inventory.write_text(inventory.read_text() + "# a stale edit\n")
     pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "rewrite", "-k", "inventory").assert_outcomes(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -165,15 +168,51 @@ def run_ansible_lint(project: Path, home: Path, *options: str,
                           text=True, timeout=timeout, check=False)
 
 
-def lint_ansible(ansible_dir: Path, home: Path) -> list[Finding]:
+def lint_key(project: Path, options: tuple[str, ...]) -> str:
+    """What an ansible-lint result depends on: every file of ``project`` (path and content), the options, and the
+    versions of ansible-lint and ansible-core."""
+    digest = hashlib.sha256(repr((options, _version("ansible-lint"), _version("ansible-core"))).encode())
+    for path in sorted(p for p in project.rglob("*") if p.is_file() and not _is_lint_cache(p.relative_to(project))):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _is_lint_cache(relative: Path) -> bool:
+    return bool(relative.parts) and relative.parts[0] in (".ansible", ".cache")  # what ansible-lint writes itself
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> list[Finding]:
     """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
-    ``home``; one finding per violation it reports."""
-    done = run_ansible_lint(ansible_dir, home, "-f", "pep8")
-    if done.returncode == 0:
+    ``home``; one finding per violation it reports. With ``cache`` (a directory), a result is kept under the
+    project's ``lint_key`` and reused for the same content, options and versions; such findings say so."""
+    options = ("-f", "pep8")
+    key = lint_key(ansible_dir, options) if cache is not None else None
+    kept = cache / f"{key}.json" if cache is not None and key is not None else None
+    cached = kept is not None and kept.is_file()
+    if cached:
+        assert kept is not None
+        returncode, stdout, stderr = json.loads(kept.read_text(encoding="utf-8"))
+    else:
+        done = run_ansible_lint(ansible_dir, home, *options)
+        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            temporary = kept.with_suffix(f".{os.getpid()}.tmp")  # several workers may lint the same content
+            temporary.write_text(json.dumps([returncode, stdout, stderr]), encoding="utf-8")
+            os.replace(temporary, kept)
+    if returncode == 0:
         return []
-    violations = [line for line in done.stdout.splitlines() if re.match(r"^\S+:\d+", line)]
+    suffix = " (cached result)" if cached else ""
+    violations = [line for line in stdout.splitlines() if re.match(r"^\S+:\d+", line)]
     if not violations:
-        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return [Finding(CHECK, "ansible/", "ansible-lint", note=f"exited with {done.returncode}: {tail}")]
-    return [Finding(CHECK, f"ansible/{line.split(':', 1)[0]}", "ansible-lint", note=line.split(":", 1)[1].strip())
-            for line in violations]
+        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        return [Finding(CHECK, "ansible/", "ansible-lint", note=f"exited with {returncode}: {tail}{suffix}")]
+    return [Finding(CHECK, f"ansible/{line.split(':', 1)[0]}", "ansible-lint",
+                    note=line.split(":", 1)[1].strip() + suffix) for line in violations]

@@ -21,10 +21,12 @@ from .terraform import check_terraform
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What some checks need besides the workspace: secrets to look for, a scratch directory of their own."""
+    """What some checks need besides the workspace: secrets to look for, a scratch directory of their own, and
+    where ansible-lint results may be kept for the same content (None: lint every time)."""
 
     scratch: Path
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    lint_cache: Path | None = None
 
 
 Run = Callable[[Path, Inventory, CheckContext], list[Finding]]
@@ -82,7 +84,7 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
     WorkspaceCheck("ansible-inventory-and-playbook-targets", "iac", ("p2-accurate", "p2-iac-valid"),
                    lambda p, i, c: check_ansible(p, i)),
     WorkspaceCheck("ansible-lint-offline", "iac", ("p2-iac-valid",),
-                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch), slow=True),
+                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache), slow=True),
 )
 
 
