@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..cluster.inventory import read_inventory
-from .export.iac import export_iac
-from .sync import SyncResult, sync_inventory
+
+if TYPE_CHECKING:
+    from .sync import SyncResult
 
 MPC_VERSION = "1.0.0"  # the Proxmox-MPC package version whose workspace format the contract describes
 STATE_DB = Path(".proxmox", "state.db")  # the contract's layout, relative to the workspace
@@ -123,6 +124,9 @@ def write_config(directory: Path, connection: Connection) -> Path:
 def build_reference(api: Any, directory: Path, connection: Connection, provider: str = "bpg") -> Workspace:
     """The reference builder: config, ``state.db`` synced through ``api`` (read-only), Terraform and Ansible."""
     write_config(directory, connection)
+    from .export.iac import export_iac  # SQLAlchemy and the exporters: only where a workspace is built
+    from .sync import sync_inventory
+
     inventory = read_inventory(api, networks=False)  # one read for both jobs
     result = sync_inventory(inventory, directory / STATE_DB)
     export_iac(inventory, directory, provider=provider)
