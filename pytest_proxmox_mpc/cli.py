@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .cluster.client import connect_checked
 from .cluster.inventory import read_inventory
@@ -33,8 +34,10 @@ from .config.settings import RawSources, Settings, resolve
 from .errors import CassetteError, SettingsError, SyncError, TargetUnavailable, one_line
 from .files.private import write_private
 from .files.runfiles import RunFiles
+from .guests.destroy import Timeouts
 from .guests.sweeper import sweep_cluster
-from .proxy.relay import LOCALHOST, PROXY_CASSETTES, open_proxy, parse_listen, with_hint
+from .proxy.relay import LOCALHOST, PROXY_CASSETTES, SafetyProxy, open_proxy, parse_listen, with_hint
+from .proxy.toolguests import cluster_vmids, remover, summary_line
 from .recording.layout import cassette_name
 from .recording.scan import files_below, scan
 from .run import Run
@@ -177,7 +180,7 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
     cassette = f"{PROXY_CASSETTES}/{cassette_name(args.cassette)}"
     if run.recorder is not None:
         run.recorder.push(cassette, f"--cassette {args.cassette}")
-    proxy = None
+    proxy, left = None, 0
     hint = (f"record it with: pytest-proxmox-mpc proxy --cassette {args.cassette} --pve-record-mode new_episodes "
             "(on the sim target or a live cluster)")
     try:
@@ -188,8 +191,9 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
             protected = protected_vmids(api, settings.exclusions) if args.phase >= WRITE_PHASE else frozenset()
         except Exception as exc:  # unresolved, the exclusion list would let writes through: no proxy at all
             raise TargetUnavailable(f"cannot resolve the exclusion list against the cluster: {one_line(exc)}") from None
+        tools = run.tool_guests() if args.phase >= WRITE_PHASE else None
         proxy = open_proxy(endpoint, api, run.proxy_guard(args.phase, api, protected), workdir / "proxy",
-                           phase=args.phase, listen=listen, record_hint=hint)
+                           phase=args.phase, listen=listen, record_hint=hint, tools=tools)
         write_private(args.credentials_file, json.dumps(proxy.access.revealed(), indent=2) + "\n")
         print(f"proxy: {proxy.access.url} (phase {args.phase}, target {settings.target}, PVE {version})", flush=True)
         print(f"ca: {proxy.access.cafile}", flush=True)
@@ -209,6 +213,7 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
         return _usage(one_line(exc))
     finally:
         if proxy is not None:
+            left = _remove_tool_guests(proxy, run, api, protected)
             proxy.stop()
             args.credentials_file.unlink(missing_ok=True)
         run.close()  # saves the cassette
@@ -217,7 +222,20 @@ def _serve(args: argparse.Namespace, settings: Settings, run: Run, listen: tuple
             undo_block()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"stopped after {proxy.requests} requests", flush=True)
-    return 0
+    return 1 if left else 0
+
+
+def _remove_tool_guests(proxy: SafetyProxy, run: Run, api: Any, protected: frozenset[int]) -> int:
+    """When the console proxy stops: remove what tools created through it and left; how many are left."""
+    if proxy.tools is None:
+        return 0
+    counts = proxy.tools.finish(None, lambda: cluster_vmids(api),
+                                remover(run.client(api, proxy.phase, protected), Timeouts()), everything=True)
+    print(summary_line({"proxy": counts}), flush=True)
+    for problem in counts.problems:
+        print(f"pytest-proxmox-mpc: left on the cluster (pytest-proxmox-mpc sweep removes it): {problem}",
+              file=sys.stderr)
+    return counts.left
 
 
 def _settings(args: argparse.Namespace, rootdir: Path, **overrides: str | bool) -> Settings:

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from .cluster.apischema import ApiSchema, load_schema
 from .cluster.client import derive
+from .config.options import DEFAULT_TEMP_RANGE
 from .config.settings import Settings
 from .errors import SettingsError
 from .files.runfiles import RunFiles
+from .guests.factory import VmidAllocator
+from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
 from .safety.guard import ConnectionHealth, Guard
 from .safety.ledger import Ledger, LedgerFile
@@ -44,6 +47,8 @@ class Run:
     health: ConnectionHealth = field(default_factory=ConnectionHealth)
     watched_databases: list[Path] = field(default_factory=list)  # checked after every test (abort if corrupt)
     watch: Watch | None = None  # once the session has connected
+    # This worker's share of the temporary range, for the factories and the proxies alike.
+    allocator: VmidAllocator = field(default_factory=lambda: VmidAllocator(DEFAULT_TEMP_RANGE))
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -63,7 +68,7 @@ class Run:
             recorder = Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
-                   recorder=recorder)
+                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count))
 
     @property
     def run_id(self) -> str:
@@ -78,6 +83,11 @@ class Run:
     def guard(self, policy: Policy, source: str | None = None) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""
         return Guard(policy, self.trail, self.ledger, self.recorder, self.health, source=source)
+
+    def tool_guests(self) -> ToolGuests:
+        """What a phase 3/4 safety proxy hands tools (VMIDs of this worker's share) and tracks (their guests)."""
+        remember = self.recorder.remember if self.recorder is not None else (lambda key, value, sequence=False: value)
+        return ToolGuests(self.allocator, self.ledger_file, lambda: self.trail.test, remember)
 
     def proxy_guard(self, phase: int, api: Any, protected: frozenset[int] = frozenset()) -> Guard:
         """The guard of a safety proxy for ``phase``: this run's policy, with guests looked up through ``api``."""

@@ -46,16 +46,48 @@ class VmidAllocator:
 
     def __init__(self, temp_range: tuple[int, int], index: int = 0, count: int = 1) -> None:
         self.low, self.high = temp_range
-        self._next, self._step = self.low + index, max(count, 1)
+        self._first, self._step = self.low + index, max(count, 1)
+        self._next = self._first
+        self._released: set[int] = set()
         self._lock = threading.Lock()
 
     def take(self) -> int:
+        """The next VMID of this worker's share (a released one first)."""
         with self._lock:
+            if self._released:
+                vmid = min(self._released)
+                self._released.discard(vmid)
+                return vmid
             vmid = self._next
             if vmid > self.high:
                 raise GuestCreateFailed(f"the temporary VMID range {self.low}-{self.high} is used up")
             self._next += self._step
             return vmid
+
+    def owns(self, vmid: int) -> bool:
+        """True for a VMID of this worker's share of the range (another worker's are never handed out here)."""
+        return self.low <= vmid <= self.high and (vmid - self._first) % self._step == 0
+
+    def claim(self, vmid: int) -> bool:
+        """Take ``vmid`` itself (a tool asked for it): True if it is this worker's and not handed out yet."""
+        with self._lock:
+            if not self.owns(vmid):
+                return False
+            if vmid in self._released:
+                self._released.discard(vmid)
+                return True
+            if vmid < self._next:
+                return False
+            for skipped in range(self._next, vmid, self._step):  # the numbers passed over stay available
+                self._released.add(skipped)
+            self._next = vmid + self._step
+            return True
+
+    def release(self, vmid: int) -> None:
+        """Give back a VMID that was handed out and never used."""
+        with self._lock:
+            if self.owns(vmid) and vmid < self._next:
+                self._released.add(vmid)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from ..config.phases import DEFAULT_PHASE, WRITE_PHASE, phase_of_test
 from ..stash import RUN_KEY, TEST_FAILED
 from ..watch.fixtures import require_gates
 from .destroy import Timeouts
-from .factory import FactoryContext, GuestFactory, VmidAllocator
+from .factory import FactoryContext, GuestFactory
 from .sweeper import sweep_cluster
 
 FACTORY_KINDS = {"temp_vm": "qemu", "temp_ct": "lxc"}
@@ -36,7 +36,7 @@ def _pve_factory_context(pytestconfig: pytest.Config) -> FactoryContext:
     run = pytestconfig.stash[RUN_KEY]
     settings = run.settings
     return FactoryContext(run_id=run.run_id, ledger=run.ledger, ledger_file=run.ledger_file,
-                          allocator=VmidAllocator(settings.temp_vmid_range, run.worker_index, run.worker_count),
+                          allocator=run.allocator,
                           exclusions=settings.exclusions, pool=settings.temp_pool,
                           timeouts=Timeouts(task=max(120.0, settings.timeout)),
                           **({"remember": run.recorder.remember} if run.recorder else {}))

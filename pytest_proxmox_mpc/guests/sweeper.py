@@ -1,8 +1,9 @@
 """The sweeper: finds temporary guests that earlier runs left behind and removes only what is surely theirs.
 
-A guest is removed only when it carries the plugin's tag AND lies in the temporary range AND is not
-protected by the exclusion list AND belongs to a run that is finished (its ledger says so) or older
-than the sweep age. Anything else that looks related is reported with the reason it was left alone.
+A guest is removed only when it is the plugin's (it carries the plugin's tag, or a run's ledger says a tool
+created it through the safety proxy, with that type and name, and never saw it removed) AND lies in the
+temporary range AND is not protected by the exclusion list AND belongs to a run that is finished (its ledger
+says so) or older than the sweep age. Anything else that looks related is reported with the reason it was left alone.
 Removal goes through a client whose policy allows writes to exactly the planned guests.
 Nothing here imports pytest.
 """
@@ -21,7 +22,7 @@ from ..errors import DestroyFailed, SafetyViolation
 from ..safety.audit import run_started
 from ..safety.exclusions import ExclusionList
 from ..safety.guard import Guard
-from ..safety.ledger import Ledger, finished_runs
+from ..safety.ledger import Ledger, ToolMade, finished_runs, tool_made
 from ..safety.lookup import ClusterLookup, guest_state
 from ..safety.policy import PhasePolicy
 from ..safety.trail import AuditTrail
@@ -64,9 +65,9 @@ class SweepPlan:
 
 def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, temp_range: tuple[int, int],
                finished: Collection[str], now: datetime, max_age: float, current_run: str | None = None,
-               ) -> SweepPlan:
+               tools: Mapping[int, ToolMade] | None = None) -> SweepPlan:
     """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove; ``finished``
-    holds the ids of runs whose ledger says they ended."""
+    holds the ids of runs whose ledger says they ended, ``tools`` the guests tools made (``ledger.tool_made``)."""
     plan = SweepPlan()
     low, high = temp_range
     for row in rows:
@@ -79,6 +80,9 @@ def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, 
             continue
         run_ids = [tag[len(RUN_TAG_PREFIX):] for tag in tags if tag.startswith(RUN_TAG_PREFIX)]
         run_id = run_ids[0] if len(run_ids) == 1 else None
+        made = (tools or {}).get(vmid)
+        if not ours and made is not None and made.type == row.get("type") and made.name in (None, facts.name):
+            ours, run_id = True, made.run_id  # a tool's guest: its run's ledger names it
         verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run)
         leftover = Leftover(vmid, str(row.get("node")), str(row["type"]), str(row.get("name") or ""), run_id, verdict)
         (plan.remove if verdict == "remove" else plan.left_alone).append(leftover)
@@ -88,7 +92,7 @@ def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, 
 def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | None,
              finished: Collection[str], now: datetime, max_age: float, current_run: str | None) -> str:
     if not ours:
-        return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag (not ours)"
+        return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag, and no run's ledger names it"
     if not in_range:
         return "left alone: tagged but outside the temporary range"
     if protected:
@@ -130,7 +134,8 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     """
     rows = readonly.cluster.resources.get(type="vm")
     plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
-                      now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run)
+                      now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run,
+                      tools=tool_made(ledger_dir))
     if dry_run or not plan.remove:
         return plan, {}
     ledger = Ledger()

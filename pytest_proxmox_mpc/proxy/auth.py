@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -140,6 +140,7 @@ class ProxyAccess:
     cafile: Path
     phase: int
     credentials: ProxyCredentials
+    reserver: Callable[[], int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -174,6 +175,14 @@ class ProxyAccess:
         """The proxy-only password of ``user``."""
         return self.credentials.password
 
+    def reserve_vmid(self) -> int:
+        """A free VMID of the temporary range, reserved for the running test (released at its end if no guest
+        got it), for a tool that must be told one (``vm create --vmid N``). Phases 3 and 4 only."""
+        if self.reserver is None:
+            raise ValueError(f"the safety proxy of phase {self.phase} creates nothing: VMIDs are reserved in "
+                             "phases 3 and 4 only")
+        return self.reserver()
+
     def authorization(self) -> str:
         """``PVEAPIToken=USER@REALM!NAME=SECRET``, the header a tool sends (reveals the secret)."""
         return self.credentials.authorization()
@@ -183,4 +192,5 @@ class ProxyAccess:
         return {"url": self.url, "base_url": self.base_url, "host": self.host, "port": self.port,
                 "cafile": str(self.cafile), "phase": self.phase, "user": self.user, "token_name": self.token_name,
                 "token_id": self.token_id, "token_value": self.token_value.reveal(),
-                "password": self.password.reveal(), "authorization": self.authorization()}
+                "password": self.password.reveal(), "authorization": self.authorization(),
+                **({"reserve_vmid_url": f"{self.url}/_proxy/reserve-vmid"} if self.reserver else {})}

@@ -16,13 +16,16 @@ import pytest
 
 from ..cluster.target import TargetSession
 from ..config import phases
+from ..guests.destroy import Timeouts
 from ..stash import RUN_KEY
 from .auth import ProxyAccess
 from .relay import SafetyProxy, open_proxy
+from .toolguests import cluster_vmids, remover
 
 
 class ProxyPool:
-    """The session's proxies, one per phase, started on first use."""
+    """The session's proxies, one per phase, started on first use. In phases 3-4 each hands tools VMIDs of the
+    temporary range and removes, when a test ends, the guests tools created in it and left."""
 
     def __init__(self, config: pytest.Config, factory: pytest.TempPathFactory, session: TargetSession,
                  readonly: Any, protected: frozenset[int]) -> None:
@@ -33,15 +36,39 @@ class ProxyPool:
     def get(self, phase: int) -> ProxyAccess:
         """The proxy of ``phase`` (started now if it is the first ask)."""
         if phase not in self._proxies:
-            guard = self._config.stash[RUN_KEY].proxy_guard(phase, self._readonly, self._protected)
+            run = self._config.stash[RUN_KEY]
+            guard = run.proxy_guard(phase, self._readonly, self._protected)
+            tools = run.tool_guests() if phase >= phases.WRITE_PHASE else None
             self._proxies[phase] = open_proxy(self._session.endpoint, self._readonly, guard,
-                                              self._factory.mktemp(f"pve-proxy-phase{phase}"), phase=phase)
+                                              self._factory.mktemp(f"pve-proxy-phase{phase}"), phase=phase,
+                                              tools=tools)
         return self._proxies[phase].access
 
+    def finish(self, test: str | None) -> list[str]:
+        """Release ``test``'s unused VMIDs and remove the guests tools made in it (``None``: everything, at the
+        end of the session); one line per guest that could not be removed."""
+        run = self._config.stash[RUN_KEY]
+        problems: list[str] = []
+        for phase, proxy in self._proxies.items():
+            if proxy.tools is None:
+                continue
+            client = run.client(self._readonly, phase, self._protected)
+            counts = proxy.tools.finish(test, lambda: cluster_vmids(self._readonly),
+                                        remover(client, Timeouts(task=max(120.0, run.settings.timeout))),
+                                        everything=test is None)
+            problems += counts.problems
+        return problems
+
     def close(self) -> None:
-        for proxy in self._proxies.values():
-            proxy.stop()
-        self._proxies.clear()
+        try:
+            problems = self.finish(None)
+        finally:
+            for proxy in self._proxies.values():
+                proxy.stop()
+            self._proxies.clear()
+        if problems:
+            pytest.fail("proxmox: guests tools created could not be removed (left for the sweeper): "
+                        + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +81,13 @@ def _pve_proxies(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-def pve_proxy(request: pytest.FixtureRequest, _pve_proxies: ProxyPool) -> ProxyAccess:
+def pve_proxy(request: pytest.FixtureRequest, _pve_proxies: ProxyPool) -> Iterator[ProxyAccess]:
     """The safety proxy for this test's phase: ``url``, ``cafile`` (its certificate, to trust), and proxy-only
-    credentials (``authorization()``, ``token_id``/``token_value``, ``user``/``password``) for the tool."""
-    return _pve_proxies.get(phases.phase_of_test(request.node) or phases.DEFAULT_PHASE)
+    credentials (``authorization()``, ``token_id``/``token_value``, ``user``/``password``) for the tool. In
+    phases 3-4, ``reserve_vmid()`` gives a VMID of the temporary range, and the guests tools create in the test
+    are removed when it ends (on every way out), unless the tool removed them itself."""
+    yield _pve_proxies.get(phases.phase_of_test(request.node) or phases.DEFAULT_PHASE)
+    problems = _pve_proxies.finish(request.node.nodeid)
+    if problems:
+        pytest.fail("proxmox: guests tools created could not be removed (left for the sweeper): "
+                    + "; ".join(problems), pytrace=False)

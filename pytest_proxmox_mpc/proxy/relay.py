@@ -39,15 +39,17 @@ from requests.auth import AuthBase
 from ..cluster._proxmoxer import auth_of
 from ..cluster.client import describe_failure
 from ..cluster.endpoint import Endpoint
-from ..errors import CassetteError, SafetyViolation
+from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..safety.guard import Guard, police_session
 from ..safety.network import is_loopback_host
 from ..safety.policy import LOGIN_PATH, ApiRequest
 from ..safety.redact import SECRET_HEADERS
 from .auth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
 from .server import Answer, ProxyServer
+from .toolguests import ToolGuests
 
 LOG = logging.getLogger("pytest_proxmox_mpc.proxy")
+RESERVE_PATH = "/_proxy/reserve-vmid"  # the proxy's own endpoint: a VMID for a tool that must be told one
 LOCALHOST = "127.0.0.1"
 PROXY_CASSETTES = "_proxy"  # below the cassette directory: the console proxy's cassettes, _proxy/<name>.yaml
 POOL_SIZE = 32  # upstream keep-alive connections kept for concurrent requests
@@ -146,21 +148,30 @@ class SafetyProxy:
     """
 
     def __init__(self, upstream: Upstream, workdir: Path, *, phase: int, credentials: ProxyCredentials,
-                 listen: tuple[str, int] = (LOCALHOST, 0), record_hint: str | None = None) -> None:
+                 listen: tuple[str, int] = (LOCALHOST, 0), record_hint: str | None = None,
+                 tools: ToolGuests | None = None) -> None:
         self.upstream = upstream
         self.phase = phase
+        self.tools = tools  # phases 3-4: the VMIDs handed to tools and the guests they made
+        if tools is not None:
+            tools.is_free = self._is_free
+            upstream.guard.on_create = tools.created
         self.record_hint = record_hint  # what a missing recorded answer tells to run, when not pytest's command
         self.auth = ProxyAuth(credentials)
         self._counter = itertools.count(1)
         self.requests = 0  # received so far
         self._server = ProxyServer(listen, workdir, self.answer)
-        self.access = ProxyAccess(self._server.host, self._server.port, self._server.cafile, phase, credentials)
+        self.access = ProxyAccess(self._server.host, self._server.port, self._server.cafile, phase, credentials,
+                                  reserver=tools.next_free if tools is not None else None)
         self._server.start()
 
     def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """The answer to one request of the tool (``headers``: a case-insensitive mapping)."""
         self.requests = next(self._counter)  # itertools.count is atomic: threads never lose a count
-        path = ApiRequest.from_http(method, target).path
+        described = ApiRequest.from_http(method, target)
+        path = described.path
+        if target.split("?")[0] == RESERVE_PATH:
+            return self._reserve(method, headers)
         if path is None or not target.startswith("/"):
             return pve_error(404, "the safety proxy forwards only API requests (/api2/json/...)")
         if method == "POST" and path == LOGIN_PATH:
@@ -170,6 +181,8 @@ class SafetyProxy:
         if problem is not None:
             LOG.warning("safety proxy: %s %s: 401 %s", method, path, problem)
             return pve_error(401, problem)
+        if self.tools is not None and method == "GET" and path == "/cluster/nextid":
+            return self._nextid(described.params.get("vmid"))
         body, content_type = form_params(headers.get("Content-Type", ""), body)
         named = {token.strip().lower() for token in headers.get("Connection", "").split(",")}  # hop-by-hop too
         forward = {name: value for name, value in headers.items()
@@ -193,6 +206,39 @@ class SafetyProxy:
             LOG.warning("safety proxy: %s %s failed: %s", method, path, type(exc).__name__)
             return pve_error(500, f"the safety proxy failed to forward the request ({type(exc).__name__})")
         return self._relay(response)
+
+    def _is_free(self, vmid: int) -> bool:
+        """Whether the cluster has no guest ``vmid`` (PVE's own answer to ``/cluster/nextid?vmid=N``)."""
+        return self.upstream.send("GET", f"/api2/json/cluster/nextid?vmid={vmid}", {}, b"").status_code == 200
+
+    def _nextid(self, asked: str | None) -> Answer:
+        """``/cluster/nextid`` in phases 3-4: a free VMID of the temporary range, never a production one."""
+        assert self.tools is not None
+        try:
+            if asked is None:
+                return _json_answer(str(self.tools.next_free()))
+            if asked.strip().isdigit() and self.tools.claim(int(asked)):
+                return _json_answer(str(int(asked)))
+        except GuestCreateFailed as exc:
+            return pve_error(500, str(exc))
+        except SafetyViolation as exc:
+            return pve_error(403, str(exc), {"policy": f"{exc.rule}: {exc.reason}"})
+        # As PVE answers for a VMID in use: a tool then asks for another, or gives up with PVE's message.
+        return pve_error(400, "Parameter verification failed.", {"vmid": f"VM {asked} already exists"})
+
+    def _reserve(self, method: str, headers: Mapping[str, str]) -> Answer:
+        """``POST /_proxy/reserve-vmid`` (with the proxy's credentials): a VMID for a tool that must be told one."""
+        problem = self.auth.check(method, headers.get("Authorization"), headers.get("Cookie"),
+                                  headers.get(CSRF_HEADER))
+        if problem is not None:
+            return pve_error(401, problem)
+        if self.tools is None:
+            return pve_error(400, f"the safety proxy of phase {self.phase} creates nothing: VMIDs are reserved "
+                                  "in phases 3 and 4 only")
+        try:
+            return _json_answer(self.tools.next_free())
+        except GuestCreateFailed as exc:
+            return pve_error(500, str(exc))
 
     def _login(self, headers: Mapping[str, str], body: bytes) -> Answer:
         form, _ = form_params(headers.get("Content-Type", ""), body)
@@ -228,18 +274,24 @@ class SafetyProxy:
         self.stop()
 
 
+def _json_answer(data: Any) -> Answer:
+    return Answer(200, "OK", [("Content-Type", "application/json;charset=UTF-8")], json.dumps({"data": data}).encode())
+
+
 def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, phase: int,
                listen: tuple[str, int] = (LOCALHOST, 0), token_name: str = "proxy",
-               record_hint: str | None = None) -> SafetyProxy:
+               record_hint: str | None = None, tools: ToolGuests | None = None) -> SafetyProxy:
     """Start a proxy in front of ``endpoint`` for tools in other processes, authenticating upstream as ``api`` (a
     ``connect`` client, whose login it shares), every request passing ``guard`` (its policy, audit trail, ledger and
     recorder). ``phase`` is what the proxy reports; ``proxy.access`` holds the proxy-only credentials to hand to
-    a tool. Stop it with ``stop()`` or use it as a context manager."""
+    a tool. With ``tools`` (phases 3-4), ``/cluster/nextid`` is answered from the temporary range and the guests
+    tools create are tracked for removal (``tools.finish``). Stop it with ``stop()`` or use it as a context
+    manager."""
     upstream = Upstream(endpoint, auth_of(api), guard)
     credentials = ProxyCredentials.generate(endpoint.user, token_name)
     started = time.perf_counter()
     proxy = SafetyProxy(upstream, workdir, phase=phase, credentials=credentials, listen=listen,
-                        record_hint=record_hint)
+                        record_hint=record_hint, tools=tools)
     LOG.debug("safety proxy for phase %d on %s, started in %.0f ms", phase, proxy.access.url,
               (time.perf_counter() - started) * 1000)
     return proxy

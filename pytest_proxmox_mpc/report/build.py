@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..proxy.toolguests import counts_by_test
 from ..safety.policy import LOGIN_PATH
 from .criteria import CRITERIA, LATENCY_BUDGET_MS, judge
 
@@ -79,8 +80,12 @@ def _latency(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _guests(ledger: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     count = Counter(str(event.get("event")) for event in ledger)
+    by_test = counts_by_test(ledger)
     return {"created": count["created"], "removed": count["destroyed"], "kept": count["kept"],
-            "leaked": count["leaked"], "swept": count["swept"]}
+            "leaked": count["leaked"], "swept": count["swept"],
+            "by_tools": {test: {"created": c.created, "removed_by_tool": c.removed_by_tool,
+                                "removed_by_plugin": c.removed_by_plugin, "left": c.left}
+                         for test, c in sorted(by_test.items())}}
 
 
 def _tests(tests: Iterable[TestOutcome]) -> dict[str, dict[str, int]]:
@@ -197,6 +202,10 @@ def to_markdown(r: Mapping[str, Any]) -> str:
             "", "## Temporary guests", "",
             *_table(("created", "removed", "kept", "leaked", "swept"),
                     [(g["created"], g["removed"], g["kept"], g["leaked"], g["swept"])]),
+            *(["", "Created by tools through the safety proxy:", "",
+               *_table(("test", "created", "removed by the tool", "removed by the plugin", "left"),
+                       ((test, c["created"], c["removed_by_tool"], c["removed_by_plugin"], c["left"])
+                        for test, c in g["by_tools"].items()))] if g["by_tools"] else []),
             "", "## Unintended changes", ""]
     changes = r["unintended_changes"]
     out += ([f"- {c['line']}" for c in changes] or ["None."]) if changes is not None else [

@@ -14,6 +14,7 @@ import pytest
 
 from ..cluster.endpoint import Endpoint
 from ..files.runfiles import read_json_files
+from ..proxy.toolguests import counts_by_test, summary_line
 from ..run import Run
 from ..safety.audit import AuditSummary
 from ..safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
@@ -108,6 +109,8 @@ class RunReporter(OutcomeCollector):
         records = self.audit()
         guests = ledger_lines(run.files.ledger, self.ledger(),
                               "pytest-proxmox-mpc sweep (with this run's connection settings)")
+        tools = summary_line(counts_by_test(self.ledger()))
+        guests += [tools] if tools else []
         if not (records or self.report or guests):
             return
         terminalreporter.section("proxmox audit")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -51,13 +52,14 @@ class Guard:
 
     def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
                  recorder: Recorder | None = None, health: ConnectionHealth | None = None,
-                 source: str | None = None) -> None:
+                 source: str | None = None, on_create: Callable[[ApiRequest, int], None] | None = None) -> None:
         self.policy = policy
         self.trail = trail
         self.ledger = ledger
         self.recorder = recorder  # plays answers from, or records them to, cassettes
         self.health = health
         self.source = source
+        self.on_create = on_create  # told of each guest the cluster accepted a create of (the proxy's tool guests)
 
     def admit(self, request: ApiRequest) -> Decision:
         """The policy's decision; a refused request is audited and its violation raised."""
@@ -84,6 +86,8 @@ class Guard:
                 upid = None
         if self.ledger is not None and decision.creates is not None and status == 200:
             self.ledger.add(decision.creates)
+            if self.on_create is not None:
+                self.on_create(request, decision.creates)
         if self.trail is not None:
             self.trail.record(request, decision, status, duration_ms, upid, source=self.source)
 

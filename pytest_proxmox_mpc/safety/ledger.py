@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,32 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         if isinstance(event, dict):
             events.append(event)
     return events
+
+
+@dataclass(frozen=True)
+class ToolMade:
+    """A guest a tool created through the safety proxy that its run's ledger never saw removed."""
+
+    vmid: int
+    type: str
+    name: str | None
+    run_id: str
+
+
+def tool_made(directory: Path) -> dict[int, ToolMade]:
+    """By vmid: the guests tools created through the proxy (``"source": "proxy"``) in the runs whose ledgers are
+    in ``directory``, and no ledger saw removed. Such a guest carries no plugin tag: the ledger is all there is."""
+    made: dict[int, ToolMade] = {}
+    for path in sorted(directory.glob("*.jsonl")):
+        for event in read_events(path):
+            if event.get("source") != "proxy" or not str(event.get("vmid", "")).isdigit():
+                continue
+            vmid = int(event["vmid"])
+            if event.get("event") == "created":
+                made[vmid] = ToolMade(vmid, str(event.get("type")), event.get("name"), str(event.get("run_id")))
+            elif event.get("event") in ("destroyed", "kept") and vmid in made:
+                del made[vmid]
+    return made
 
 
 def finished_runs(directory: Path) -> set[str]:
