@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Inner pytester runs forget the modules they imported; cryptography's compiled core cannot be
 # imported twice in one process, so the simulator's modules are imported once, here, for all runs.
@@ -15,6 +16,7 @@ from cryptography import x509  # noqa: F401
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
 from hypothesis import settings
+from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.sim.process import FakePveProcess
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
@@ -36,6 +38,30 @@ def fakepve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePv
     with start_fakepve(SCENARIO, tmp_path_factory.mktemp("fakepve-process"), password=PASSWORD,
                        host="127.0.0.3") as server:
         yield server
+
+
+EXCLUSIONS = "protect:\n  tags: [production]\n  vmids: [100]\n"
+
+
+@pytest.fixture
+def cluster(fakepve_process: FakePveProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A plain client of the fakepve process, to look at it from outside; nothing is left in the range after."""
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    api = ProxmoxAPI(fakepve_process.address, user="root@pam", password=fakepve_process.password,
+                     verify_ssl=fakepve_process.cafile)
+    yield api
+    for row in in_range(api):  # a failed test must not leave guests to the next one
+        api.nodes(row["node"])(row["type"])(row["vmid"]).delete(purge=1)
+
+
+def in_range(api: Any) -> list[dict[str, Any]]:
+    return [row for row in api.cluster.resources.get(type="vm") if 990000 <= int(row["vmid"]) <= 999999]
+
+
+def live(pytester: pytest.Pytester, server: FakePveProcess, *extra: str) -> list[str]:
+    pytester.makefile(".yaml", excl=EXCLUSIONS)
+    return ["--pve-host", server.address, f"--pve-ca-bundle={server.cafile}", "--pve-exclusions", "excl.yaml",
+            "--pve-max-phase", "3", "-p", "no:randomly", *extra]
 
 
 @pytest.fixture(scope="session")

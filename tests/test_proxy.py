@@ -302,11 +302,14 @@ def test_a_tool_session_recorded_through_the_fixture_replays_without_a_cluster(p
     assert cli(["scan-secrets", str(pytester.path / "cassettes"), str(pytester.path / ".pytest_proxmox_mpc")]) == 0
 
 
-def start_proxy(cwd: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str], list[str]]:
-    """``pytest-proxmox-mpc proxy ARGS`` in ``cwd``; (process, credentials, the lines it printed on start)."""
+def start_proxy(cwd: Path, *args: str, password: str | None = None,
+                ) -> tuple[subprocess.Popen[str], dict[str, str], list[str]]:
+    """``pytest-proxmox-mpc proxy ARGS`` in ``cwd`` (with ``PVE_PASSWORD`` if ``password``, no other ``PVE_*``);
+    (process, credentials, the lines it printed on start)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
     process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.cli", "proxy", "--credentials-file",
                                 "creds.json", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={k: v for k, v in os.environ.items() if not k.startswith("PVE_")})
+                               text=True, env={**env, **({"PVE_PASSWORD": password} if password else {})})
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(4)]
     assert lines[0].startswith("proxy: https://127.0.0.1:"), [*lines, process.stderr.read() if process.stderr else ""]

@@ -3,44 +3,18 @@ four workers creating at once, and the sweeper that removes only what is surely 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.cli import main as cli
 from pytest_proxmox_mpc.guests.sweeper import plan_sweep
 from pytest_proxmox_mpc.safety.audit import AuditLog
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 
-from .conftest import FakePveProcess
-
-EXCLUSIONS = "protect:\n  tags: [production]\n  vmids: [100]\n"
-
-
-@pytest.fixture
-def cluster(fakepve_process: FakePveProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A plain client of the fakepve process, to look at it from outside; nothing is left in the range after."""
-    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
-    api = ProxmoxAPI(fakepve_process.address, user="root@pam", password=fakepve_process.password,
-                     verify_ssl=fakepve_process.cafile)
-    yield api
-    for row in in_range(api):  # a failed test must not leave guests to the next one
-        api.nodes(row["node"])(row["type"])(row["vmid"]).delete(purge=1)
-
-
-def in_range(api: Any) -> list[dict[str, Any]]:
-    return [row for row in api.cluster.resources.get(type="vm") if 990000 <= int(row["vmid"]) <= 999999]
-
-
-def live(pytester: pytest.Pytester, server: FakePveProcess, *extra: str) -> list[str]:
-    pytester.makefile(".yaml", excl=EXCLUSIONS)
-    return ["--pve-host", server.address, f"--pve-ca-bundle={server.cafile}", "--pve-exclusions", "excl.yaml",
-            "--pve-max-phase", "3", "-p", "no:randomly", *extra]
-
+from .conftest import EXCLUSIONS, FakePveProcess, in_range, live
 
 TIMEOUT = """
 import time
