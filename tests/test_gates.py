@@ -296,7 +296,8 @@ def test_the_report_figures_match_the_audit_trail_and_the_markdown_has_the_crite
     assert report["latency"]["p50_ms"] == round(percentile(durations, 0.5), 3)
     assert report["latency"]["p95_ms"] == round(percentile(durations, 0.95), 3)
     assert report["latency"]["max_ms"] == round(max(durations), 3) and report["latency"]["budget_ms"] == 2000
-    assert report["temporary_guests"] == {"created": 1, "removed": 1, "kept": 0, "leaked": 0, "swept": 0}
+    assert report["temporary_guests"] == {"created": 1, "removed": 1, "kept": 0, "leaked": 0, "swept": 0,
+                                          "by_tools": {}}
     assert report["unintended_changes"] == [] and report["abort"] is None
 
     criteria = {c["id"]: c for c in report["criteria"]}
