@@ -5,6 +5,7 @@ Registered through the ``pytest11`` entry point as ``proxmox_mpc``.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Generator
 from typing import Any
@@ -37,7 +38,9 @@ from .stash import (
 )
 from .watch.watch import database_abort
 
-# The fixtures, one module per concern, registered with the plugin as pytest's own default_plugins are.
+# The fixtures, one module per concern, registered in this order at configure time (as pytest's own
+# default_plugins are; registered, not named in pytest_plugins, which would re-import them for assertion
+# rewriting and warn that they were imported already).
 FIXTURE_MODULES = (
     "pytest_proxmox_mpc.cluster.fixtures",
     "pytest_proxmox_mpc.safety.fixtures",
@@ -47,7 +50,8 @@ FIXTURE_MODULES = (
     "pytest_proxmox_mpc.workspace.fixtures",
     "pytest_proxmox_mpc.proxy.fixtures",
 )
-pytest_plugins = FIXTURE_MODULES
+FIXTURE_PREFIXES = ("pve_", "temp_vm", "temp_ct", "mpc_")  # the plugin's public fixtures (its autouse ones are _pve_*)
+HEADER_SHOWN = pytest.StashKey[bool]()
 
 # The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
 # it phase 1, creating temporary guests phase 3.
@@ -69,6 +73,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    for name in FIXTURE_MODULES:
+        config.pluginmanager.register(importlib.import_module(name), name)
     for phase in phases.PHASES.values():
         config.addinivalue_line("markers", phase.marker_help())
     options = {opt.dest: config.getoption(opt.dest) for opt in OPTIONS}
@@ -146,9 +152,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[RUN_KEY].close()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
+def _header(config: pytest.Config) -> list[str]:
+    config.stash[HEADER_SHOWN] = True
     run = run_of(config)
     return [*run.settings.header_lines(), f"proxmox: run {run.run_id}, audit trail {run.files.audit}"]
+
+
+def _chosen(config: pytest.Config) -> bool:
+    """The user asked for the plugin: a setting given (flag, ini key, environment) or a phase selected with -m."""
+    given = any(origin != "default" for origin in settings_of(config).sources.values())
+    return given or "phase" in (config.getoption("markexpr", "") or "")
+
+
+def uses_plugin(item: pytest.Item) -> bool:
+    """The test uses one of the plugin's fixtures or markers."""
+    names = getattr(item, "fixturenames", ())
+    return (any(name.startswith(FIXTURE_PREFIXES) for name in names)
+            or any(mark.name in phases.MARKERS or mark.name in (EXPECT_REFUSAL, CRITERION)
+                   for mark in item.iter_markers()))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The resolved settings, when the run chose the plugin; otherwise after collection, if a test uses it (a
+    project that has the plugin installed and does not use it sees no line of it)."""
+    return _header(config) if _chosen(config) else []
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    if config.stash.get(HEADER_SHOWN, False) or not any(uses_plugin(item) for item in items):
+        return []
+    return _header(config)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: unmarked cluster tests must count as phase1

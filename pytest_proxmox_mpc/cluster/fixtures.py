@@ -30,19 +30,23 @@ def _pve_target_session(pytestconfig: pytest.Config, tmp_path_factory: pytest.Te
 @pytest.fixture(scope="session")
 def pve_sim(_pve_target_session: TargetSession) -> Any:
     """The simulated cluster's ``fakepve.FakePve`` (inject faults, add guests); skips on other targets."""
-    sim = _pve_target_session.sim
-    if sim is None:
+    try:
+        sim = _pve_target_session.sim
+    except TargetUnavailable as exc:
+        problem = str(exc)
+    else:
+        if sim is not None:
+            return sim.pve
         pytest.skip(f"pve_sim needs --pve-target sim (the target is {_pve_target_session.kind})")
-    return sim.pve
+    pytest.fail(f"proxmox: {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSession) -> tuple[Any, str]:
     """The read-only client and the PVE version, from one login and one GET /version."""
-    endpoint = _pve_target_session.endpoint
     guard = run_of(pytestconfig).guard(ReadOnlyPolicy())
     try:
-        api, version = connect_checked(endpoint, guard)
+        api, version = connect_checked(_pve_target_session.endpoint, guard)
     except TargetUnavailable as exc:
         problem = str(exc)
     else:

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 from ..config.secret import Secret
 from ..config.settings import Settings
+from ..errors import TargetUnavailable
 from ..recording.layout import PLACEHOLDER, SESSION_DIR
 from ..safety.policy import LOGIN_PATH
+from ..sim import simulator_installed
 from .endpoint import Endpoint
 
 CONNECTION_FIXTURE = "_pve_connection"  # the session fixture that logs in: its cassette tells how
@@ -49,6 +51,10 @@ class TargetSession:
         if self.kind != "sim":
             return None
         if self._sim is None:
+            if not simulator_installed():
+                raise TargetUnavailable(f"the sim target ({self.settings.sources['target']}) needs the simulated "
+                                        "cluster, fakepve, which is not installed: pip install "
+                                        "'pytest-proxmox-mpc[sim]', or give --pve-host for a cluster of your own")
             from ..sim.cluster import SimCluster  # fakepve is imported only on this path
 
             self.workdir.mkdir(parents=True, exist_ok=True)

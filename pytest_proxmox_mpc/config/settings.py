@@ -10,7 +10,6 @@ environment. Nothing here imports pytest; errors are ``SettingsError`` and the p
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -177,11 +176,6 @@ def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[A
     return value, origin
 
 
-def simulator_installed() -> bool:
-    """True when fakepve can be imported (checked without importing it)."""
-    return importlib.util.find_spec("fakepve") is not None
-
-
 def resolve(src: RawSources) -> Settings:
     """Resolve and check every setting. Raises ``SettingsError`` naming the setting and its source."""
     opts = OPTIONS_BY_NAME
@@ -226,9 +220,6 @@ def resolve(src: RawSources) -> Settings:
             raise _fail(opts["target"], target, sources["target"],
                         "needs a secret: set PVE_PASSWORD (or PVE_PASSWORD_FILE), or --pve-token-name "
                         "with PVE_TOKEN_VALUE")
-    if target == "sim" and not simulator_installed():
-        raise _fail(opts["target"], target, sources["target"],
-                    "needs the simulated cluster: pip install 'pytest-proxmox-mpc[sim]'")
     try:
         values["sim_scenario"] = resolve_scenario(values["sim_scenario"], src.rootdir)
     except ValueError as exc:

@@ -4,3 +4,15 @@ is started.
 
 May import: ``config``, ``errors``, ``cluster.endpoint``. No pytest.
 """
+
+from __future__ import annotations
+
+import importlib.util
+
+
+def simulator_installed() -> bool:
+    """True when fakepve can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("fakepve") is not None
+    except (ImportError, ValueError):  # a package that is there but cannot be imported counts as absent
+        return False
