@@ -17,6 +17,7 @@ from .config import phases
 from .config.options import OPTIONS, Option, add_flags
 from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
 from .errors import SettingsError
+from .guests import interrupts
 from .guests.fixtures import factory_fixture_names
 from .recording.layout import RECORDING_PLUGIN
 from .report.criteria import CRITERIA_IDS
@@ -95,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings.max_phase >= phases.WRITE_PHASE:  # a run that may create guests removes them on SIGTERM too
+        config.add_cleanup(interrupts.stop_on_signals())
     if config.hook.pytest_proxmox_mpc_workspace_checks.get_hookimpls():  # a project's checks: judged now (exit 4)
         config.stash[WORKSPACE_CHECKS] = hooked_workspace_checks(config)
     if run.recorder is not None:
