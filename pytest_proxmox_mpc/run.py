@@ -15,6 +15,7 @@ from .cluster.client import derive
 from .config.options import DEFAULT_TEMP_RANGE
 from .config.settings import Settings
 from .errors import SettingsError
+from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .guests.factory import VmidAllocator
 from .proxy.toolguests import ToolGuests
@@ -49,6 +50,7 @@ class Run:
     watch: Watch | None = None  # once the session has connected
     # This worker's share of the temporary range, for the factories and the proxies alike.
     allocator: VmidAllocator = field(default_factory=lambda: VmidAllocator(DEFAULT_TEMP_RANGE))
+    heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -66,9 +68,14 @@ class Run:
             from .recording.recorder import Recorder
 
             recorder = Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
+        heartbeat = None
+        if settings.max_phase >= 3:
+            heartbeat = Heartbeat(files.heartbeat(worker))
+            heartbeat.start()
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
-                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count))
+                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count),
+                   heartbeat=heartbeat)
 
     @property
     def run_id(self) -> str:
@@ -100,6 +107,8 @@ class Run:
         return derive(readonly, self.guard(policy))
 
     def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         if self.recorder is not None:
             self.recorder.save()
         self.trail.close()

@@ -58,7 +58,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "temp_pool": (("ci-pool", "ci-pool"), ("other", "other")),
         "keep_on_failure": (("yes", True), ("no", False)),
         "sweep": (("on", True), ("off", False)),
-        "sweep_age": (("30m", 1800.0), ("90", 90.0)),
+        "sweep_age": (("30m", 1800.0), ("600", 600.0)),
         "record_mode": (("once", "once"), ("all", "all")),
         "anonymize": (("yes", True), ("no", False)),
         "cassette_dir": ((str(tmp_path / "tapes"), tmp_path / "tapes"), (str(tmp_path / "b"), tmp_path / "b")),
@@ -143,6 +143,8 @@ def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
     ({"env": {"PVE_ABORT_ON_VIOLATION": "sometimes"}}, ["setting pve_abort_on_violation", "not a boolean"]),
     ({"env": {"PVE_SWEEP_AGE": "soon"}}, ["setting pve_sweep_age", "not a duration"]),
     ({"options": {"pve_sweep_age": "-1h"}}, ["setting pve_sweep_age", "must not be negative"]),
+    ({"options": {"pve_sweep_age": "0"}}, ["setting pve_sweep_age", "must be at least 5m"]),
+    ({"env": {"PVE_SWEEP_AGE": "4m"}}, ["setting pve_sweep_age", "must be at least 5m"]),
     ({"options": {"pve_sweep": "1"}}, ["setting pve_sweep", "needs a production exclusion list"]),
 ])
 def test_bad_values_name_the_setting_and_where_it_came_from(tmp_path: Path, src: dict[str, Any],

@@ -199,6 +199,8 @@ def test_after_a_killed_run_the_sweeper_finds_a_tools_guest_through_the_ledger(
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    for beat in (pytester.path / ".pytest_proxmox_mpc" / "ledger").glob("*.alive"):  # two minutes later: stale
+        os.utime(beat, (time.time() - 120, time.time() - 120))
     tools_vmid = int(marker.read_text())
     stranger = 995555  # in the range, untagged, and named by no ledger: not the plugin's to remove
     cluster.nodes("pve1").qemu.post(vmid=stranger, name="someone-elses")
@@ -206,7 +208,7 @@ def test_after_a_killed_run_the_sweeper_finds_a_tools_guest_through_the_ledger(
 
     monkeypatch.chdir(pytester.path)
     sweep = ["sweep", "--pve-host", fakepve_process.address, f"--pve-ca-bundle={fakepve_process.cafile}",
-             "--pve-exclusions", "excl.yaml", "--pve-sweep-age=0"]
+             "--pve-exclusions", "excl.yaml"]  # the run is minutes old only: its dead heartbeat is what counts
     assert cli(sweep) == 0
     out = capsys.readouterr().out
     assert f"removed: qemu {tools_vmid}" in out

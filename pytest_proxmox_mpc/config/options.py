@@ -26,6 +26,7 @@ from .parsing import (
     positive_float,
     positive_int,
     report_path,
+    sweep_age,
     text,
     user_at_realm,
     vmid_range,
@@ -136,7 +137,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sweep", "--pve-sweep", "PVE_SWEEP", "before the run, remove temporary guests left by earlier runs "
            "(see pytest-proxmox-mpc sweep)", parse_bool, False, "bool"),
     Option("sweep_age", "--pve-sweep-age", "PVE_SWEEP_AGE", "a leftover of a run the ledger does not show finished "
-           "is swept once the run is this old: SECONDS, or with a unit s/m/h/d", duration, 3600.0,
+           "is swept once the run is this old: SECONDS, or with a unit s/m/h/d (at least 5m)", sweep_age, 3600.0,
            shown_default="1h", metavar="AGE"),
     Option("record_mode", "--pve-record-mode", "PVE_RECORD_MODE", "record to / play from cassettes: none (play "
            "only), once, new_episodes, all, rewrite (delete the test's cassette and record afresh)",

@@ -114,6 +114,7 @@ def vmid_range(raw: Any, lowest: int = VMID_MIN, highest: int = VMID_MAX) -> tup
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_SWEEP_AGE = 300.0  # a run younger than this may still be setting up: its guests are never swept by age
 
 
 def duration(raw: Any) -> float:
@@ -149,3 +150,12 @@ def report_path(raw: Any) -> Path:
     """A report path without a ``.json`` or ``.md`` suffix: the report writes both."""
     path = as_path(raw)
     return path.with_suffix("") if path.suffix.lower() in (".json", ".md") else path
+
+
+def sweep_age(raw: Any) -> float:
+    """A duration of at least ``MIN_SWEEP_AGE`` (5 minutes)."""
+    value = duration(raw)
+    if value < MIN_SWEEP_AGE:
+        raise ValueError("must be at least 5m: a younger run may still be starting (a running run is never swept, "
+                         "and one that died is swept whatever its age)")
+    return value

@@ -84,6 +84,24 @@ class Settings:
             return False
         return str(self.ca_bundle) if self.ca_bundle else True
 
+    def sweep_command(self) -> str:
+        """The ``pytest-proxmox-mpc sweep`` command that reaches this run's cluster (no secret in it: the secret
+        comes from the same environment variable as the run's)."""
+        if self.target != "live":
+            return "nothing to sweep: the simulated cluster went with the run" if self.target == "sim" else (
+                "nothing to sweep: a replayed run creates nothing")
+        words = ["pytest-proxmox-mpc sweep", f"--pve-host {self.host}:{self.port}", f"--pve-user {self.user}"]
+        if self.token_name:
+            words.append(f"--pve-token-name {self.token_name}")
+        if not self.verify_ssl:
+            words.append("--no-pve-verify-ssl")
+        elif self.ca_bundle is not None:
+            words.append(f"--pve-ca-bundle={self.ca_bundle}")
+        if self.exclusions.source:
+            words.append(f"--pve-exclusions={self.exclusions.source}")
+        secret = "PVE_TOKEN_VALUE" if self.token_name else "PVE_PASSWORD"
+        return " ".join(words) + f" (with {secret} set, as for the run)"
+
     def writes_live(self) -> bool:
         """True when phase 3/4 writes may reach a real cluster: the header shows a warning."""
         return self.target == "live" and self.max_phase >= 3

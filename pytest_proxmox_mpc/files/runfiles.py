@@ -56,6 +56,10 @@ class RunFiles:
         partial.replace(path)
         return path
 
+    def heartbeat(self, worker: str) -> Path:
+        """The heartbeat file of one process of the run (``<run id>.<worker>.alive`` beside the ledgers)."""
+        return self.ledger_dir / f"{self.run_id}.{worker}.alive"
+
     def incident(self, worker: str) -> Path:
         """The incident file a worker writes when it aborts the run."""
         return self.worker_file("incidents", worker)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..cluster.apischema import ApiSchema, load_schema
 from ..cluster.client import derive
 from ..errors import DestroyFailed, SafetyViolation
+from ..files.heartbeat import STALE_S, last_beats
 from ..safety.audit import run_started
 from ..safety.exclusions import ExclusionList
 from ..safety.guard import Guard
@@ -65,9 +66,10 @@ class SweepPlan:
 
 def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, temp_range: tuple[int, int],
                finished: Collection[str], now: datetime, max_age: float, current_run: str | None = None,
-               tools: Mapping[int, ToolMade] | None = None) -> SweepPlan:
+               tools: Mapping[int, ToolMade] | None = None, beats: Mapping[str, float] | None = None) -> SweepPlan:
     """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove; ``finished``
-    holds the ids of runs whose ledger says they ended, ``tools`` the guests tools made (``ledger.tool_made``)."""
+    holds the ids of runs whose ledger says they ended, ``tools`` the guests tools made (``ledger.tool_made``),
+    ``beats`` the seconds since each run's heartbeat (``heartbeat.last_beats``)."""
     plan = SweepPlan()
     low, high = temp_range
     for row in rows:
@@ -83,14 +85,16 @@ def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, 
         made = (tools or {}).get(vmid)
         if not ours and made is not None and made.type == row.get("type") and made.name in (None, facts.name):
             ours, run_id = True, made.run_id  # a tool's guest: its run's ledger names it
-        verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run)
+        verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run,
+                           (beats or {}).get(run_id or ""))
         leftover = Leftover(vmid, str(row.get("node")), str(row["type"]), str(row.get("name") or ""), run_id, verdict)
         (plan.remove if verdict == "remove" else plan.left_alone).append(leftover)
     return plan
 
 
 def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | None,
-             finished: Collection[str], now: datetime, max_age: float, current_run: str | None) -> str:
+             finished: Collection[str], now: datetime, max_age: float, current_run: str | None,
+             beat: float | None = None) -> str:
     if not ours:
         return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag, and no run's ledger names it"
     if not in_range:
@@ -103,6 +107,8 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
         return "left alone: belongs to the running session"
     if run_id in finished:
         return "remove"
+    if beat is not None:  # the run's processes keep a heartbeat: alive means hands off, stale means it died
+        return f"left alone: the run is still running (heartbeat {beat:.0f}s ago)" if beat < STALE_S else "remove"
     started = run_started(run_id)
     if started is None:
         return "left alone: the run tag holds no start time"
@@ -135,7 +141,7 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     rows = readonly.cluster.resources.get(type="vm")
     plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
                       now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run,
-                      tools=tool_made(ledger_dir))
+                      tools=tool_made(ledger_dir), beats=last_beats(ledger_dir))
     if dry_run or not plan.remove:
         return plan, {}
     ledger = Ledger()

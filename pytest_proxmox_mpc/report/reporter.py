@@ -18,7 +18,7 @@ from ..proxy.toolguests import counts_by_test, summary_line
 from ..run import Run
 from ..safety.audit import AuditSummary
 from ..safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
-from ..safety.ledger import ledger_lines, read_events
+from ..safety.ledger import ledger_lines, read_events, unresolved
 from ..safety.trail import AuditView
 from .build import ReportInputs, TestOutcome, build_report, short_lines, write_report
 
@@ -88,6 +88,10 @@ class RunReporter(OutcomeCollector):
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         run = self.run
         if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
+            for guest in unresolved(read_events(run.files.ledger)):  # a worker died before removing them
+                run.ledger_file.event("leaked", vmid=guest.get("vmid"), node=guest.get("node"), type=guest.get("type"),
+                                      name=guest.get("name"), test=guest.get("test"), source=guest.get("source"),
+                                      reason=f"its process ({guest.get('worker')}) ended without removing it")
             run.ledger_file.event("run-finished")
         watches = read_json_files(run.files.worker_files("watch"))
         # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
@@ -107,8 +111,7 @@ class RunReporter(OutcomeCollector):
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
         records = self.audit()
-        guests = ledger_lines(run.files.ledger, self.ledger(),
-                              "pytest-proxmox-mpc sweep (with this run's connection settings)")
+        guests = ledger_lines(run.files.ledger, self.ledger(), run.settings.sweep_command())
         tools = summary_line(counts_by_test(self.ledger()))
         guests += [tools] if tools else []
         if not (records or self.report or guests):

@@ -107,6 +107,17 @@ def tool_made(directory: Path) -> dict[int, ToolMade]:
     return made
 
 
+def unresolved(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``created`` events of guests that no later event says were removed, kept or leaked."""
+    open_: dict[Any, dict[str, Any]] = {}
+    for event in events:
+        if event.get("event") == "created":
+            open_[event.get("vmid")] = event
+        elif event.get("event") in ("destroyed", "kept", "leaked"):
+            open_.pop(event.get("vmid"), None)
+    return list(open_.values())
+
+
 def finished_runs(directory: Path) -> set[str]:
     """The ids of the runs whose ledger in ``directory`` says they finished."""
     return {str(event.get("run_id")) for path in sorted(directory.glob("*.jsonl")) for event in read_events(path)
