@@ -84,6 +84,14 @@ def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTEST_ADDOPTS", (os.environ.get("PYTEST_ADDOPTS", "") + " " + UNRELATED_PLUGINS).strip())
 
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own, whose setup drops PYTEST_ADDOPTS: inner runs, its subprocesses included, still leave out the
+    unrelated plugins."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", UNRELATED_PLUGINS)
+    return pytester
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that needs a fakepve process of its own is slow too (``-m "not slow"`` leaves it out)."""
     for item in items:

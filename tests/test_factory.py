@@ -109,7 +109,7 @@ def test_keep_on_failure_keeps_only_the_failed_tests_guests(pytester: pytest.Pyt
     result.stdout.fnmatch_lines([
         "temporary guests: 2 created, 1 removed *",
         "kept qemu 990000 on pve1 (test test_keep.py::test_fails_and_keeps)",
-        "remove them later with: pytest-proxmox-mpc sweep*",
+        "nothing is left on a cluster: the simulated one went with the run",
     ])
 
 

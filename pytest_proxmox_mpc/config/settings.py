@@ -84,12 +84,12 @@ class Settings:
             return False
         return str(self.ca_bundle) if self.ca_bundle else True
 
-    def sweep_command(self) -> str:
+    def sweep_command(self) -> str | None:
         """The ``pytest-proxmox-mpc sweep`` command that reaches this run's cluster (no secret in it: the secret
-        comes from the same environment variable as the run's)."""
+        comes from the same environment variable as the run's); None off a live cluster (a simulated one goes
+        with the run)."""
         if self.target != "live":
-            return "nothing to sweep: the simulated cluster went with the run" if self.target == "sim" else (
-                "nothing to sweep: a replayed run creates nothing")
+            return None
         words = ["pytest-proxmox-mpc sweep", f"--pve-host {self.host}:{self.port}", f"--pve-user {self.user}"]
         if self.token_name:
             words.append(f"--pve-token-name {self.token_name}")

@@ -124,7 +124,7 @@ def finished_runs(directory: Path) -> set[str]:
             if event.get("event") == "run-finished"}
 
 
-def ledger_lines(path: Path, events: list[dict[str, Any]], sweep_hint: str) -> list[str]:
+def ledger_lines(path: Path, events: list[dict[str, Any]], sweep_hint: str | None) -> list[str]:
     """The terminal summary of one run's ledger (``events``, read from ``path``): guests created and removed,
     kept, leaked, swept."""
     if not events:
@@ -141,5 +141,6 @@ def ledger_lines(path: Path, events: list[dict[str, Any]], sweep_hint: str) -> l
         elif kind in ("sweep-left-alone", "sweep-failed"):
             lines.append(f"sweep: {e.get('line')}")
     if any(e.get("event") in ("kept", "leaked") for e in events):
-        lines.append(f"remove them later with: {sweep_hint}")
+        lines.append(f"remove them later with: {sweep_hint}" if sweep_hint else
+                     "nothing is left on a cluster: the simulated one went with the run")
     return lines
