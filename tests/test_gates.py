@@ -12,7 +12,7 @@ import pytest
 from pytest_proxmox_mpc.report.build import percentile
 from pytest_proxmox_mpc.report.criteria import CRITERIA
 from pytest_proxmox_mpc.safety.audit import AuditLog
-from pytest_proxmox_mpc.safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE
+from pytest_proxmox_mpc.safety.incident import ABORT_EXIT_CODE, GATES_SKIPPED_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE
 
 GiB = 1024 ** 3
 
@@ -74,6 +74,18 @@ def test_a_stranger_in_the_temporary_range_closes_the_gate(pytester: pytest.Pyte
     result.assert_outcomes(passed=1, skipped=1)
     assert "temporary range: 1 guests in 990000-999999 are not pytest-proxmox-mpc guests: 990500 (squatter)" \
         in skip_reasons(result)[0]
+
+
+def test_a_temporary_range_over_production_guests_skips_phase_3_and_the_run_does_not_pass(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("--pve-max-phase", "3", "--pve-temp-vmid-range", "100-200")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert result.ret == GATES_SKIPPED_EXIT_CODE == 15
+    last = [line for line in result.stdout.lines if line.startswith("proxmox: the safety gates skipped")]
+    assert len(last) == 1 and last[0].startswith(
+        "proxmox: the safety gates skipped every phase 3 test (exit code 15): temporary range: ")
+    assert "101 (web-01)" in last[0]
 
 
 EXCLUSIONS = "protect:\n  vmids: [101]\n"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakepve.certs import make_cert
 
 from pytest_proxmox_mpc.config.options import OPTIONS
 from pytest_proxmox_mpc.config.parsing import parse_host
@@ -30,9 +31,7 @@ def sources(tmp_path: Path, options: dict[str, Any] | None = None, ini: dict[str
 
 def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, Any]]:
     """Two raw values of a setting, each with what it resolves to; the first differs from the default."""
-    ca_a, ca_b = tmp_path / "a.pem", tmp_path / "b.pem"
-    ca_a.write_text("x")
-    ca_b.write_text("y")
+    ca_a, ca_b = (Path(make_cert(str(tmp_path), name=name, hosts=("127.0.0.1",))[0]) for name in "ab")
     other = tmp_path / "other.json"
     other.write_text('{"guests": []}')
     excl_a, excl_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
@@ -134,6 +133,10 @@ def test_target_defaults_to_live_when_a_host_is_set(tmp_path: Path) -> None:
     ({"env": {"PVE_VERIFY_SSL": "maybe"}}, ["setting pve_verify_ssl", "not a boolean"]),
     ({"env": {"PVE_TIMEOUT": "0"}}, ["setting pve_timeout", "more than 0"]),
     ({"options": {"pve_ca_bundle": "/nonexistent/ca.pem"}}, ["setting pve_ca_bundle", "not a readable file"]),
+    ({"options": {"pve_ca_bundle": __file__}}, ["setting pve_ca_bundle (from --pve-ca-bundle)", __file__,
+                                                "holds no PEM certificate"]),
+    ({"options": {"pve_ca_bundle": __file__, "pve_verify_ssl": False}},
+     ["setting pve_ca_bundle (from --pve-ca-bundle)", "TLS verification is off (from --pve-verify-ssl)"]),
     ({"options": {"pve_target": "replay", "pve_record_mode": "once"}},
      ["setting pve_record_mode", "'once'", "cannot record on the replay target"]),
     ({"env": {"PVE_RECORD_MODE": "sometimes"}}, ["setting pve_record_mode", "none, once, new_episodes"]),

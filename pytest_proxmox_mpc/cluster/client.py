@@ -32,8 +32,11 @@ class _PolicedTicketAuth(_proxmoxer.TicketAuth):
         data = {"username": self.username, "password": password or self.current_ticket()}  # a renewal: the ticket
         answer = self._login.post(self.base_url + LOGIN_PATH, data=data, verify=self.verify_ssl,
                                   timeout=self.timeout)
-        if answer.status_code != 200:
+        if answer.status_code in (401, 403):
             raise AuthenticationError(f"login refused with HTTP {answer.status_code}")
+        if answer.status_code != 200:  # not PVE's answer to a login: a wrong port, a web server, a proxy
+            raise TargetUnavailable(not_pve(self.base_url, f"the login got HTTP {answer.status_code} "
+                                                           f"{answer.reason or ''}".strip()))
         ticket = answer.json()["data"]
         if ticket.get("NeedTFA") is not None:
             raise AuthenticationError("the user needs two-factor authentication; use an API token instead")
@@ -76,6 +79,11 @@ def derive(api: Any, guard: Policy | Guard) -> Any:
     return police(_proxmoxer.with_new_session(api), guard)
 
 
+def not_pve(base_url: str, what: str) -> str:
+    """One line for an address that answers, but not as a Proxmox VE API."""
+    return f"{base_url} does not answer as a Proxmox VE API ({what}); check the host and port (PVE listens on 8006)"
+
+
 def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
     """One line for a failed request: what went wrong and what to check. No URL parameters, no secrets."""
     where = endpoint.base_url
@@ -97,6 +105,8 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
         if exc.status_code == 401:
             who = f"API token {endpoint.user}!{endpoint.token_name}" if endpoint.token_name else endpoint.user
             raise TargetUnavailable(f"{endpoint.base_url} refused {who}: authentication failure") from None
+        if exc.status_code in (404, 501):
+            raise TargetUnavailable(not_pve(endpoint.base_url, f"GET /version got HTTP {exc.status_code}")) from None
         raise TargetUnavailable(f"GET /version on {endpoint.base_url} failed with HTTP {exc.status_code}") from None
     except requests.RequestException as exc:
         raise TargetUnavailable(describe_failure(endpoint, exc)) from None

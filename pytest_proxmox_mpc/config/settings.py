@@ -11,6 +11,7 @@ environment. Nothing here imports pytest; errors are ``SettingsError`` and the p
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -194,6 +195,17 @@ def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[A
     return value, origin
 
 
+def _not_certificates(path: Path) -> str | None:
+    """Why ``path`` cannot verify a cluster (no PEM certificate in it), or None when it can."""
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError):
+        return "holds no PEM certificate the cluster could be verified with"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
 def resolve(src: RawSources) -> Settings:
     """Resolve and check every setting. Raises ``SettingsError`` naming the setting and its source."""
     opts = OPTIONS_BY_NAME
@@ -211,6 +223,12 @@ def resolve(src: RawSources) -> Settings:
 
     if ca_bundle is not None and not os.access(ca_bundle, os.R_OK):
         raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"], "is not a readable file")
+    if ca_bundle is not None and not values["verify_ssl"]:
+        raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"],
+                    f"is given, but TLS verification is off ({sources['verify_ssl']}), which would ignore it: "
+                    "give one of them")
+    if ca_bundle is not None and (problem := _not_certificates(ca_bundle)):
+        raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"], problem)
     if mpc_workspace is not None and not (mpc_workspace / ".proxmox").is_dir():
         raise _fail(opts["mpc_workspace"], str(mpc_workspace), sources["mpc_workspace"],
                     "is not a Proxmox-MPC workspace (no .proxmox directory in it)")

@@ -46,7 +46,7 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
         except (OSError, UnicodeDecodeError) as exc:
             raise CassetteError(f"cassette {where}: cannot be read ({exc})") from None
         try:
-            return deserialize(text, serializer)
+            loaded = deserialize(text, serializer)  # (requests, responses, metadata) in vcrpy 9
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f"{where}:{mark.line + 1}" if mark is not None else str(where)
@@ -54,6 +54,13 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
                                 "re-record it or restore it from version control") from None
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CassetteError(f"cassette {where}: not a vcrpy cassette (no interactions list)") from None
+        for index, response in enumerate(loaded[1]):
+            status = response.get("status") if isinstance(response, dict) else None
+            if not (isinstance(status, dict) and isinstance(status.get("code"), int)):
+                raise CassetteError(f"cassette {where}:{_line_of(text, index)}: interaction {index + 1} has no "
+                                    "answer status (the file was cut short?); re-record it or restore it from "
+                                    "version control")
+        return loaded
 
     @staticmethod
     def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
@@ -63,6 +70,17 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(serialize(cassette_dict, serializer))
         os.replace(temporary, where)
+
+
+def _line_of(text: str, index: int) -> int:
+    """The 1-based line where interaction ``index`` starts (1 if the file's shape does not tell)."""
+    try:
+        root = yaml.compose(text)
+        assert root is not None
+        items = next(value for key, value in root.value if key.value == "interactions").value
+        return int(items[index].start_mark.line) + 1
+    except (yaml.YAMLError, AssertionError, AttributeError, StopIteration, IndexError, TypeError):
+        return 1
 
 
 def open_cassette(where: Path, mode: str, match_on: tuple[Callable[[Request, Request], None], ...],

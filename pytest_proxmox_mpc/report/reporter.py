@@ -17,9 +17,10 @@ from ..files.runfiles import read_json_files
 from ..proxy.toolguests import counts_by_test, summary_line
 from ..run import Run
 from ..safety.audit import AuditSummary
-from ..safety.incident import ABORT_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
+from ..safety.incident import ABORT_EXIT_CODE, GATES_SKIPPED_EXIT_CODE, UNINTENDED_CHANGE_EXIT_CODE, read_incidents
 from ..safety.ledger import ledger_lines, read_events, unresolved
 from ..safety.trail import AuditView
+from ..watch.gates import gate_skipped_phases
 from .build import ReportInputs, TestOutcome, build_report, short_lines, write_report
 
 PHASE_PROPERTY, CRITERIA_PROPERTY = "pve_phase", "pve_criteria"
@@ -71,6 +72,7 @@ class RunReporter(OutcomeCollector):
         self.written: tuple[Any, ...] = ()
         self._audit: list[dict[str, Any]] | None = None
         self._ledger: list[dict[str, Any]] | None = None
+        self.gates_skipped: dict[int, str] = {}  # phases whose every test the gates skipped, and why
 
     def audit(self) -> list[dict[str, Any]]:
         """This run's audit records, read once: at session finish every worker has written its last line."""
@@ -95,10 +97,13 @@ class RunReporter(OutcomeCollector):
             run.ledger_file.event("run-finished")
         watches = read_json_files(run.files.worker_files("watch"))
         # Under xdist the worker that aborted exits with ABORT_EXIT_CODE, the controller only sees a stop.
+        self.gates_skipped = gate_skipped_phases((t.phase, t.outcome, t.reason) for t in self.outcomes.values())
         if run.files.incidents():
             session.exitstatus = ABORT_EXIT_CODE
         elif any(watch.get("changes") for watch in watches):
             session.exitstatus = UNINTENDED_CHANGE_EXIT_CODE
+        elif self.gates_skipped and session.exitstatus == 0:
+            session.exitstatus = GATES_SKIPPED_EXIT_CODE
         if not (watches or run.files.audit.exists() or run.files.incidents()):
             return  # the run never talked to a cluster: nothing to report
         self.report = run_report(run, self, int(session.exitstatus), self.audit(), self.ledger(), watches)
@@ -127,5 +132,8 @@ class RunReporter(OutcomeCollector):
             terminalreporter.write_line(line, red=line.startswith(("UNINTENDED", "criterion not met")))
         for path in self.written:
             terminalreporter.write_line(f"report: {path}")
+        for phase, why in self.gates_skipped.items():
+            terminalreporter.write_line(f"proxmox: the safety gates skipped every phase {phase} test (exit code "
+                                        f"{GATES_SKIPPED_EXIT_CODE}): {why}", red=True, bold=True)
         for incident in run.files.incidents():
             terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)

@@ -22,6 +22,8 @@ from .trail import Refusal
 ABORT_EXIT_CODE = 13
 # A run that finished but found changes to the cluster its ledger does not explain.
 UNINTENDED_CHANGE_EXIT_CODE = 14
+# A run in which the safety gates skipped every test of a phase it asked for: it proved nothing of that phase.
+GATES_SKIPPED_EXIT_CODE = 15
 
 # Each trigger and what the test it happened in did, for the one-line abort message.
 TRIGGERS = {"refused-request": "sent a refused request", "usage": "left the cluster over its usage threshold",

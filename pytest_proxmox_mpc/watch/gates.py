@@ -46,7 +46,20 @@ class GateVerdict:
     def reason(self) -> str:
         """Why phase-3/4 tests are skipped: every failed blocking gate, one clause each."""
         failed = [f"{r.name}: {r.detail}" for r in self.results if not r.passed and r.blocking]
-        return "proxmox safety gate failed, writes skipped: " + "; ".join(failed)
+        return GATE_SKIP + "; ".join(failed)
+
+
+GATE_SKIP = "proxmox safety gate failed, writes skipped: "  # how a test the gates skipped says why
+
+
+def gate_skipped_phases(outcomes: Iterable[tuple[int | None, str, str]]) -> dict[int, str]:
+    """Of ``(phase, outcome, skip reason)`` per test: each phase whose every test the gates skipped, and why."""
+    by_phase: dict[int, list[tuple[str, str]]] = {}
+    for phase, outcome, reason in outcomes:
+        if phase is not None:
+            by_phase.setdefault(phase, []).append((outcome, reason))
+    return {phase: tests[0][1].split(GATE_SKIP, 1)[1] for phase, tests in sorted(by_phase.items())
+            if tests and all(outcome == "skipped" and GATE_SKIP in reason for outcome, reason in tests)}
 
 
 def usage_problems(inventory: Inventory, threshold: float) -> list[str]:
