@@ -21,7 +21,7 @@ from .guests import interrupts
 from .guests.fixtures import factory_fixture_names
 from .recording.layout import RECORDING_PLUGIN
 from .report.criteria import CRITERIA_IDS
-from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, RunReporter
+from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, RunReporter
 from .run import Run
 from .safety import redact
 from .safety.audit import new_run_id
@@ -208,7 +208,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if phase is None and implied:
             phase = max(implied)
             item.add_marker(phases.PHASES[phase].marker)
-        item.user_properties += [(PHASE_PROPERTY, phase), (CRITERIA_PROPERTY, criteria)]
+        item.user_properties += [(PHASE_PROPERTY, phase), (CRITERIA_PROPERTY, criteria),
+                                 (PROBE_PROPERTY, _expects_refusal(item))]
         if phase is not None and phase > max_phase:
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 

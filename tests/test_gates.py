@@ -88,6 +88,28 @@ def test_a_temporary_range_over_production_guests_skips_phase_3_and_the_run_does
     assert "101 (web-01)" in last[0]
 
 
+PROBE = SUITE + """
+
+@pytest.mark.phase3
+@pytest.mark.pve_expect_refusal
+def test_probes_the_policy(pve_client):
+    from pytest_proxmox_mpc import PhaseViolation
+    with pytest.raises(PhaseViolation):
+        pve_client.nodes("pve1").qemu(101).status.stop.post()
+"""
+
+
+def test_refusals_a_test_asks_for_do_not_count_as_changes_to_production(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=PROBE)
+    result = pytester.runpytest("--pve-max-phase", "3", "--pve-report", "r")
+    result.assert_outcomes(passed=3)
+    criteria = {c["id"]: c for c in json.loads((pytester.path / "r.json").read_text())["criteria"]}
+    assert criteria["p3-no-permanent-changes"]["status"] == "met"
+    assert criteria["p3-no-permanent-changes"]["evidence"].startswith(
+        "0 requests refused (1 more by tests that probe the policy on purpose)")
+    result.stdout.fnmatch_lines(["criteria not evaluated: *"])
+
+
 EXCLUSIONS = "protect:\n  vmids: [101]\n"
 
 

@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ class TestOutcome:
     outcome: str
     criteria: tuple[str, ...] = ()
     reason: str = ""
+    expects_refusal: bool = False  # marked pve_expect_refusal: it probes the policy on purpose
 
 
 @dataclass
@@ -54,13 +55,14 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def _requests(audit: Sequence[Mapping[str, Any]], audit_file: str) -> dict[str, Any]:
+def _requests(audit: Sequence[Mapping[str, Any]], audit_file: str, probes: Collection[str] = ()) -> dict[str, Any]:
     by = Counter(f"{str(r.get('method', '?')).upper()} {r.get('decision', '?')}" for r in audit)
     allowed = [r for r in audit if r.get("decision") == "allowed"]
     answered = [r for r in allowed if r.get("status") is not None]
     return {
         "total": len(audit), "audit_file": audit_file, "by_method_decision": dict(sorted(by.items())),
         "refused": sum(1 for r in audit if r.get("decision") == "refused"),
+        "refused_on_purpose": sum(1 for r in audit if r.get("decision") == "refused" and r.get("test") in probes),
         "answered": len(answered), "succeeded": sum(1 for r in answered if int(r["status"]) < 400),
         "connection_failures": len(allowed) - len(answered),
         "writes_in_phases_1_2": sum(1 for r in allowed if r.get("phase") in (1, 2) and r.get("method") != "GET"
@@ -129,7 +131,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "tests": _tests(inputs.tests),
         "gates": _gates(watches),
         "abort": inputs.incidents[0] if inputs.incidents else None,
-        "requests": _requests(inputs.audit, inputs.audit_file),
+        "requests": _requests(inputs.audit, inputs.audit_file,
+                              {t.nodeid for t in inputs.tests if t.expects_refusal}),
         "temporary_guests": _guests(inputs.ledger),
         "snapshots": {"before": first["before"] if first else None,
                       "after": first.get("after") if first else None,
@@ -196,7 +199,8 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     abort = r["abort"]
     out += [f"Aborted ({abort.get('trigger')}) in {abort.get('test')}: {'; '.join(abort.get('problems', []))}"
             f" (incident file {abort.get('file')})" if abort else "The run was not aborted."]
-    out += ["", "## Requests", "", f"{req['total']} requests in {req['audit_file']}: {req['answered']} answered, "
+    out += ["", "## Requests", "", f"{plural(req['total'], 'request')} in {req['audit_file']}: "
+            f"{req['answered']} answered, "
             f"{req['succeeded']} succeeded, {req['connection_failures']} without an answer, {req['refused']} refused.",
             "", *_table(("method and decision", "requests"), req["by_method_decision"].items()),
             "", "## Temporary guests", "",
@@ -221,10 +225,18 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def short_lines(r: Mapping[str, Any]) -> list[str]:
     """The terminal summary's short form."""
     counts = Counter(c["status"] for c in r["criteria"])
     lines = [f"criteria: {counts['met']} met, {counts['not met']} not met, {counts['not evaluated']} not evaluated"]
+    unjudged = [c["id"] for c in r["criteria"] if c["status"] == "not evaluated"]
+    if unjudged:
+        lines.append("criteria not evaluated: " + ", ".join(unjudged))
     lines += [f"criterion not met: {c['text']} ({c['evidence']})" for c in r["criteria"] if c["status"] == "not met"]
     for gate in r["gates"] or []:
         if gate["outcome"] != "passed":

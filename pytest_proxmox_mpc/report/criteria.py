@@ -85,11 +85,13 @@ def _no_changes(r: Mapping[str, Any]) -> Evidence:
 
 
 def _no_refusals(r: Mapping[str, Any]) -> Evidence:
-    refused = r["requests"]["refused"]
+    on_purpose = r["requests"].get("refused_on_purpose", 0)  # by tests that probe the policy: no attempt of the tool
+    refused = r["requests"]["refused"] - on_purpose
     changes = r["unintended_changes"]
     ok = refused == 0 and not changes
     return (ok if changes is not None else (ok or None)), (
-        f"{refused} requests refused, {len(changes) if changes is not None else 'unknown'} unintended changes")
+        f"{refused} requests refused ({on_purpose} more by tests that probe the policy on purpose), "
+        f"{len(changes) if changes is not None else 'unknown'} unintended changes")
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from ..safety.incident import ABORT_EXIT_CODE, GATES_SKIPPED_EXIT_CODE, UNINTEND
 from ..safety.ledger import ledger_lines, read_events, unresolved
 from ..safety.trail import AuditView
 from ..watch.gates import gate_skipped_phases
-from .build import ReportInputs, TestOutcome, build_report, short_lines, write_report
+from .build import ReportInputs, TestOutcome, build_report, plural, short_lines, write_report
 
-PHASE_PROPERTY, CRITERIA_PROPERTY = "pve_phase", "pve_criteria"
+PHASE_PROPERTY, CRITERIA_PROPERTY, PROBE_PROPERTY = "pve_phase", "pve_criteria", "pve_expects_refusal"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
 
 
@@ -44,7 +44,8 @@ class OutcomeCollector:
             props: dict[str, Any] = dict(report.user_properties)
             reason = str(report.longrepr[-1]) if report.skipped and isinstance(report.longrepr, tuple) else ""
             self.outcomes[report.nodeid] = TestOutcome(report.nodeid, props.get(PHASE_PROPERTY), outcome,
-                                                       tuple(props.get(CRITERIA_PROPERTY, ())), reason)
+                                                       tuple(props.get(CRITERIA_PROPERTY, ())), reason,
+                                                       bool(props.get(PROBE_PROPERTY, False)))
 
 
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
@@ -125,7 +126,7 @@ class RunReporter(OutcomeCollector):
         own = [r for r in records if r.get("source") != "watch"]
         by_watch = len(records) - len(own)
         watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
-        terminalreporter.write_line(f"{len(own)} requests in {run.files.audit}{watched}")
+        terminalreporter.write_line(f"{plural(len(own), 'request')} in {run.files.audit}{watched}")
         for line in [*AuditSummary.of(own).lines(), *guests]:
             terminalreporter.write_line(line)
         for line in short_lines(self.report) if self.report else []:
