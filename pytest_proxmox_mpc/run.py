@@ -94,7 +94,7 @@ class Run:
     def tool_guests(self) -> ToolGuests:
         """What a phase 3/4 safety proxy hands tools (VMIDs of this worker's share) and tracks (their guests)."""
         remember = self.recorder.remember if self.recorder is not None else (lambda key, value, sequence=False: value)
-        return ToolGuests(self.allocator, self.ledger_file, lambda: self.trail.test, remember)
+        return ToolGuests(self.allocator, self.ledger, self.ledger_file, lambda: self.trail.test, remember)
 
     def proxy_guard(self, phase: int, api: Any, protected: frozenset[int] = frozenset()) -> Guard:
         """The guard of a safety proxy for ``phase``: this run's policy, with guests looked up through ``api``."""

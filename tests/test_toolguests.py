@@ -108,12 +108,25 @@ def nextid(pve_proxy, vmid=None):
     return answer.status_code, answer.json()
 
 
+REMOVED = []
+
+
 @pytest.mark.phase3
 def test_a_tool_that_removes_its_guest(pve_proxy, pve_readonly):
     vmid = tool(pve_proxy)["vmid"]
     gone = requests.delete(f"{pve_proxy.base_url}/nodes/pve1/qemu/{vmid}",
                            headers={"Authorization": pve_proxy.authorization()}, verify=str(pve_proxy.cafile))
     assert gone.status_code == 200
+    REMOVED.append(vmid)
+
+
+@pytest.mark.phase3
+@pytest.mark.pve_expect_refusal
+def test_a_removed_tool_guest_leaves_the_ledger(pve_client):
+    from pytest_proxmox_mpc import PhaseViolation
+
+    with pytest.raises(PhaseViolation, match="not-in-ledger"):  # its number may be someone else's guest by now
+        pve_client.nodes("pve1").qemu(REMOVED[0]).config.put(description="x")
 
 
 @pytest.mark.phase3
@@ -141,7 +154,7 @@ def test_nextid_and_a_tool_that_removes_its_own_guest(pytester: pytest.Pytester)
     pytester.makefile(".py", tool=TOOL)
     pytester.makepyfile(test_tidy=TIDY_AND_NEXTID)
     result = pytester.runpytest("--pve-max-phase", "3", "-p", "no:randomly")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["tool guests through the safety proxy: 1 created, 1 removed by the tool, "
                                  "0 removed by the plugin, 0 left"])
 

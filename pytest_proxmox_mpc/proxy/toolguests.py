@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import DestroyFailed, GuestCreateFailed, SafetyViolation, TaskFailed
 from ..guests.destroy import GuestRef, Timeouts, destroy
 from ..guests.factory import VmidAllocator
-from ..safety.ledger import LedgerFile
+from ..safety.ledger import Ledger, LedgerFile
 from ..safety.policy import ApiRequest
 
 SOURCE = "proxy"  # the ledger's mark of a guest a tool created through the proxy
@@ -58,10 +58,11 @@ class ToolGuests:
     """The VMIDs handed to tools and the guests they made. ``is_free(vmid)`` asks the cluster (through the guard);
     ``current_test()`` names the running test; ``remember`` keeps a handed-out VMID in the cassette."""
 
-    def __init__(self, allocator: VmidAllocator, ledger_file: LedgerFile, current_test: Callable[[], str | None],
+    def __init__(self, allocator: VmidAllocator, ledger: Ledger, ledger_file: LedgerFile,
+                 current_test: Callable[[], str | None],
                  remember: Callable[..., Any] = lambda key, value, sequence=False: value,
                  is_free: Callable[[int], bool] = lambda vmid: True) -> None:
-        self.allocator, self.ledger_file, self.is_free = allocator, ledger_file, is_free
+        self.allocator, self.ledger, self.ledger_file, self.is_free = allocator, ledger, ledger_file, is_free
         self.current_test, self.remember = current_test, remember
         self._reserved: dict[int, str | None] = {}  # handed out, not created yet: the test it was for
         self._made: dict[int, ToolGuest] = {}  # created, not settled yet
@@ -121,6 +122,7 @@ class ToolGuests:
             if guest.vmid not in present:
                 counts.removed_by_tool += 1
                 self._event("destroyed", guest, by="tool")
+                self.ledger.discard(guest.vmid)  # the number is no longer this run's: no write may follow it
                 continue
             try:
                 remove(guest.ref)
@@ -132,6 +134,7 @@ class ToolGuests:
             else:
                 counts.removed_by_plugin += 1
                 self._event("destroyed", guest, by="plugin")
+                self.ledger.discard(guest.vmid)
         return counts
 
     def _event(self, event: str, guest: ToolGuest, **facts: object) -> None:
