@@ -37,7 +37,7 @@ from .files.runfiles import RunFiles
 from .guests.destroy import Timeouts
 from .guests.sweeper import sweep_cluster
 from .proxy.relay import LOCALHOST, PROXY_CASSETTES, SafetyProxy, open_proxy, parse_listen, with_hint
-from .proxy.toolguests import cluster_vmids, remover, summary_line
+from .proxy.toolguests import summary_line
 from .recording.layout import cassette_name
 from .recording.scan import files_below, scan
 from .run import Run
@@ -229,8 +229,7 @@ def _remove_tool_guests(proxy: SafetyProxy, run: Run, api: Any, protected: froze
     """When the console proxy stops: remove what tools created through it and left; how many are left."""
     if proxy.tools is None:
         return 0
-    counts = proxy.tools.finish(None, lambda: cluster_vmids(api),
-                                remover(run.client(api, proxy.phase, protected), Timeouts()), everything=True)
+    counts = proxy.tools.finish(None, api, run.client(api, proxy.phase, protected), Timeouts(), everything=True)
     print(summary_line({"proxy": counts}), flush=True)
     for problem in counts.problems:
         print(f"pytest-proxmox-mpc: left on the cluster (pytest-proxmox-mpc sweep removes it): {problem}",

@@ -20,7 +20,6 @@ from ..guests.destroy import Timeouts
 from ..stash import RUN_KEY
 from .auth import ProxyAccess
 from .relay import SafetyProxy, open_proxy
-from .toolguests import cluster_vmids, remover
 
 
 class ProxyPool:
@@ -53,8 +52,7 @@ class ProxyPool:
             if proxy.tools is None:
                 continue
             client = run.client(self._readonly, phase, self._protected)
-            counts = proxy.tools.finish(test, lambda: cluster_vmids(self._readonly),
-                                        remover(client, Timeouts(task=max(120.0, run.settings.timeout))),
+            counts = proxy.tools.finish(test, self._readonly, client, Timeouts(task=max(120.0, run.settings.timeout)),
                                         everything=test is None)
             problems += counts.problems
         return problems

@@ -102,13 +102,13 @@ class ToolGuests:
         with self._lock:
             self._reserved.pop(vmid, None)
             self._made[vmid] = guest
-        self.ledger_file.event("created", vmid=vmid, node=node, type=kind, name=name, test=guest.test,
-                               source=SOURCE)
+        self._event("created", guest)
 
-    def finish(self, test: str | None, still_there: Callable[[], set[int]], remove: Callable[[GuestRef], None],
+    def finish(self, test: str | None, readonly: Any, client: Any, timeouts: Timeouts,
                everything: bool = False) -> ToolGuestCounts:
         """End of ``test`` (``everything``: of the proxy): release its unused VMIDs; remove each guest a tool made
-        in it and left, through ``remove``; ``still_there()`` gives the VMIDs on the cluster now."""
+        in it and left through ``client`` (a policed client with the run's ledger), as ``temp_vm``'s teardown
+        does; ``readonly`` tells which of them are still on the cluster."""
         with self._lock:
             for vmid in [v for v, owner in self._reserved.items() if everything or owner == test]:
                 del self._reserved[vmid]
@@ -117,7 +117,7 @@ class ToolGuests:
             for guest in mine:
                 del self._made[guest.vmid]
         counts = ToolGuestCounts(created=len(mine))
-        present = still_there() if mine else set()
+        present = cluster_vmids(readonly) if mine else set()
         for guest in mine:
             if guest.vmid not in present:
                 counts.removed_by_tool += 1
@@ -125,7 +125,7 @@ class ToolGuests:
                 self.ledger.discard(guest.vmid)  # the number is no longer this run's: no write may follow it
                 continue
             try:
-                remove(guest.ref)
+                destroy(client, guest.ref, timeouts)
             except (DestroyFailed, SafetyViolation, TaskFailed, OSError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 counts.left += 1
@@ -145,11 +145,6 @@ class ToolGuests:
 def cluster_vmids(readonly: Any) -> set[int]:
     """The VMIDs of every guest on the cluster now (one request)."""
     return {int(row["vmid"]) for row in readonly.cluster.resources.get(type="vm") if "vmid" in row}
-
-
-def remover(client: Any, timeouts: Timeouts) -> Callable[[GuestRef], None]:
-    """Removal through ``client`` (a policed client with the run's ledger), as ``temp_vm``'s teardown does."""
-    return lambda ref: destroy(client, ref, timeouts)
 
 
 def counts_by_test(events: Iterable[Mapping[str, Any]]) -> dict[str, ToolGuestCounts]:
