@@ -48,6 +48,12 @@ class OutcomeCollector:
                                                        bool(props.get(PROBE_PROPERTY, False)))
 
 
+def connection_lines(run: Run) -> list[str]:
+    """What the workers learnt when they connected (the API schema, a credentials warning), each line once."""
+    found = read_json_files(run.files.worker_files("connection"))
+    return list(dict.fromkeys(line for data in found for line in data.get("lines", [])))
+
+
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
                ledger: list[dict[str, Any]], watches: list[dict[str, Any]]) -> dict[str, Any]:
     """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
@@ -59,7 +65,8 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
         ledger=ledger,
         watches=watches, incidents=read_incidents(files.incidents()),
-        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
+        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace")),
+                                              "connection": connection_lines(run)})
     return build_report(inputs)
 
 
@@ -127,6 +134,8 @@ class RunReporter(OutcomeCollector):
         by_watch = len(records) - len(own)
         watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
         terminalreporter.write_line(f"{plural(len(own), 'request')} in {run.files.audit}{watched}")
+        for line in connection_lines(run):
+            terminalreporter.write_line(line, yellow=line.startswith("proxmox: WARNING") or " none (" in line)
         for line in [*AuditSummary.of(own).lines(), *guests]:
             terminalreporter.write_line(line)
         for line in short_lines(self.report) if self.report else []:
