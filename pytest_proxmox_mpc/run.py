@@ -56,6 +56,7 @@ class Run:
     # This worker's share of the temporary range, for the factories and the proxies alike.
     allocator: VmidAllocator = field(default_factory=lambda: VmidAllocator(DEFAULT_TEMP_RANGE))
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
+    tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
 
     @classmethod

@@ -95,7 +95,7 @@ class RunReporter(OutcomeCollector):
         return self._ledger
 
     @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         run = self.run
         if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
             for guest in unresolved(read_events(run.files.ledger)):  # a worker died before removing them
@@ -120,6 +120,11 @@ class RunReporter(OutcomeCollector):
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         if session.exitstatus == ABORT_EXIT_CODE and terminal is not None:
             self.pytest_terminal_summary(terminal)  # pytest prints no summary for an exit code it does not know
+            # pytest prints the abort's line after the summary (session.shouldstop), and again at unconfigure as
+            # an interruption it remembered: once is enough. (A run pytest itself calls interrupted, the
+            # controller of a run whose worker aborted, prints it once, from that memo.)
+            if exitstatus != pytest.ExitCode.INTERRUPTED and getattr(terminal, "_keyboardinterrupt_memo", None):
+                terminal._keyboardinterrupt_memo = None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
