@@ -35,7 +35,7 @@ def started(tool: ToolDriver, *steps: str) -> StepRun:
     return run
 
 
-def ran(tool: ToolDriver, name: str, **values: Any) -> StepRun:
+def ran(tool: ToolDriver, name: str, /, **values: Any) -> StepRun:
     """Step ``name``, which must end as the profile expects (``success``, or ``failure`` for an invalid request)."""
     run = tool.step(name, **values)
     step = tool.profile.step(name)

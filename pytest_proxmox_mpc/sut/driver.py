@@ -115,7 +115,7 @@ class ToolDriver:
             raise StepUnavailable(f"step {name!r} runs in the tool's console: give --mpc-console CMD")
         return step
 
-    def step(self, name: str, **extra: object) -> StepRun:
+    def step(self, name: str, /, **extra: object) -> StepRun:
         """Run the profile's step ``name`` with ``extra`` placeholders (``name``, ``vmid``)."""
         step = self.available(name)
         command = step.run.format(**self.values(**extra))

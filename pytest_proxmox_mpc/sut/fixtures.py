@@ -47,7 +47,7 @@ class SkippingDriver(ToolDriver):
         except StepUnavailable as exc:
             pytest.skip(str(exc))
 
-    def step(self, name: str, **extra: object) -> StepRun:
+    def step(self, name: str, /, **extra: object) -> StepRun:
         try:
             return super().step(name, **extra)
         except StepUnavailable as exc:
