@@ -8,7 +8,6 @@ drive, every test here is skipped with that reason.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 import yaml
@@ -20,9 +19,9 @@ from .toolsteps import ran, run_other_steps, started
 pytestmark = pytest.mark.phase1
 
 
-def test_init_points_the_tool_at_the_proxy_and_the_secret_shows_nowhere(mpc_tool: ToolDriver,
-                                                                          pve_proxy: Any) -> None:
+def test_init_points_the_tool_at_the_proxy_and_the_secret_shows_nowhere(mpc_tool: ToolDriver) -> None:
     started(mpc_tool)
+    pve_proxy = mpc_tool.access
     config_file = mpc_tool.workspace / ".proxmox" / "config.yml"
     assert config_file.is_file(), "init reports success, but wrote no .proxmox/config.yml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
@@ -34,11 +33,11 @@ def test_init_points_the_tool_at_the_proxy_and_the_secret_shows_nowhere(mpc_tool
                        + ", ".join(leaks))
 
 
-def test_status_and_discovery_report_the_cluster(mpc_tool: ToolDriver, pve_readonly: Any) -> None:
+def test_status_and_discovery_report_the_cluster(mpc_tool: ToolDriver) -> None:
     started(mpc_tool, "status", "discover")
     ran(mpc_tool, "status")
     run = ran(mpc_tool, "discover")
-    vmids = sorted(int(row["vmid"]) for row in pve_readonly.cluster.resources.get(type="vm"))
+    vmids = sorted(int(row["vmid"]) for row in mpc_tool.readonly.cluster.resources.get(type="vm"))
     missing = [vmid for vmid in vmids if not re.search(rf"\b{vmid}\b", run.transcript)]
     assert not missing, f"{run.command!r} reports success, but names {len(missing)} of {len(vmids)} guests not at all: "\
         f"{missing[:10]}"

@@ -59,7 +59,9 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
         ledger=ledger,
         watches=watches, incidents=read_incidents(files.incidents()),
-        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
+        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace")),
+                                            "tool_steps": [step for steps in read_json_files(
+                                                files.worker_files("tool-steps")) for step in steps.get("steps", [])]})
     return build_report(inputs)
 
 

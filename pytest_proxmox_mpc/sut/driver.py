@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import StepUnavailable
 from ..proxy.auth import ProxyAccess
@@ -56,6 +57,7 @@ class ToolDriver:
         self.profile, self.commands, self.access, self.node = profile, commands, access, node
         self.workspace, self.test, self.phase = workspace, test, phase
         self._record, self._refusals = record, refusals
+        self.readonly: Any = None  # the test's read-only client of the cluster, to judge against (the fixture's)
         self.runs: list[StepRun] = []
         self.raw: list[tuple[str, str]] = []  # (step, unmasked transcript): for the secret checks only
         self._console: ConsoleSession | None = None

@@ -77,11 +77,13 @@ def mpc_tool(request: pytest.FixtureRequest, pytestconfig: pytest.Config, tmp_pa
     if settings.mpc_console is None and settings.mpc_cli is None:
         pytest.skip(NO_TOOL)
     access = request.getfixturevalue("pve_proxy")
-    node = workspace_node(request.getfixturevalue("pve_readonly"))
+    readonly = request.getfixturevalue("pve_readonly")
+    node = workspace_node(readonly)
     commands = Commands.given(settings.mpc_console, settings.mpc_cli, pytestconfig.invocation_params.dir)
     driver = SkippingDriver(settings.mpc_profile, commands, access,
                             tmp_path / "workspace", node, test=request.node.nodeid,
                             phase=phases.phase_of_test(request.node), record=_mpc_step_log.record,
                             refusals=lambda: [refusal.line() for refusal in run.trail.refusals])
+    driver.readonly = readonly
     yield driver
     driver.close()
