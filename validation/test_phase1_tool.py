@@ -39,8 +39,8 @@ def test_status_and_discovery_report_the_cluster(mpc_tool: ToolDriver) -> None:
     run = ran(mpc_tool, "discover")
     vmids = sorted(int(row["vmid"]) for row in mpc_tool.readonly.cluster.resources.get(type="vm"))
     missing = [vmid for vmid in vmids if not re.search(rf"\b{vmid}\b", run.transcript)]
-    assert not missing, f"{run.command!r} reports success, but names {len(missing)} of {len(vmids)} guests not at all: "\
-        f"{missing[:10]}"
+    assert not missing, (f"{run.command!r} reports success, but names {len(missing)} of {len(vmids)} guests not at "
+                         f"all: {missing[:10]}")
 
 
 def test_sync_dry_run_leaves_the_workspace_exactly_as_it_was(mpc_tool: ToolDriver) -> None:

@@ -99,7 +99,8 @@ class ToolDriver:
         init = self.profile.init
         console = self._start(init)
         start, mark, refused = time.perf_counter(), console.mark, len(self._refusals())
-        problem = console.problem or console.type(init.run) or console.answer(self.profile.answers, self.values(), init.timeout)
+        problem = (console.problem or console.type(init.run)
+                   or console.answer(self.profile.answers, self.values(), init.timeout))
         return self._finish(init, init.run, console.text()[mark:], None, problem, start, refused)
 
     def available(self, name: str) -> Step:
