@@ -93,7 +93,7 @@ def _line_changes(old: bytes, new: bytes) -> list[str]:
         elif tag == "delete":
             out += [f"line {i + 1} removed: {a[i]!r}" for i in range(i1, i2)]
         else:
-            out += [f"line {i1 + k + 1} changed: {a[i1 + k]!r} -> {b[j1 + k]!r}" for k in range(min(i2 - i1, j2 - j1))]
+            out += [f"line {j1 + k + 1} changed: {a[i1 + k]!r} -> {b[j1 + k]!r}" for k in range(min(i2 - i1, j2 - j1))]
     return out[:LINES_SHOWN] + ([f"... {len(out) - LINES_SHOWN} more"] if len(out) > LINES_SHOWN else [])
 
 
