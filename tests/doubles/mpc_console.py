@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -273,7 +274,14 @@ class Console:
         if binary is None:
             print("❌ terraform not found in PATH")
             return
-        os.execv(binary, [binary, f"-chdir={Path('terraform')}", action])  # never reached here: no terraform
+        approve = ["-auto-approve"] if action == "apply" else []
+        for args in (["init", "-input=false"], [action, "-input=false", *approve]):
+            done = subprocess.run([binary, "-chdir=terraform", *args], capture_output=True, text=True, check=False)
+            print((done.stdout + done.stderr).rstrip())
+            if done.returncode != 0:
+                print(f"❌ terraform {args[0]} failed (exit {done.returncode})")
+                return
+        print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
 
 
 def options(words: list[str]) -> dict[str, str]:
