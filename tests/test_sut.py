@@ -145,16 +145,17 @@ def test_without_a_tool_every_tool_test_is_skipped_with_the_reason(pytester: pyt
 
 @pytest.mark.slow
 def test_the_tool_passes_on_sim_is_recorded_and_replays_offline(pytester: pytest.Pytester) -> None:
-    recorded = tool_run(pytester, "--pve-record-mode", "once", "--pve-report", "r")
+    cassettes = f"--pve-cassette-dir={pytester.path / 'cassettes'}"  # rootdir is this checkout: not its cassettes
+    recorded = tool_run(pytester, "--pve-record-mode", "once", "--pve-report", "r", cassettes)
     recorded.assert_outcomes(passed=PASSED, skipped=SKIPPED)
     recorded.stdout.fnmatch_lines(["*tool guests through the safety proxy: 1 created, 1 removed by the tool, "
                                    "0 removed by the plugin, 0 left*"])
     markdown = (pytester.path / "r.md").read_text(encoding="utf-8")
     assert "## System under test" in markdown and "### Phase 3" in markdown
     assert "| test_the_tools_own_create_sync_and_delete_of_a_temporary_guest | create-vm | vm create --vmid" in markdown
-    cassettes = sorted(p.name for p in (pytester.path / "cassettes").rglob("*.yaml"))
-    assert "test_the_tools_own_create_sync_and_delete_of_a_temporary_guest.yaml" in cassettes
-    replayed = tool_run(pytester, "--pve-target", "replay")
+    recorded_files = sorted(p.name for p in (pytester.path / "cassettes").rglob("*.yaml"))
+    assert "test_the_tools_own_create_sync_and_delete_of_a_temporary_guest.yaml" in recorded_files
+    replayed = tool_run(pytester, "--pve-target", "replay", cassettes)
     replayed.assert_outcomes(passed=PASSED, skipped=SKIPPED)
 
 
