@@ -176,8 +176,8 @@ OPTIONS: tuple[Option, ...] = (
            "interactive console (through a pseudo-terminal), e.g. bin/proxmox-mpc in a Proxmox-MPC checkout",
            optional_text, metavar="CMD"),
     Option("mpc_cli", "--mpc-cli", "MPC_CLI", "run the system under test's non-interactive CLI steps with this "
-           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", optional_text, shown_default="the profile's fallback",
-           metavar="CMD"),
+           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", optional_text,
+           shown_default="the profile's fallback", metavar="CMD"),
     Option("mpc_profile", "--mpc-profile", "MPC_PROFILE", "how the system under test is driven (prompts, init "
            "answers, each phase's steps): a packaged profile's name or a YAML file", text, "proxmox-mpc",
            metavar="NAME-or-PATH"),
