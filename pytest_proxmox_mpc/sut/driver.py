@@ -13,7 +13,7 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,11 @@ class ToolDriver:
 
     def __init__(self, profile: Profile, commands: Commands, access: ProxyAccess, workspace: Path, node: str, *,
                  test: str, phase: int | None, record: Callable[[StepRun], None],
-                 refusals: Callable[[], list[str]] = list) -> None:
+                 refusals: Callable[[], list[str]] = list, masked: Sequence[str] = ()) -> None:
         self.profile, self.commands, self.access, self.node = profile, commands, access, node
         self.workspace, self.test, self.phase = workspace, test, phase
         self._record, self._refusals = record, refusals
+        self._masked = tuple(masked)  # the run's own credentials: the tool never gets them, and no output shows them
         self.readonly: Any = None  # the test's read-only client of the cluster, to judge against (the fixture's)
         self.runs: list[StepRun] = []
         self.raw: list[tuple[str, str]] = []  # (step, unmasked transcript): for the secret checks only
@@ -65,7 +66,8 @@ class ToolDriver:
 
     @property
     def secrets(self) -> list[str]:
-        return [self.access.token_value.reveal(), self.access.password.reveal()]
+        """What no transcript and no file may show: the proxy's token secret and password, the run's credentials."""
+        return [self.access.token_value.reveal(), self.access.password.reveal(), *self._masked]
 
     def values(self, **extra: object) -> dict[str, str]:
         """What the profile's templates are filled with: the proxy's address and credentials, the node."""

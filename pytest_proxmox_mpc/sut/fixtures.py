@@ -83,7 +83,8 @@ def mpc_tool(request: pytest.FixtureRequest, pytestconfig: pytest.Config, tmp_pa
     driver = SkippingDriver(settings.mpc_profile, commands, access,
                             tmp_path / "workspace", node, test=request.node.nodeid,
                             phase=phases.phase_of_test(request.node), record=_mpc_step_log.record,
-                            refusals=lambda: [refusal.line() for refusal in run.trail.refusals])
+                            refusals=lambda: [refusal.line() for refusal in run.trail.refusals],
+                            masked=[secret.reveal() for secret in request.getfixturevalue("pve_target").credentials])
     driver.readonly = readonly
     yield driver
     driver.close()
