@@ -126,6 +126,20 @@ def test_changes_list_files_lines_and_rows_and_let_activity_files_grow(tmp_path:
                      "terraform/new.tf: written (it was not there)",
                      ".proxmox/state.db: table vms: 1 rows added or changed, 0 removed or changed"]
     assert changes(before, before) == []
+    usage = tmp_path / "usage"
+    (usage / ".proxmox").mkdir(parents=True)
+    with sqlite3.connect(usage / ".proxmox" / "state.db") as conn:
+        conn.execute("CREATE TABLE vms (id INTEGER PRIMARY KEY, name TEXT, uptime INTEGER, updated_at INTEGER)")
+        conn.execute("INSERT INTO vms VALUES (1, 'a', 10, 1000)")
+    first = WorkspaceSnapshot.take(usage)
+    with sqlite3.connect(usage / ".proxmox" / "state.db") as conn:
+        conn.execute("UPDATE vms SET uptime = 70, updated_at = 2000")
+    assert changes(first, WorkspaceSnapshot.take(usage), usage=True) == [], "a live guest's uptime moves"
+    assert changes(first, WorkspaceSnapshot.take(usage)) == [
+        ".proxmox/state.db: table vms: 1 rows added or changed, 1 removed or changed"]
+    with sqlite3.connect(usage / ".proxmox" / "state.db") as conn:
+        conn.execute("UPDATE vms SET name = 'b'")
+    assert changes(first, WorkspaceSnapshot.take(usage), usage=True) != []
     (tmp_path / ".proxmox" / "logs" / "mpc.jsonl").write_text("{'rewritten': 1}\n")
     assert any(line.startswith(".proxmox/logs/mpc.jsonl: ")
                for line in changes(before, WorkspaceSnapshot.take(tmp_path), appendable=[".proxmox/logs/**"]))

@@ -46,7 +46,7 @@ def test_a_second_sync_changes_nothing(mpc_tool: ToolDriver) -> None:
     synced(mpc_tool)
     before = mpc_tool.snapshot()
     run = ran(mpc_tool, "sync")
-    found = mpc_tool.changes(before)
+    found = mpc_tool.changes(before, usage=True)  # on a live cluster the guests' use moves between two syncs
     assert not found, (f"a second {run.command!r} of an unchanged cluster changed the workspace (not idempotent: "
                        f"generated timestamps?); {len(found)} changes:\n    " + "\n    ".join(found))
 

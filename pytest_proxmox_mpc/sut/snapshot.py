@@ -3,31 +3,38 @@ one line per changed file and line, for the findings of a dry run, a second sync
 
 ``state.db`` is compared by its rows (SQLite may rewrite pages without changing a row), its ``-wal``/``-shm``/
 ``-journal`` files not at all; files the tool appends to on every command (the profile's ``activity_files``:
-its log, its history) may grow, but a line they held must stay. Nothing here imports pytest.
+its log, its history) may grow, but a line they held must stay. With ``usage`` (a second sync of a live
+cluster), the columns that follow the guests' use (CPU, memory, traffic, uptime, a storage's bytes) and the
+rows' own timestamps may change: a correct tool refreshes them. Nothing here imports pytest.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..validators import database_contents
+from ..workspace.statedb.contract import CONTRACT_TABLES
+from ..workspace.statedb.models import readonly_connection
+from ..workspace.sync import BOOKKEEPING, VOLATILE
 from .transcript import matches_any
 
 STATE_DB = ".proxmox/state.db"
 SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal")
 LINES_SHOWN = 5  # changed lines listed per file
+Rows = Mapping[str, list[tuple[tuple[str, Any], ...]]]
 
 
 @dataclass(frozen=True)
 class WorkspaceSnapshot:
-    """``files``: relative posix path -> bytes (``state.db`` aside); ``rows``: ``state.db``'s tables, or None."""
+    """``files``: relative posix path -> bytes (``state.db`` aside); ``rows``: ``state.db``'s contract tables,
+    each row as ``(column, value)`` pairs, or None without a database."""
 
     files: Mapping[str, bytes]
-    rows: Mapping[str, list[tuple[Any, ...]]] | None
+    rows: Rows | None
 
     @classmethod
     def take(cls, workspace: Path) -> WorkspaceSnapshot:
@@ -38,20 +45,31 @@ class WorkspaceSnapshot:
                 files[relative] = path.read_bytes()
         db = workspace / STATE_DB
         try:
-            rows = database_contents(db) if db.exists() else None
+            rows = _rows(db) if db.exists() else None
         except Exception as exc:  # a database no one can read is a change of its own kind
-            rows = {"(unreadable)": [(type(exc).__name__,)]}
+            rows = {"(unreadable)": [(("error", type(exc).__name__),)]}
         return cls(files, rows)
 
     def row_count(self, tables: Iterable[str] = ("nodes", "vms", "containers", "storage")) -> int:
         return sum(len((self.rows or {}).get(table, [])) for table in tables)
 
 
+def _rows(db: Path) -> dict[str, list[tuple[tuple[str, Any], ...]]]:
+    with closing(readonly_connection(db)) as conn:
+        present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        out = {}
+        for table in (t for t in CONTRACT_TABLES if t in present):
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
+            names = [column[0] for column in cursor.description]
+            out[table] = sorted((tuple(zip(names, row, strict=True)) for row in cursor), key=repr)
+        return out
+
+
 def changes(before: WorkspaceSnapshot, after: WorkspaceSnapshot, *, appendable: Iterable[str] = (),
-            added_files: bool = False, added_lines: bool = False) -> list[str]:
+            added_files: bool = False, added_lines: bool = False, usage: bool = False) -> list[str]:
     """One line per change from ``before`` to ``after``. ``appendable`` globs may gain lines at their end;
     ``added_files``: a new file is no change; ``added_lines``: an existing file may gain lines (none may change
-    or go)."""
+    or go); ``usage``: use and timestamp columns of ``state.db`` may change."""
     patterns = tuple(appendable)
     found: list[str] = []
     for relative in sorted(set(before.files) | set(after.files)):
@@ -68,8 +86,16 @@ def changes(before: WorkspaceSnapshot, after: WorkspaceSnapshot, *, appendable: 
         if (matches_any(relative, patterns) or added_lines) and _only_added(old, new, at_end=not added_lines):
             continue
         found.append(f"{relative}: " + "; ".join(_line_changes(old, new)))
-    found += _row_changes(before.rows, after.rows)
+    found += _row_changes(_without_usage(before.rows) if usage else before.rows,
+                          _without_usage(after.rows) if usage else after.rows)
     return found
+
+
+def _without_usage(rows: Rows | None) -> Rows | None:
+    if rows is None:
+        return None
+    return {table: sorted((tuple(pair for pair in row if pair[0] not in BOOKKEEPING | VOLATILE.get(table, set()))
+                           for row in table_rows), key=repr) for table, table_rows in rows.items()}
 
 
 def _only_added(old: bytes, new: bytes, at_end: bool) -> bool:
@@ -97,8 +123,7 @@ def _line_changes(old: bytes, new: bytes) -> list[str]:
     return out[:LINES_SHOWN] + ([f"... {len(out) - LINES_SHOWN} more"] if len(out) > LINES_SHOWN else [])
 
 
-def _row_changes(before: Mapping[str, list[tuple[Any, ...]]] | None,
-                 after: Mapping[str, list[tuple[Any, ...]]] | None) -> list[str]:
+def _row_changes(before: Rows | None, after: Rows | None) -> list[str]:
     if before == after:
         return []
     if before is None or after is None:
