@@ -52,6 +52,8 @@ def line_of(text: str) -> int:
     ("  status:\n    phase: 1", "  status:\n    phase: 5", "phase: 5", "steps.status.phase: expected 1, 2, 3 or 4"),
     ("  status:\n    phase: 1", "  status:\n    phase: 1\n    retries: 3", "retries: 3",
      "steps.status: unknown key 'retries'"),
+    ('answer: "{token_secret}", secret: true}', 'answer: "{token_secret}"}', "{token_secret}",
+     "init.answers[5].answer: types {token_secret}: mark it secret: true"),
 ])
 def test_a_malformed_profile_is_one_line_naming_file_line_and_problem(tmp_path: Path, old: str, new: str, at: str,
                                                                      problem: str) -> None:

@@ -67,7 +67,6 @@ class Step:
     expect: str = "success"
     requires: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
-    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -190,13 +189,23 @@ class _Reader:
                     self.items(keys.get("success"), f"{where}.success", self.regex),
                     self.items(keys.get("failure"), f"{where}.failure", self.regex), expect,
                     self.items(keys.get("requires"), f"{where}.requires", self.text),
-                    self.number(keys.get("timeout"), f"{where}.timeout", DEFAULT_TIMEOUT), _line(node))
+                    self.number(keys.get("timeout"), f"{where}.timeout", DEFAULT_TIMEOUT))
+
+    def variables(self, node: yaml.Node) -> dict[str, yaml.Node]:
+        """``env``: any variable names, each once."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, "env: expected a mapping of variable names to templates")
+        return self.mapping(node, "env", (), tuple(str(key.value) for key, _ in node.value))
 
     def answer(self, node: yaml.Node, where: str) -> Answer:
         keys = self.mapping(node, where, ("prompt", "answer"), ("secret",))
-        return Answer(self.regex(keys["prompt"], f"{where}.prompt"),
-                      self.text(keys["answer"], f"{where}.answer", template=True),
-                      self.flag(keys.get("secret"), f"{where}.secret"))
+        answer = Answer(self.regex(keys["prompt"], f"{where}.prompt"),
+                        self.text(keys["answer"], f"{where}.answer", template=True),
+                        self.flag(keys.get("secret"), f"{where}.secret"))
+        if "{token_secret}" in answer.answer and not answer.secret:
+            # Typed only once the terminal's echo is off: a secret typed earlier is echoed by the terminal itself.
+            raise self.fail(keys["answer"], f"{where}.answer: types {{token_secret}}: mark it secret: true")
+        return answer
 
     def profile(self, text: str) -> Profile:
         try:
@@ -214,8 +223,7 @@ class _Reader:
         fallback = self.text(cli["fallback"], "cli.fallback") if "fallback" in cli else None
         if fallback not in (None, "console"):
             raise self.fail(cli["fallback"], f"cli.fallback: expected console, got {fallback!r}")
-        env = self.mapping(top["env"], "env", (), tuple(str(k.value) for k, _ in getattr(top["env"], "value", ())))\
-            if "env" in top else {}
+        env = self.variables(top["env"]) if "env" in top else {}
         steps_node = top["steps"]
         if not isinstance(steps_node, yaml.MappingNode):
             raise self.fail(steps_node, "steps: expected a mapping of step names")
