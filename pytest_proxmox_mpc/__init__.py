@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ExclusionViolation,
         GuestCreateFailed,
         PhaseViolation,
+        ProfileError,
         ReadOnlyViolation,
         SafetyViolation,
         SettingsError,
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from .safety.policy import LOGIN_PATH, ApiRequest, Decision, PhasePolicy, Policy, ReadOnlyPolicy
     from .safety.trail import AuditTrail, AuditView
     from .stash import workspace_checks
+    from .sut.driver import ToolDriver
+    from .sut.profile import Profile, load_profile
+    from .sut.snapshot import WorkspaceSnapshot
+    from .sut.transcript import StepRun
     from .validators import CheckContext, Finding, WorkspaceCheck
     from .workspace.builder import Workspace
     from .workspace.export.ansible import export_ansible
@@ -90,6 +95,7 @@ _EXPORTS = {  # name -> the module that defines it (imported on first use: impor
     "LATENCY_BUDGET_MS": ".report.criteria",
     "Ledger": ".safety.ledger",
     "LedgerFile": ".safety.ledger",
+    "load_profile": ".sut.profile",
     "load_schema": ".cluster.apischema",
     "LOGIN_PATH": ".safety.policy",
     "new_run_id": ".safety.audit",
@@ -102,6 +108,8 @@ _EXPORTS = {  # name -> the module that defines it (imported on first use: impor
     "police": ".safety.guard",
     "Policy": ".safety.policy",
     "PolicyAdjustment": ".config.settings",
+    "Profile": ".sut.profile",
+    "ProfileError": ".errors",
     "ProxyAccess": ".proxy.auth",
     "ProxyCredentials": ".proxy.auth",
     "RawSources": ".config.settings",
@@ -116,6 +124,7 @@ _EXPORTS = {  # name -> the module that defines it (imported on first use: impor
     "Settings": ".config.settings",
     "SettingsError": ".errors",
     "StateDbError": ".errors",
+    "StepRun": ".sut.transcript",
     "StorageInfo": ".cluster.inventory",
     "sync_database": ".workspace.sync",
     "sync_inventory": ".workspace.sync",
@@ -126,12 +135,14 @@ _EXPORTS = {  # name -> the module that defines it (imported on first use: impor
     "TaskFailed": ".errors",
     "TaskTimeout": ".errors",
     "TempGuest": ".guests.factory",
+    "ToolDriver": ".sut.driver",
     "UNINTENDED_CHANGE_EXIT_CODE": ".safety.incident",
     "UnsupportedClient": ".errors",
     "VmidAllocator": ".guests.factory",
     "Workspace": ".workspace.builder",
     "workspace_checks": ".stash",
     "WorkspaceCheck": ".validators",
+    "WorkspaceSnapshot": ".sut.snapshot",
 }
 
 
@@ -190,6 +201,8 @@ __all__ = [
     "PhaseViolation",
     "Policy",
     "PolicyAdjustment",
+    "Profile",
+    "ProfileError",
     "ProxyAccess",
     "ProxyCredentials",
     "RawSources",
@@ -202,6 +215,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StateDbError",
+    "StepRun",
     "StorageInfo",
     "SyncError",
     "SyncResult",
@@ -210,10 +224,12 @@ __all__ = [
     "TaskFailed",
     "TaskTimeout",
     "TempGuest",
+    "ToolDriver",
     "UnsupportedClient",
     "VmidAllocator",
     "Workspace",
     "WorkspaceCheck",
+    "WorkspaceSnapshot",
     "__version__",
     "connect",
     "connect_checked",
@@ -221,6 +237,7 @@ __all__ = [
     "export_ansible",
     "export_iac",
     "export_terraform",
+    "load_profile",
     "load_schema",
     "new_run_id",
     "open_proxy",

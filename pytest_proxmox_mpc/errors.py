@@ -99,6 +99,15 @@ class CassetteError(RuntimeError):
     """A cassette that cannot be used: one line naming the file and what to do."""
 
 
+class ProfileError(ExclusionError):
+    """A malformed profile of the system under test. str() is ONE line: '<file>:<line>: <problem>'."""
+
+
+class StepUnavailable(RuntimeError):
+    """A step of the system under test cannot run here (no command for it, a binary it needs is missing): the
+    message is the reason, for a skip."""
+
+
 def flat_text(exc: BaseException) -> str:
     """The message of ``exc`` (a database driver's original error when wrapped) with its whitespace and
     line breaks folded into single spaces."""

@@ -50,6 +50,7 @@ FIXTURE_MODULES = (
     "pytest_proxmox_mpc.guests.fixtures",
     "pytest_proxmox_mpc.workspace.fixtures",
     "pytest_proxmox_mpc.proxy.fixtures",
+    "pytest_proxmox_mpc.sut.fixtures",
 )
 FIXTURE_PREFIXES = ("pve_", "temp_vm", "temp_ct", "mpc_")  # the plugin's public fixtures (its autouse ones are _pve_*)
 HEADER_SHOWN = pytest.StashKey[bool]()
@@ -57,7 +58,7 @@ HEADER_SHOWN = pytest.StashKey[bool]()
 # The phase a test without a phase marker gets from the fixtures it uses: talking to the cluster makes
 # it phase 1, creating temporary guests phase 3.
 FIXTURE_PHASES = {**dict.fromkeys(("pve_target", "pve_readonly", "pve_client", "pve_sim", "pve_inventory"), 1),
-                  "mpc_workspace": 2, **dict.fromkeys(factory_fixture_names(), phases.WRITE_PHASE)}
+                  "mpc_workspace": 2, "mpc_tool": 1, **dict.fromkeys(factory_fixture_names(), phases.WRITE_PHASE)}
 EXPECT_REFUSAL = "pve_expect_refusal"
 CRITERION = "pve_criterion"
 

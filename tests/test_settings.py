@@ -16,9 +16,12 @@ from pytest_proxmox_mpc.config.secret import Secret
 from pytest_proxmox_mpc.config.settings import RawSources, Settings, resolve
 from pytest_proxmox_mpc.errors import SettingsError
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
+from pytest_proxmox_mpc.sut.profile import PACKAGED as PROFILES
+from pytest_proxmox_mpc.sut.profile import load_profile
 
 # The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable).
 PACKAGED = Path(str(resources.files("pytest_proxmox_mpc.sim") / "scenarios" / "homelab.json"))
+PACKAGED_PROFILE = PROFILES / "proxmox-mpc.yaml"
 # A live target with a password: every cross-check passes unless a test breaks it on purpose.
 BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE_TOKEN_VALUE": "tok-not-shown"}
 
@@ -40,6 +43,8 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
     schema_a, schema_b = tmp_path / "a-apidoc.js", tmp_path / "b-apidoc.js"
     for schema in (schema_a, schema_b):
         schema.write_text("const apiSchema = [];")  # readable is all the settings check; Run.start parses it
+    profile = tmp_path / "tool.yaml"
+    profile.write_text(PACKAGED_PROFILE.read_text(encoding="utf-8").replace("name: proxmox-mpc", "name: mine"))
     ws_a, ws_b = tmp_path / "ws-a", tmp_path / "ws-b"
     for ws in (ws_a, ws_b):
         (ws / ".proxmox").mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,9 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "mpc_workspace": ((str(ws_a), ws_a), (str(ws_b), ws_b)),
         "mpc_command": (("node mpc.js sync", "node mpc.js sync"), ("proxmox-mpc", "proxmox-mpc")),
         "mpc_tf_provider": (("telmate", "telmate"), ("bpg", "bpg")),
+        "mpc_console": (("bin/proxmox-mpc", "bin/proxmox-mpc"), ("mpc", "mpc")),
+        "mpc_cli": (("npx tsx src/cli/index.ts", "npx tsx src/cli/index.ts"), ("mpc-cli", "mpc-cli")),
+        "mpc_profile": ((str(profile), load_profile(profile)), ("proxmox-mpc", load_profile(PACKAGED_PROFILE))),
     }[name]
 
 

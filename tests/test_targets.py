@@ -27,18 +27,19 @@ def live_args(server: FakePveProcess, *extra: str) -> list[str]:
 
 
 PHASE1_TESTS = 7  # validation/test_phase1_discovery.py
+TOOL_SKIPPED = 4  # validation/test_phase1_tool.py: no --mpc-console/--mpc-cli, nothing to drive
 
 
 def test_phase1_validation_passes_on_sim(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*PHASE1)
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
 
 
 def test_phase1_validation_passes_on_a_separate_fakepve_as_live(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest(*live_args(fakepve_process))
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines([f"proxmox: target=live max_phase=1 host={fakepve_process.address} "
                                  f"user=root@pam auth=password verify_ssl=ca:{fakepve_process.cafile}*"])
     (audit,) = re.findall(r"^proxmox: run \S+, audit trail (\S+)$", result.stdout.str(), re.M)
@@ -55,7 +56,7 @@ def test_phase1_validation_on_a_separate_cluster_process_with_a_token_sends_get_
     with sim_process(SCENARIO, tmp_path, token_name="phase1", token_value="phase1-token-secret") as server:
         monkeypatch.setenv("PVE_TOKEN_VALUE", "phase1-token-secret")
         result = pytester.runpytest(*live_args(server, "--pve-token-name", "phase1"))
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     (audit,) = re.findall(r"^proxmox: run \S+, audit trail (\S+)$", result.stdout.str(), re.M)
     records = [json.loads(line) for line in Path(audit).read_text().splitlines()]
     assert len(records) > 20
@@ -68,7 +69,7 @@ def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: p
     monkeypatch.setenv("PVE_TOKEN_NAME", "validation")
     monkeypatch.setenv("PVE_TOKEN_VALUE", "the-token-value")
     result = pytester.runpytest(*PHASE1)
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines(["proxmox: target=sim*"])
 
     sim = SimCluster(SCENARIO, tmp_path, token_name="validation", token_value=Secret("the-token-value"))
@@ -84,12 +85,12 @@ def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: p
 
 def test_sim_with_an_api_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PVE_TOKEN_NAME", "ci")
-    pytester.runpytest(*PHASE1).assert_outcomes(passed=PHASE1_TESTS)
+    pytester.runpytest(*PHASE1).assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
 
 
 def one_line_errors(result: pytest.RunResult, line: str) -> None:
     """Each test errors with exactly this line and no traceback."""
-    result.assert_outcomes(errors=PHASE1_TESTS)
+    result.assert_outcomes(errors=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     assert result.stdout.lines.count(line) == PHASE1_TESTS, result.stdout.str()  # the error section: the line alone
     output = result.stdout.str()
     assert "Traceback" not in output and "proxmoxer" not in output
@@ -121,7 +122,7 @@ def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, m
     one_line_errors(result, f"proxmox: TLS verification of https://{fakepve_process.address}/api2/json failed; "
                             "give the cluster's CA with --pve-ca-bundle (or --no-pve-verify-ssl on a trusted network)")
     result = pytester.runpytest(*PHASE1, "--pve-host", fakepve_process.address, "--pve-no-verify-ssl")
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     assert "InsecureRequestWarning" not in result.stdout.str()
 
 
@@ -137,14 +138,14 @@ def test_a_live_run_never_imports_the_simulator(pytester: pytest.Pytester, monke
     """)
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest_subprocess(*live_args(fakepve_process), "-p", "no:fakepve", "-p", "check_modules", "-s")
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*"])
 
 
 @pytest.mark.slow
 def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*PHASE1, "-n", "2", "--timeout", "120")
-    result.assert_outcomes(passed=PHASE1_TESTS)
+    result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
 
 

@@ -179,6 +179,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("mpc_command", "--mpc-command", "MPC_COMMAND", "build the workspace by running this command (e.g. the "
            "Node.js Proxmox-MPC) in a fresh directory whose .proxmox/config.yml and PROXMOX_* variables point at the "
            "target", optional_text, metavar="CMD"),
+    Option("mpc_console", "--mpc-console", "MPC_CONSOLE", "drive this command as the system under test's "
+           "interactive console (through a pseudo-terminal), e.g. bin/proxmox-mpc in a Proxmox-MPC checkout",
+           optional_text, metavar="CMD"),
+    Option("mpc_cli", "--mpc-cli", "MPC_CLI", "run the system under test's non-interactive CLI steps with this "
+           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", optional_text,
+           shown_default="the profile's fallback", metavar="CMD"),
+    Option("mpc_profile", "--mpc-profile", "MPC_PROFILE", "how the system under test is driven (prompts, init "
+           "answers, each phase's steps): a packaged profile's name or a YAML file", text, "proxmox-mpc",
+           metavar="NAME-or-PATH"),
     Option("mpc_tf_provider", "--mpc-tf-provider", "MPC_TF_PROVIDER", "Terraform provider the reference builder "
            "writes for: bpg (bpg/proxmox) or telmate (telmate/proxmox)", choice(TF_PROVIDERS), "bpg",
            metavar="{bpg,telmate}"),

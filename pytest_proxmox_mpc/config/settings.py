@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import ExclusionError, SettingsError
 from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
+from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
 from .parsing import DEFAULT_PORT, vmid_range
 from .secret import Secret
@@ -74,6 +75,9 @@ class Settings:
     report: Path | None  # the report's path without suffix: PATH.json and PATH.md
     mpc_workspace: Path | None  # an existing workspace to validate (a copy of it)
     mpc_command: str | None  # a command that builds the workspace
+    mpc_console: str | None  # the system under test's console, driven through a pseudo-terminal
+    mpc_cli: str | None  # its non-interactive CLI
+    mpc_profile: Profile  # how it is driven
     mpc_tf_provider: str
 
     @property
@@ -139,6 +143,9 @@ class Settings:
             parts.append(f"workspace={self.mpc_workspace}")
         elif self.mpc_command is not None:
             parts.append(f"workspace_command={self.mpc_command!r}")
+        for name, command in (("console", self.mpc_console), ("cli", self.mpc_cli)):
+            if command is not None:
+                parts.append(f"sut_{name}={command!r} profile={self.mpc_profile.name}")
         exclusions = self.exclusions.summary()
         if _by_hook(self.sources["exclusions"]):
             exclusions += f" ({self.sources['exclusions']})"
@@ -272,6 +279,10 @@ def resolve(src: RawSources) -> Settings:
         values["sim_scenario"] = resolve_scenario(values["sim_scenario"], src.rootdir)
     except ValueError as exc:
         raise SettingsError(f"setting pve_sim_scenario ({sources['sim_scenario']}): {exc}") from None
+    try:
+        values["mpc_profile"] = resolve_profile(values["mpc_profile"], src.rootdir)
+    except ValueError as exc:  # a ProfileError names file and line
+        raise SettingsError(f"setting mpc_profile ({sources['mpc_profile']}): {exc}") from None
     exclusions_file = values["exclusions"]
     values["exclusions"] = _exclusions(exclusions_file, sources["exclusions"])
     if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):

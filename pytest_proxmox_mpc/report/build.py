@@ -176,10 +176,32 @@ def _workspaces(workspaces: Sequence[Mapping[str, Any]] | None) -> list[str]:
            *_table(("source", "path", "copied from", "sync"),
                    ((w["source"], w["path"], w.get("copied_from") or "", w.get("sync") or "") for w in workspaces))]
     for run in (w["command"] for w in workspaces if w.get("command")):
-        shown = f"$ {run['command']}\n{run['output_tail'].rstrip()}"
-        fence = "`" * max(3, 1 + max(map(len, re.findall("`+", shown)), default=0))  # outlasts any run inside
         out += ["", f"The command exited with {run['exit_status']} after {run['duration_s']} s; the command and the "
-                "tail of its output (secrets masked):", "", fence, shown, fence]
+                "tail of its output (secrets masked):", "", *_fenced(f"$ {run['command']}\n{run['output_tail']}")]
+    return out
+
+
+def _fenced(text: str) -> list[str]:
+    """``text`` as a code block whose fence outlasts any run of backticks inside."""
+    shown = text.rstrip()
+    fence = "`" * max(3, 1 + max(map(len, re.findall("`+", shown)), default=0))
+    return [fence, shown, fence]
+
+
+def _tool_steps(steps: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The system under test's steps, per phase: outcome, duration, refused requests, transcript (masked)."""
+    if not steps:
+        return []
+    out = ["", "## System under test", ""]
+    for phase in sorted({s.get("phase") or 0 for s in steps}):
+        mine = [s for s in steps if (s.get("phase") or 0) == phase]
+        out += [f"### Phase {phase or 'unmarked'}", "",
+                *_table(("test", "step", "command", "outcome", "seconds", "refused"),
+                        ((s["test"].rpartition("::")[2], s["step"], s["command"], f"{s['outcome']}: {s['reason']}",
+                          s["duration_s"], "; ".join(s.get("refused") or [])) for s in mine)), ""]
+        for s in mine:
+            out += [f"{s['test'].rpartition('::')[2]}, {s['step']} ({s['via']}, {s['duration_s']} s):", "",
+                    *_fenced(s["transcript"] or "(no output)"), ""]
     return out
 
 
@@ -219,6 +241,7 @@ def to_markdown(r: Mapping[str, Any]) -> str:
                    [(lat["count"], lat["p50_ms"], lat["p95_ms"], lat["max_ms"], lat["budget_ms"], lat["over_budget"])])
             if lat["count"] else ["No answered request."])
     out += _workspaces(r.get("workspaces"))
+    out += _tool_steps(r.get("tool_steps"))
     out += ["", "## Success criteria", "",
             *_table(("criterion", "phase", "status", "evidence"),
                     ((c["text"], c["phase"] or "run", c["status"], c["evidence"]) for c in r["criteria"])), ""]

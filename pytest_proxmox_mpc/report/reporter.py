@@ -66,7 +66,9 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
         ledger=ledger,
         watches=watches, incidents=read_incidents(files.incidents()),
         exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace")),
-                                              "connection": connection_lines(run)})
+                                            "connection": connection_lines(run),
+                                            "tool_steps": [step for steps in read_json_files(
+                                                files.worker_files("tool-steps")) for step in steps.get("steps", [])]})
     return build_report(inputs)
 
 

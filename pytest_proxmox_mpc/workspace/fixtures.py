@@ -24,7 +24,7 @@ def _connection(session: TargetSession, node: str) -> Connection:
                       verify=endpoint.verify is not False)
 
 
-def _workspace_node(api: Any) -> str:
+def workspace_node(api: Any) -> str:
     """The node a workspace is made for (the contract's ``node``): the first by name."""
     return str(sorted(row["node"] for row in api.nodes.get())[0])
 
@@ -48,7 +48,7 @@ def mpc_workspace(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
                         + (workspace.command.output.strip().splitlines() or [""])[-1], pytrace=False)
     else:
         api = request.getfixturevalue("pve_readonly")
-        workspace = build_reference(api, directory, _connection(_pve_target_session, _workspace_node(api)),
+        workspace = build_reference(api, directory, _connection(_pve_target_session, workspace_node(api)),
                                     provider=settings.mpc_tf_provider)
     _record(run, workspace)
     stop_watching = request.getfixturevalue("pve_watch_database")(workspace.state_db)
@@ -62,7 +62,7 @@ def _run_users_command(request: pytest.FixtureRequest, settings: Any, directory:
     the proxy."""
     proxy = request.getfixturevalue("_pve_proxies").get(COMMAND_PHASE)
     connection = Connection(host=proxy.host, port=proxy.port, username=proxy.user, verify=True,
-                            node=_workspace_node(request.getfixturevalue("pve_readonly")), token_id=proxy.token_name)
+                            node=workspace_node(request.getfixturevalue("pve_readonly")), token_id=proxy.token_name)
     extra = {"NODE_EXTRA_CA_CERTS": str(proxy.cafile), "REQUESTS_CA_BUNDLE": str(proxy.cafile)}
     return run_command(settings.mpc_command, directory, connection, token_secret=proxy.token_value.reveal(),
                        timeout=max(300.0, settings.timeout * 10), extra_env=extra)

@@ -1,0 +1,168 @@
+"""The system under test, driven for one test: its console and its CLI in a fresh workspace of the test's own,
+pointed at the safety proxy of the test's phase with the proxy's own credentials (never the cluster's).
+
+``init()`` answers the console's ``init``; ``step(name, **values)`` runs a step of the profile. Each run is a
+``StepRun`` handed to ``record`` (the run report) with its transcript masked; the raw transcripts stay here for
+``secret_leaks``. A step that cannot run here raises ``StepUnavailable`` with the reason. Nothing here imports
+pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import StepUnavailable
+from ..proxy.auth import ProxyAccess
+from ..workspace.builder import Connection
+from .cli_steps import cli_argv, run_cli
+from .console import ConsoleSession
+from .profile import Profile, Step
+from .snapshot import WorkspaceSnapshot, changes
+from .transcript import StepRun, clean, judge, mask, secret_leaks
+
+
+@dataclass(frozen=True)
+class Commands:
+    """How the tool is started: ``--mpc-console`` and ``--mpc-cli`` (either may be None)."""
+
+    console: str | None
+    cli: str | None
+
+    @classmethod
+    def given(cls, console: str | None, cli: str | None, base: Path) -> Commands:
+        """The commands as given, each word that names a file relative to ``base`` (where pytest was started)
+        made absolute: the tool runs in its workspace, elsewhere."""
+        def absolute(command: str | None) -> str | None:
+            if command is None:
+                return None
+            words = shlex.split(command)
+            return shlex.join([str(base / w) if not Path(w).is_absolute() and (base / w).is_file() else w
+                               for w in words])
+        return cls(absolute(console), absolute(cli))
+
+
+class ToolDriver:
+    """The tool for one test (``test``, ``phase``) in ``workspace``, talking to ``access`` (the proxy)."""
+
+    def __init__(self, profile: Profile, commands: Commands, access: ProxyAccess, workspace: Path, node: str, *,
+                 test: str, phase: int | None, record: Callable[[StepRun], None],
+                 refusals: Callable[[], list[str]] = list, masked: Sequence[str] = ()) -> None:
+        self.profile, self.commands, self.access, self.node = profile, commands, access, node
+        self.workspace, self.test, self.phase = workspace, test, phase
+        self._record, self._refusals = record, refusals
+        self._masked = tuple(masked)  # the run's own credentials: the tool never gets them, and no output shows them
+        self.readonly: Any = None  # the test's read-only client of the cluster, to judge against (the fixture's)
+        self.runs: list[StepRun] = []
+        self.raw: list[tuple[str, str]] = []  # (step, unmasked transcript): for the secret checks only
+        self._console: ConsoleSession | None = None
+        workspace.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no transcript and no file may show: the proxy's token secret and password, the run's credentials."""
+        return [self.access.token_value.reveal(), self.access.password.reveal(), *self._masked]
+
+    def values(self, **extra: object) -> dict[str, str]:
+        """What the profile's templates are filled with: the proxy's address and credentials, the node."""
+        access = self.access
+        return {"host": access.host, "port": str(access.port), "url": access.url, "user": access.user,
+                "token_name": access.token_name, "token_id": access.token_id,
+                "token_secret": access.token_value.reveal(), "node": self.node, "cafile": str(access.cafile),
+                "skip_tls": "N", "workspace": str(self.workspace), "name": "", "vmid": "",
+                **{key: str(value) for key, value in extra.items()}}
+
+    def environment(self) -> dict[str, str]:
+        values = self.values()
+        connection = Connection(host=self.access.host, port=self.access.port, username=self.access.user,
+                                node=self.node, verify=True, token_id=self.access.token_name)
+        extra = {name: template.format(**values) for name, template in self.profile.env.items()}
+        return {**os.environ, **extra, **connection.environment(values["token_secret"]), "TERM": "dumb"}
+
+    def reserve_vmid(self) -> int:
+        """A VMID of the temporary range for the tool's own create (phases 3 and 4)."""
+        return self.access.reserve_vmid()
+
+    def snapshot(self) -> WorkspaceSnapshot:
+        return WorkspaceSnapshot.take(self.workspace)
+
+    def changes(self, before: WorkspaceSnapshot, **allowed: bool) -> list[str]:
+        """What changed in the workspace since ``before`` (the tool's log and history may grow)."""
+        return changes(before, self.snapshot(), appendable=self.profile.activity_files, **allowed)
+
+    def init(self) -> StepRun:
+        """The console's ``init``, every question answered from the proxy's settings."""
+        init = self.profile.init
+        console = self._start(init)
+        start, mark, refused = time.perf_counter(), console.mark, len(self._refusals())
+        problem = (console.problem or console.type(init.run)
+                   or console.answer(self.profile.answers, self.values(), init.timeout))
+        return self._finish(init, init.run, console.text()[mark:], None, problem, start, refused)
+
+    def available(self, name: str) -> Step:
+        """The profile's step ``name``; ``StepUnavailable`` with the reason when it cannot run here."""
+        step = self.profile.step(name)
+        if step is None:
+            raise StepUnavailable(f"the profile {self.profile.name} ({self.profile.source}) has no step {name!r}")
+        missing = [binary for binary in step.requires if shutil.which(binary) is None]
+        if missing:
+            raise StepUnavailable(f"step {name!r} needs {', '.join(missing)}, which is not installed here")
+        if step.via == "cli" and cli_argv(self.commands.cli, self.commands.console, self.profile.cli_fallback,
+                                          "") is None:
+            raise StepUnavailable(f"step {name!r} runs the tool's CLI: give --mpc-cli CMD")
+        if step.via == "console" and self.commands.console is None:
+            raise StepUnavailable(f"step {name!r} runs in the tool's console: give --mpc-console CMD")
+        return step
+
+    def step(self, name: str, /, **extra: object) -> StepRun:
+        """Run the profile's step ``name`` with ``extra`` placeholders (``name``, ``vmid``)."""
+        step = self.available(name)
+        command = step.run.format(**self.values(**extra))
+        start, refused = time.perf_counter(), len(self._refusals())
+        if step.via == "cli":
+            argv = cli_argv(self.commands.cli, self.commands.console, self.profile.cli_fallback, command) or []
+            status, output = run_cli(argv, self.workspace, self.environment(), step.timeout)
+            return self._finish(step, command, f"$ {' '.join(argv)}\n{output}", status, None, start, refused)
+        console = self._start(step)
+        mark = console.mark
+        problem = console.problem or console.run(command, step.timeout)
+        return self._finish(step, command, console.text()[mark:], None, problem, start, refused)
+
+    def _start(self, step: Step) -> ConsoleSession:
+        if self.commands.console is None:
+            raise StepUnavailable(f"step {step.name!r} runs in the tool's console: give --mpc-console CMD")
+        if self._console is None or not self._console.alive:
+            self._console = ConsoleSession(self.commands.console, self.workspace, self.environment(), self.profile)
+            self._console.mark = 0  # the banner belongs to the first step's transcript
+        else:
+            self._console.mark = len(self._console.text())
+        return self._console
+
+    def _finish(self, step: Step, command: str, raw: str, status: int | None, problem: str | None,
+                start: float, refused: int) -> StepRun:
+        text = clean(raw)
+        if step.via == "console" and text.rstrip().endswith(self.profile.prompt.strip()):
+            text = text.rstrip()[: -len(self.profile.prompt.strip())]
+        outcome, reason = ("failure", problem) if problem else judge(step, text, status)
+        self.raw.append((step.name, raw))
+        run = StepRun(self.test, self.phase, step.name, step.via, mask(command, self.secrets), outcome, reason,
+                      mask(text, self.secrets), time.perf_counter() - start, status,
+                      refused=self._refusals()[refused:])
+        self.runs.append(run)
+        self._record(run)
+        return run
+
+    def secret_leaks(self) -> list[str]:
+        """Where the proxy's token secret or password shows: a transcript, a file the tool left in the workspace."""
+        return secret_leaks(self.workspace, self.secrets, self.raw)
+
+    def close(self) -> None:
+        if self._console is not None:
+            self._console.close()
+            self._console = None
