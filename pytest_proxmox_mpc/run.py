@@ -119,7 +119,7 @@ class Run:
             # Cassettes recorded before the schema was remembered come from the sim: fakepve's copy is theirs.
             return from_cache(cache, str(key)) if key else from_fakepve()
         guard = Guard(ReadOnlyPolicy(), self.trail, health=self.health, source="schema")  # audited, not recorded
-        return from_node(endpoint, guard, version, cache)
+        return from_node(endpoint, guard, version, cache if self.recorder is not None else None)
 
     def policy(self, phase: int, protected: frozenset[int] = frozenset(),
                lookup: GuestLookup | None = None) -> PhasePolicy:

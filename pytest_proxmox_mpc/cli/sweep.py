@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..cluster.client import connect_checked
-from ..cluster.schemasource import cache_dir_of, from_file, from_node
+from ..cluster.schemasource import from_file, from_node
 from ..cluster.target import TargetSession
 from ..errors import SettingsError, TargetUnavailable
 from ..files.runfiles import RunFiles
@@ -18,7 +18,7 @@ from ..safety.policy import ReadOnlyPolicy
 from ..safety.trail import AuditTrail
 from .common import CONNECTION, EXIT_DONE, EXIT_LEFT, Commands, add_settings, failure, settings_of, usage
 
-SETTINGS = (*CONNECTION, "exclusions", "temp_vmid_range", "sweep_age", "api_schema", "cassette_dir")
+SETTINGS = (*CONNECTION, "exclusions", "temp_vmid_range", "sweep_age", "api_schema")
 
 
 def add_parser(commands: Commands) -> argparse.ArgumentParser:
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 return usage(f"setting pve_api_schema ({settings.sources['api_schema']}): {exc}")
         else:
-            schema, source = from_node(session.endpoint, Guard(ReadOnlyPolicy(), trail, source="schema"), version,
-                                       cache_dir_of(settings.cassette_dir))
+            schema, source = from_node(session.endpoint, Guard(ReadOnlyPolicy(), trail, source="schema"), version)
         if schema is None:
             print(source.describe(), file=sys.stderr)
         plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,

@@ -2,7 +2,8 @@
 
 ``auto`` reads the schema of the cluster itself: a PVE node serves its API viewer's ``apidoc.js`` without a
 login. It is read once per process at connect time, through an audit-only guard (a GET, in the audit trail;
-not in a cassette, which would hold megabytes per session), and cached beside the cassettes as
+not in a cassette, which would hold megabytes per session), and, by a run that records, cached beside the
+cassettes as
 ``_session/pve-api-schema/<PVE version>-<sha256 prefix>.json``; the session cassette remembers which one, so a
 replay classifies writes with the schema the recording had, offline. On ``sim`` ``auto`` is fakepve's copy.
 Nothing found is no error here: the policy refuses every write it cannot classify (fail closed), and
@@ -80,8 +81,9 @@ def from_fakepve() -> Resolved:
     return schema, SchemaSource("fakepve", str(where), sha256=hashlib.sha256(raw).hexdigest(), paths=len(schema))
 
 
-def from_node(endpoint: Endpoint, guard: Guard, version: str, cache_dir: Path) -> Resolved:
-    """GET the node's ``apidoc.js`` through ``guard`` and cache what it lists in ``cache_dir``."""
+def from_node(endpoint: Endpoint, guard: Guard, version: str, cache_dir: Path | None = None) -> Resolved:
+    """GET the node's ``apidoc.js`` through ``guard``; what it lists is cached in ``cache_dir`` if given (a run
+    that records: its replay reads it there)."""
     url = f"https://{endpoint.netloc}{APIDOC_PATH}"
     session = police_session(requests.Session(), guard)
     try:
@@ -97,7 +99,8 @@ def from_node(endpoint: Endpoint, guard: Guard, version: str, cache_dir: Path) -
     except ValueError as exc:
         return None, SchemaSource("none", url, problem=f"{url} is not the API viewer's schema: {exc}")
     source = SchemaSource("node", url, version, hashlib.sha256(answer.content).hexdigest(), len(schema))
-    _write_cache(cache_dir, source, schema)
+    if cache_dir is not None:
+        _write_cache(cache_dir, source, schema)
     return schema, source
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from .profile import Profile, Step
 from .snapshot import WorkspaceSnapshot, changes
 from .transcript import StepRun, clean, judge, mask, secret_leaks
 
+PYTHON_WORDS = ("python", "python3")
+
 
 @dataclass(frozen=True)
 class Commands:
@@ -38,11 +41,14 @@ class Commands:
     @classmethod
     def given(cls, console: str | None, cli: str | None, base: Path) -> Commands:
         """The commands as given, each word that names a file relative to ``base`` (where pytest was started)
-        made absolute: the tool runs in its workspace, elsewhere."""
+        made absolute: the tool runs in its workspace, elsewhere. A leading ``python`` is the run's own
+        interpreter: outside an activated virtual environment ``python`` would be another one, or none."""
         def absolute(command: str | None) -> str | None:
             if command is None:
                 return None
             words = shlex.split(command)
+            if words and words[0] in PYTHON_WORDS:  # the interpreter of the run (its virtual environment), as pytest
+                words[0] = sys.executable
             return shlex.join([str(base / w) if not Path(w).is_absolute() and (base / w).is_file() else w
                                for w in words])
         return cls(absolute(console), absolute(cli))
