@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 PACKAGE = "pytest_proxmox_mpc.validators.providers"
+COMPATIBILITY = "pve-compatibility.json"  # which releases work with which PVE version: not a schema table
 TYPES = frozenset({"string", "int", "bool", "float", "list", "set", "map"})
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$")
 _CONSTRAINT = re.compile(r"^(~>|>=|<=|!=|=|>|<)?\s*(\S+)$")
@@ -129,7 +130,7 @@ def parse_table(text: str, name: str) -> ProviderTable:
 
 
 def _files() -> list[str]:
-    return sorted(f.name for f in resources.files(PACKAGE).iterdir() if f.name.endswith(".json"))
+    return sorted(f.name for f in resources.files(PACKAGE).iterdir() if f.name.endswith(".json") and f.name != COMPATIBILITY)
 
 
 def _read(name: str) -> ProviderTable:
