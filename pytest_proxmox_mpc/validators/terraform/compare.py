@@ -30,6 +30,8 @@ def normal(kind: str, value: Any) -> Any:
         return tuple(sorted({str(t).lower() for t in items if t}))
     if kind == "list":
         return tuple(str(v) for v in value) if isinstance(value, list | tuple) else (str(value),)
+    if kind == "boot" and isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
     if kind == "boot":
         order = re.search(r"order=([^,]+)", str(value or ""))
         return tuple(order.group(1).split(";")) if order else ()
