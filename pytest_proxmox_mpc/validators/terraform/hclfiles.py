@@ -25,7 +25,7 @@ HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explic
 BLOCK = "__is_block__"
 _REFERENCE = re.compile(r"\$\{(var|local)\.([A-Za-z_][A-Za-z0-9_-]*)\}")
 _TOP = re.compile(r'^([A-Za-z_][A-Za-z0-9_-]*)((?:\s+(?:"[^"\n]*"|[A-Za-z_][A-Za-z0-9_-]*))*)\s*\{', re.M)
-_VMID = re.compile(r"^\s*(?:vm_id|vmid)\s*=\s*(\d+)\s*$", re.M)
+_VMID = re.compile(r"^\s*(?:vm_id|vmid)\b[^\n\d]*(\d+)\s*$", re.M)  # loosely: the block does not parse
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
 MAX_DEPTH = 8
 

@@ -10,6 +10,7 @@ from ..findings import Finding
 from .guests import matched
 from .hclfiles import TfResource, TfWorkspace, Unresolved, resolve
 from .provider import CHECK, table_of
+from .values import RESOURCE_TYPES
 
 # the providers' documented formats, for a provider without a packaged table
 IMPORT_FORMATS = {"proxmox_virtual_environment_vm": "<node_name>/<vm_id>",
@@ -47,9 +48,13 @@ def check_imports(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     addresses = {r.address for r in resources if r.address}
     loose = {f"{r.type}.{r.name}" for r in resources if r.address is None}  # in a directory no module loads
     loose |= {f"{b.labels[0]}.{b.labels[1]}" for b in tf.lost if b.kind == "resource" and len(b.labels) == 2}
+    # a resource whose type the provider lacks is reported by the schema check; its import is not a second finding
+    mistyped = {f"{r.prefix}{r.name}" for r in resources if r.prefix is not None and r.type.startswith("proxmox_")
+                and r.type not in RESOURCE_TYPES}
     findings = []
     for to, import_id in sorted(imported.items()):
-        if to not in addresses and ".".join(to.split(".")[-2:]) not in loose:
+        unknown_type = ".".join(to.split(".")[:-2] + [to.split(".")[-1]]) in mistyped
+        if to not in addresses and ".".join(to.split(".")[-2:]) not in loose and not unknown_type:
             findings.append(Finding(CHECK, "terraform/ import", "import", note=(
                 f"{to} (id {import_id!r}) is no resource of the configuration: Terraform refuses the plan")))
     pairs, _ = matched(tf, inventory)
