@@ -205,12 +205,14 @@ def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] 
             hit = sorted(targets & (nodes | kept))
             if not hit:
                 continue
-            what = "hypervisor node" if set(hit) & nodes else "protected guest"
+            what = " and ".join(f"{label} {', '.join(sorted(members))}" for label, members in (
+                ("hypervisor nodes", set(hit) & nodes), ("protected guests", set(hit) & kept - nodes)) if members)
             where = f"ansible/{path.relative_to(ansible).as_posix()} play {number} ({play.get('name', 'unnamed')})"
-            for task in tasks_of(play, path.parent):
-                why = changes_state(task)
-                if why:
-                    become = " with become" if task.get("become", play.get("become")) else ""
-                    findings.append(Finding(CHECK, where, f"task {task.get('name', 'unnamed')}", note=(
-                        f"changes state ({why}){become} on {what}s {', '.join(hit)}")))
+            changing = [(task, why) for task in tasks_of(play, path.parent) if (why := changes_state(task))]
+            if changing:  # one play, one finding: its hosts are the root cause, whatever its tasks
+                names = ", ".join(str(task.get("name", "unnamed")) for task, _ in changing)
+                whys = "; ".join(why + (" with become" if task.get("become", play.get("become")) else "")
+                                 for task, why in changing)
+                findings.append(Finding(CHECK, where, f"task {names}", note=(
+                    f"changes state ({whys}) on {what}")))
     return findings

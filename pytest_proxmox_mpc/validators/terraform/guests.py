@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...cluster.inventory import GuestInfo, Inventory, api_int
 from ..findings import Finding
 from .compare import compare
-from .hclfiles import TfResource, TfWorkspace
+from .hclfiles import TfResource, TfWorkspace, missing_sources
 from .provider import CHECK, table_of
 from .values import (
     RESOURCE_TYPES,
@@ -30,13 +30,18 @@ def guest_resources(tf: TfWorkspace) -> list[TfResource]:
     return [r for r in tf.resources() if r.type in RESOURCE_TYPES and not ({"count", "for_each"} & set(r.body))]
 
 
-def claimed_elsewhere(tf: TfWorkspace) -> set[int]:
-    """vmids that a broken block or a resource of a type no provider has describes: reported by those checks."""
-    vmids = {block.vmid for block in tf.lost if block.kind == "resource" and block.vmid is not None}
+def claimed_elsewhere(tf: TfWorkspace) -> tuple[set[int], set[str]]:
+    """vmids that a broken block, a module call whose source is missing, or a resource of a type no provider
+    has describes (reported by those checks), and the guest kinds a broken block of unknown vmid may describe."""
+    vmids = {block.vmid for block in tf.lost if block.kind in ("resource", "module") and block.vmid is not None}
+    kinds = {RESOURCE_TYPES[b.labels[0]][0] if b.kind == "resource" and b.labels[:1] and b.labels[0] in RESOURCE_TYPES
+             else "any" for b in tf.lost if b.kind in ("resource", "module") and b.vmid is None}
     for resource in tf.resources():
         if resource.type.startswith("proxmox_") and resource.type not in RESOURCE_TYPES:
             vmids.update(v for v in (api_int(resource.body.get(k)) for k in GUEST_ARGUMENTS) if v is not None)
-    return vmids
+    for call in missing_sources(tf):
+        vmids.update(v for v in (api_int(call.arguments.get(k)) for k in GUEST_ARGUMENTS) if v is not None)
+    return vmids, kinds
 
 
 def matched(tf: TfWorkspace, inventory: Inventory) -> tuple[list[tuple[GuestInfo, TfResource]], list[Finding]]:
@@ -45,10 +50,10 @@ def matched(tf: TfWorkspace, inventory: Inventory) -> tuple[list[tuple[GuestInfo
     by_vmid: dict[int | None, list[TfResource]] = {}
     for resource in guest_resources(tf):
         by_vmid.setdefault(resource_values(resource)["vmid"], []).append(resource)
-    elsewhere = claimed_elsewhere(tf)
+    elsewhere, kinds = claimed_elsewhere(tf)
     for vmid, guest in sorted(inventory.guests.items()):
         mine = by_vmid.pop(vmid, [])
-        if not mine and vmid in elsewhere:
+        if not mine and (vmid in elsewhere or {guest.kind, "any"} & kinds):
             continue
         if len(mine) != 1:
             label = f"{guest.kind} {vmid} ({guest.name or 'no name'})"

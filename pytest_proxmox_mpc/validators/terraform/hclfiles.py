@@ -160,6 +160,65 @@ def resolve(value: Any, scope: Mapping[str, Mapping[str, Any]]) -> Any:
     return value
 
 
+def _substitute(value: Any, iterator: str, item: Any) -> Any:
+    """A dynamic block's content with ``<iterator>.value`` (``.key``, ``["key"]``) replaced by ``item``'s."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, iterator, item) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, iterator, item) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    pattern = re.compile(rf'\$\{{{re.escape(iterator)}\.value(?:\.([A-Za-z_][A-Za-z0-9_-]*)|\["([^"]+)"\])?\}}')
+
+    def pick(match: re.Match[str]) -> Any:
+        key = match.group(1) or match.group(2)
+        if key is None:
+            return item
+        return item.get(key, Unresolved(match.group(0))) if isinstance(item, dict) else Unresolved(match.group(0))
+
+    whole = pattern.fullmatch(value)
+    if whole:
+        return pick(whole)
+    text = pattern.sub(lambda m: str(pick(m)), value)
+    return Unresolved(text) if "${" in text else text
+
+
+def expand_dynamic(body: Any) -> Any:
+    """``dynamic "x" { for_each = [...]; content { ... } }`` as the ``x`` blocks it makes, where ``for_each`` is
+    a literal list or map (a bound variable); one whose items are not known here is left as it is."""
+    if isinstance(body, list):
+        return [expand_dynamic(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {k: expand_dynamic(v) for k, v in body.items() if k != "dynamic"}
+    kept = []
+    for entry in body.get("dynamic", []):
+        for label, spec in attributes(entry).items():
+            items = spec.get("for_each") if isinstance(spec, dict) else None
+            items = list(items.values()) if isinstance(items, dict) else items
+            if not isinstance(items, list):
+                kept.append(entry)
+                continue
+            iterator = str(spec.get("iterator", label))
+            content = first(spec, "content")
+            out.setdefault(label, [])
+            out[label] = list(out[label]) + [{**expand_dynamic(_substitute(dict(content), iterator, item)), BLOCK: True}
+                                             for item in items]
+    if kept:
+        out["dynamic"] = kept
+    return out
+
+
+@dataclass(frozen=True)
+class ModuleCall:
+    """A ``module`` block with a local source: where it is, its label, its source directory and arguments."""
+
+    file: Path
+    name: str
+    target: str
+    arguments: Mapping[str, Any]
+
+
 @dataclass
 class TfWorkspace:
     """The parsed ``terraform/`` directory of a workspace."""
@@ -170,6 +229,7 @@ class TfWorkspace:
     lost: list[LostBlock] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
     unloaded: list[str] = field(default_factory=list)
+    calls: list[ModuleCall] = field(default_factory=list)
 
     @property
     def has_root(self) -> bool:
@@ -196,7 +256,7 @@ class TfWorkspace:
             for path, data in self.files_in(instance.directory):
                 for rtype, named in blocks(data, "resource"):
                     for name, body in ((k, v) for k, v in (named or {}).items() if k != BLOCK):
-                        body = resolve(body if isinstance(body, dict) else {}, instance.scope)
+                        body = expand_dynamic(resolve(body if isinstance(body, dict) else {}, instance.scope))
                         found.append(TfResource(path, instance.directory, rtype, name, body, instance.prefix,
                                                 counts[instance.directory] > 1))
         return found
@@ -264,6 +324,8 @@ def read_root(root: Path) -> TfWorkspace:
                 target = Path(parent.directory, source).as_posix()
                 target = str(Path(target)) if target != "." else "."
                 args = {k: resolve(v, parent.scope) for k, v in attributes(body).items() if k not in MODULE_META}
+                tf.calls.append(ModuleCall(next(p for p, d in tf.files_in(parent.directory) if d is data), name,
+                                           target, args))
                 files = tf.files_in(target)
                 child = Instance(target, f"{parent.prefix}module.{name}.", _scope(files, {**_variables(files), **args}))
                 tf.instances.append(child)
@@ -274,3 +336,9 @@ def read_root(root: Path) -> TfWorkspace:
         tf.unloaded.append(directory)
         tf.instances.append(Instance(directory, None, _scope(files, _variables(files))))
     return tf
+
+
+def missing_sources(tf: TfWorkspace) -> list[ModuleCall]:
+    """Module calls whose local source directory holds no ``.tf`` file (Terraform refuses to init)."""
+    present = {path.parent.as_posix() for path in tf.parsed} | {path.parent.as_posix() for path in tf.broken}
+    return [call for call in tf.calls if call.target not in present]

@@ -8,7 +8,7 @@ import re
 from ...cluster.inventory import Inventory
 from ..findings import Finding
 from .guests import matched
-from .hclfiles import TfResource, TfWorkspace, Unresolved, resolve
+from .hclfiles import TfResource, TfWorkspace, Unresolved, missing_sources, resolve
 from .provider import CHECK, table_of
 from .values import RESOURCE_TYPES
 
@@ -51,10 +51,15 @@ def check_imports(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     # a resource whose type the provider lacks is reported by the schema check; its import is not a second finding
     mistyped = {f"{r.prefix}{r.name}" for r in resources if r.prefix is not None and r.type.startswith("proxmox_")
                 and r.type not in RESOURCE_TYPES}
+    # a module call that does not parse, or whose source is missing, is reported once by the load check
+    lost_modules = tuple(f"module.{b.labels[0]}." for b in tf.lost if b.kind == "module" and b.labels)
+    lost_modules += tuple(f"module.{call.name}." for call in missing_sources(tf))
     findings = []
     for to, import_id in sorted(imported.items()):
         unknown_type = ".".join(to.split(".")[:-2] + [to.split(".")[-1]]) in mistyped
-        if to not in addresses and ".".join(to.split(".")[-2:]) not in loose and not unknown_type:
+        in_lost_module = to.startswith(lost_modules) if lost_modules else False
+        if to not in addresses and ".".join(to.split(".")[-2:]) not in loose and not unknown_type \
+                and not in_lost_module:
             findings.append(Finding(CHECK, "terraform/ import", "import", note=(
                 f"{to} (id {import_id!r}) is no resource of the configuration: Terraform refuses the plan")))
     pairs, _ = matched(tf, inventory)

@@ -6,7 +6,7 @@ import re
 
 from ...cluster.inventory import Inventory
 from ..findings import Finding
-from .hclfiles import BLOCK, TfWorkspace, blocks
+from .hclfiles import BLOCK, TfWorkspace, blocks, missing_sources
 from .provider import CHECK
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -19,6 +19,8 @@ def check_files(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
         return [Finding(CHECK, "terraform/main.tf", "file", note="missing: there is no root module")]
     findings = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
                 for path, problem in sorted(tf.broken.items())]
+    findings += [Finding(CHECK, f"terraform/{call.file.as_posix()} module.{call.name}", "source", note=(
+        f"./{call.target} holds no .tf file: terraform init fails")) for call in missing_sources(tf)]
     if any(block.kind == "module" for block in tf.lost):
         return findings
     for directory in tf.unloaded:

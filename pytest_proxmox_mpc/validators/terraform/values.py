@@ -120,7 +120,8 @@ def resource_values(resource: TfResource) -> dict[str, Any]:
     template = body.get("template")
     raw = {"node": body.get(node_key), "name": name, "cores": cores, "sockets": sockets, "memory": memory,
            "disks": [disk.get("size") for disk in disks]}
-    unresolved = {k for k, v in raw.items() if any(isinstance(x, Unresolved) for x in (v if isinstance(v, list)
+    unresolved = {"disks"} if "dynamic" in body else set()  # blocks made by a for_each whose items are not known
+    unresolved |= {k for k, v in raw.items() if any(isinstance(x, Unresolved) for x in (v if isinstance(v, list)
                                                                                          else [v]))}
     return {"vmid": api_int(body.get(vmid_key)), "node": body.get(node_key), "name": name,
             "cores": api_int(cores), "sockets": api_int(sockets), "memory": api_int(memory), "disks": sizes,
