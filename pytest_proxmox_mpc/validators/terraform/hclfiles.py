@@ -230,6 +230,7 @@ class TfWorkspace:
     instances: list[Instance] = field(default_factory=list)
     unloaded: list[str] = field(default_factory=list)
     calls: list[ModuleCall] = field(default_factory=list)
+    providers: Any = None  # provider.declared_providers, kept once worked out
 
     @property
     def has_root(self) -> bool:

@@ -38,8 +38,10 @@ class Declared:
 
 
 def declared_providers(tf: TfWorkspace) -> dict[str, Declared]:
-    """The proxmox providers the root module requires, by local name."""
-    found = {}
+    """The proxmox providers the root module requires, by local name (worked out once per workspace read)."""
+    if tf.providers is not None:
+        return tf.providers
+    found: dict[str, Declared] = {}
     for data in tf.root_files:
         for block in data.get("terraform", []):
             for entry in listed(block, "required_providers"):
@@ -53,6 +55,7 @@ def declared_providers(tf: TfWorkspace) -> dict[str, Declared]:
                         except ValueError:
                             table = None
                         found[name] = Declared(name, source, constraint, table)
+    tf.providers = found
     return found
 
 

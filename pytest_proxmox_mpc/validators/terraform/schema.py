@@ -73,7 +73,7 @@ def judge_body(body: Mapping[str, Any], schema: BlockSchema | ResourceSchema, pa
             wrong = _wrong_type(schema.attributes[key], value)
             if wrong:
                 findings.append(Finding(CHECK, where, field, note=f"{value!r} is not {wrong}, as {what} needs"))
-        else:
+        elif not schema.partial:
             findings.append(Finding(CHECK, where, field, note=f"{what} has no argument or block {key!r}"))
     present = set(attributes(body))
     for key, attribute in schema.attributes.items():
@@ -110,10 +110,12 @@ def check_schema(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     for file, data in tf.files_in("."):
         for label, body in blocks(data, "provider"):
             entry = declared.get(label)
-            if entry is None or entry.table is None or not isinstance(body, dict):
-                continue
+            arguments = entry.table.provider_arguments if entry is not None and entry.table is not None else None
+            if arguments is None or not isinstance(body, dict) or not (arguments.attributes or arguments.blocks):
+                continue  # no table, or one whose provider arguments were not read
+            assert entry is not None and entry.table is not None
             what = f"the {entry.table.provider} {entry.table.version} provider block"
             own = {k: v for k, v in body.items() if k not in PROVIDER_META}
-            findings += judge_body(own, entry.table.provider_arguments, "", f"terraform/{file.as_posix()} "
+            findings += judge_body(own, arguments, "", f"terraform/{file.as_posix()} "
                                    f"provider {label}", what, top=False)
     return findings
