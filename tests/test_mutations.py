@@ -422,8 +422,9 @@ MUTATIONS: tuple[Mutation, ...] = (
         replace("terraform/vms/archive/web_01.tf", 'node_name     = "pve1"', 'node_name     = "pve2"')), TF_GUESTS,
       ("terraform/vms/archive/web_01.tf", "proxmox_virtual_environment_vm.web_01", "node", "'pve1'", "'pve2'"),
       also=(TF_LOAD,), absent=("guest qemu 101", "adopts")),
-    M("cascade-unknown-type-is-one-finding", replace("terraform/vms/web_01.tf", '"proxmox_virtual_environment_vm" "web_01"',
-                                                     '"proxmox_virtual_environment_vmm" "web_01"'), TF_SCHEMA,
+    M("cascade-unknown-type-is-one-finding", replace(
+        "terraform/vms/web_01.tf", '"proxmox_virtual_environment_vm" "web_01"',
+        '"proxmox_virtual_environment_vmm" "web_01"'), TF_SCHEMA,
       ("web_01.tf", "proxmox_virtual_environment_vmm.web_01", "type", "has no resource type"),
       absent=("guest qemu 101", "is no resource of the configuration")),
     # every setting against the guest's config: invented, differing, a provider default that differs
@@ -448,8 +449,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("telmate-onboot-differs", replace("terraform/vms/web_01.tf", "onboot      = false", "onboot      = true"),
       TF_SETTINGS, ("web_01.tf", "proxmox_vm_qemu.web_01", "onboot", "True"), provider="telmate"),
     # what the provider takes (its packaged schema table)
-    M("tf-unknown-argument", replace("terraform/vms/web_01.tf", "    sockets = 1\n", "    sockets = 1\n    threads = 2\n"),
-      TF_SCHEMA, ("web_01.tf", "proxmox_virtual_environment_vm.web_01", "cpu.threads", "no argument")),
+    M("tf-unknown-argument", replace("terraform/vms/web_01.tf", "    sockets = 1\n",
+                                     "    sockets = 1\n    threads = 2\n"), TF_SCHEMA,
+      ("web_01.tf", "proxmox_virtual_environment_vm.web_01", "cpu.threads", "no argument")),
     M("tf-block-written-as-argument", replace("terraform/vms/web_01.tf", "  memory {", "  memory = {"), TF_SCHEMA,
       ("web_01.tf", "memory", "as a block"), absent=("memory: expected",)),
     M("tf-required-argument-missing", replace("terraform/containers/dns_01.tf", '    name        = "eth0"\n', ""),
@@ -482,12 +484,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("tf-tls-verification-off-by-default", replace("terraform/main.tf", "  type        = bool\n  default     = false",
                                                      "  type        = bool\n  default     = true"), TF_HYGIENE,
       ("terraform/main.tf provider proxmox", "insecure", "variable proxmox_insecure")),
-    M("telmate-tls-verification-off-literally", replace("terraform/main.tf", "pm_tls_insecure     = var.proxmox_tls_insecure",
-                                                         "pm_tls_insecure     = true"), TF_HYGIENE,
+    M("telmate-tls-verification-off-literally", replace(
+        "terraform/main.tf", "pm_tls_insecure     = var.proxmox_tls_insecure", "pm_tls_insecure     = true"),
+      TF_HYGIENE,
       ("terraform/main.tf provider proxmox", "pm_tls_insecure", "TLS certificate verification is off"),
       provider="telmate"),
-    M("telmate-token-id-without-token-name", replace("terraform/main.tf", "pm_api_token_id     = var.proxmox_api_token_id",
-                                                      'pm_api_token_id     = "terraform@pve"'), TF_HYGIENE,
+    M("telmate-token-id-without-token-name", replace(
+        "terraform/main.tf", "pm_api_token_id     = var.proxmox_api_token_id", 'pm_api_token_id     = "terraform@pve"'),
+      TF_HYGIENE,
       ("terraform/main.tf provider proxmox", "pm_api_token_id", "USER@REALM!NAME"), provider="telmate"),
     # Terraform (telmate)
     M("telmate-memory-in-gib", replace("terraform/vms/web_01.tf", "memory      = 4096", "memory      = 4"),

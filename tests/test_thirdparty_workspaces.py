@@ -135,7 +135,8 @@ TELMATE_SEEDS = (
          ("terraform/provider.tf provider proxmox", "pm_tls_insecure", "off")),
     Seed("terraform/provider.tf", 'default = "terraform@pve!iac"', 'default = "terraform@pve"', HYGIENE,
          ("terraform/provider.tf provider proxmox", "pm_api_token_id", "variable pm_api_token_id", "USER@REALM!NAME")),
-    Seed("terraform/provider.tf", "  sensitive = true\n", '  sensitive = true\n  default   = "b7e1-not-the-runs"\n', SECRETS,
+    Seed("terraform/provider.tf", "  sensitive = true\n", '  sensitive = true\n  default   = "b7e1-not-the-runs"\n',
+         SECRETS,
          ("terraform/provider.tf:", "variable pm_api_token_secret has a literal secret default")),
     Seed("terraform/versions.tf", 'version = "3.0.2-rc07"', 'version = "3.0.1-rc10"', PROVIDER,
          ("required_providers.proxmox", "version", "PVE 9")),
@@ -183,13 +184,14 @@ BPG_SEEDS = (
     Seed("ansible/inventory.yml", "        pve2.homelab.lan:\n", "", COVERAGE, ("node pve2", "no host")),
     Seed("ansible/inventory.yml", "            web_01:\n              ansible_host: web-01.homelab.lan\n",
          "            web_01:\n", COVERAGE, ("ansible/inventory.yml", "host web_01", "unreachable")),
-    Seed("ansible/inventory.yml", "\n        web_02:\n        gitlab_runner:\n", "\n        web_02:\n        gitlab_runner:\n"
-         "        db_01:\n", PLAYS,
+    Seed("ansible/inventory.yml", "\n        web_02:\n        gitlab_runner:\n",
+         "\n        web_02:\n        gitlab_runner:\n        db_01:\n", PLAYS,
          ("ansible/playbooks/patch.yml play 1", "Install the updates, Reboot when the updates need it",
           "protected guests db_01")),
-    Seed("ansible/playbooks/facts.yml", "  tasks:\n", "  tasks:\n    - name: Install htop\n      ansible.builtin.package:\n"
-         "        name: htop\n        state: present\n", PLAYS, ("facts.yml play 1", "Install htop", "hypervisor nodes pve1.homelab.lan, pve3.homelab.lan",
-                                                 "protected guests db_01")),
+    Seed("ansible/playbooks/facts.yml", "  tasks:\n", "  tasks:\n    - name: Install htop\n"
+         "      ansible.builtin.package:\n        name: htop\n        state: present\n", PLAYS,
+         ("facts.yml play 1", "Install htop", "hypervisor nodes pve1.homelab.lan, pve3.homelab.lan",
+          "protected guests db_01")),
 )
 
 

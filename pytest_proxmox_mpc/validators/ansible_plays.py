@@ -21,8 +21,8 @@ from .ansible import InventoryHosts, _load_yaml, inventory_hosts
 from .findings import Finding
 
 CHECK = "ansible"
-HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                      r"[A-Za-z0-9])?)*")
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*")
 LOCAL_CONNECTIONS = ("local", "community.general.proxmox_pct_remote", "community.proxmox.proxmox_pct_remote")
 READ_ONLY = frozenset({"debug", "setup", "gather_facts", "ping", "stat", "assert", "fail", "set_fact", "include_vars",
                        "wait_for", "wait_for_connection", "fetch", "slurp", "find", "package_facts", "service_facts",
@@ -30,9 +30,10 @@ READ_ONLY = frozenset({"debug", "setup", "gather_facts", "ping", "stat", "assert
 COMMANDS = frozenset({"command", "shell", "raw", "script"})
 TASK_LISTS = ("pre_tasks", "tasks", "post_tasks")
 TASK_KEYS = frozenset({"name", "when", "become", "become_user", "register", "changed_when", "failed_when", "tags",
-                       "loop", "with_items", "vars", "notify", "ignore_errors", "delegate_to", "run_once", "environment",
-                       "no_log", "check_mode", "until", "retries", "delay", "args", "listen", "loop_control",
-                       "block", "rescue", "always", "module_defaults", "any_errors_fatal", "throttle", "timeout"})
+                       "loop", "with_items", "vars", "notify", "ignore_errors", "delegate_to", "run_once",
+                       "environment", "no_log", "check_mode", "until", "retries", "delay", "args", "listen",
+                       "loop_control", "block", "rescue", "always", "module_defaults", "any_errors_fatal", "throttle",
+                       "timeout"})
 
 
 def _short(module: str) -> str:

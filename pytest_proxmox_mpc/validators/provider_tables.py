@@ -139,7 +139,7 @@ def _files() -> list[str]:
     return sorted(name for name in names if name.endswith(".json") and name != COMPATIBILITY)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(name: str) -> ProviderTable:
     """A packaged table, parsed once per process (tables never change while it runs; callers do not mutate)."""
     return parse_table(resources.files(PACKAGE).joinpath(name).read_text(encoding="utf-8"), name)

@@ -46,8 +46,8 @@ def check_no_secrets(workspace: Path, known: Iterable[str] = ()) -> list[Finding
             for number, line in enumerate(text.splitlines(), start=1):
                 if (declared := VARIABLE.match(line)) is not None or line.startswith("}"):
                     variable = declared.group(1) if declared else None
-                if (top := TOP_BLOCK.match(line)) is not None and path.suffix == ".tf":
-                    block = top.group(1)
+                if (opening := TOP_BLOCK.match(line)) is not None and path.suffix == ".tf":
+                    block = opening.group(1)
                 problem = _secret_in(line, secrets, block) or (
                     _secret_default(line, variable) if path.suffix == ".tf" else None)
                 if problem:

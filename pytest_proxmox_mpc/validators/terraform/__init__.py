@@ -17,8 +17,9 @@ from typing import Any
 
 from ...cluster.inventory import Inventory
 from ..findings import Finding
+from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings
-from .hclfiles import BLOCK, TfResource, TfWorkspace, _parse_text, blocks, read_root, read_terraform
+from .hclfiles import TfResource, TfWorkspace, _parse_text, blocks, read_root, read_terraform
 from .imports import check_imports
 from .layout import check_files, check_names
 from .provider import CHECK, PROVIDER_SOURCES, check_connection, check_provider
@@ -72,6 +73,9 @@ def terraform_resources(parsed: Mapping[Path, Mapping[str, Any]]) -> list[TfReso
             for name, body in (named or {}).items() if name != BLOCK]
 
 
-__all__ = ["GIB", "MIB", "PROVIDER_SOURCES", "RESOURCE_TYPES", "TfResource", "TfWorkspace", "_parse_text",
-           "check_terraform", "cluster_cores", "cluster_disk_sizes", "cluster_memory_mib", "cluster_name",
+__all__ = ["GIB", "MIB", "PROVIDER_SOURCES", "RESOURCE_TYPES", "Concern", "TfResource", "TfWorkspace",
+           "_parse_text",
+           "check_connection", "check_files", "check_guests", "check_imports", "check_names", "check_provider",
+           "check_replacements", "check_schema", "check_settings", "check_terraform", "cluster_cores",
+           "cluster_disk_sizes", "cluster_memory_mib", "cluster_name",
            "on_workspace", "parse_terraform", "read_terraform", "resource_values", "terraform_resources"]

@@ -12,7 +12,8 @@ from typing import Any
 from ...cluster.inventory import GuestInfo
 from ..findings import Finding
 from ..provider_tables import AttributeSchema, BlockSchema, ProviderTable, ResourceSchema
-from .hclfiles import TfResource, Unresolved, first, listed
+from .expressions import Unresolved
+from .hclfiles import TfResource, first, listed
 from .provider import CHECK
 from .settings import ITEMS, ROWS, Setting
 from .values import telmate_disks
@@ -120,7 +121,7 @@ class Judge:
         for path, rows in ITEMS.get(self.resource.type, {}).items():
             if path.split(".")[0] in ignored:
                 continue
-            block_schema = self.schema
+            block_schema: ResourceSchema | BlockSchema | None = self.schema
             for step in path.split("."):
                 block_schema = block_schema.blocks.get(step) if block_schema is not None else None
             for label, entry, item in self.items(path, body, config):
@@ -150,7 +151,8 @@ class Judge:
     def disks(self, body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
         if self.resource.type.startswith("proxmox_virtual_environment"):
             return [(str(d.get("interface")), d) for d in listed(body, "disk")]
-        found, counts = [], {}  # telmate: 3.x slots; 2.x a bus type whose disks are numbered in order
+        found: list[tuple[str, Mapping[str, Any]]] = []
+        counts: dict[str, int] = {}  # telmate: 3.x slots; 2.x a bus type whose disks are numbered in order
         for item in listed(body, "disk") + telmate_disks(body):
             slot = item.get("slot")
             if not isinstance(slot, str) and _BUS.fullmatch(str(item.get("type", ""))):

@@ -12,14 +12,7 @@ from ..findings import Finding
 from .compare import compare
 from .hclfiles import TfResource, TfWorkspace, missing_sources
 from .provider import CHECK, table_of
-from .values import (
-    RESOURCE_TYPES,
-    cluster_cores,
-    cluster_disk_sizes,
-    cluster_memory_mib,
-    cluster_name,
-    resource_values,
-)
+from .values import RESOURCE_TYPES, cluster_cores, cluster_disk_sizes, cluster_memory_mib, cluster_name, resource_values
 
 GUEST_ARGUMENTS = ("vmid", "vm_id")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,17 +22,13 @@ from typing import Any
 import hcl2
 from hcl2.utils import SerializationOptions
 
+from .expressions import BLOCK, expand_dynamic, resolve
+
 HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)
-BLOCK = "__is_block__"
-_REFERENCE = re.compile(r"\$\{(var|local)\.([A-Za-z_][A-Za-z0-9_-]*)\}")
 _TOP = re.compile(r'^([A-Za-z_][A-Za-z0-9_-]*)((?:\s+(?:"[^"\n]*"|[A-Za-z_][A-Za-z0-9_-]*))*)\s*\{', re.M)
 _VMID = re.compile(r"^\s*(?:vm_id|vmid)\b[^\n\d]*(\d+)\s*$", re.M)  # loosely: the block does not parse
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
 MAX_DEPTH = 8
-
-
-class Unresolved(str):
-    """An expression whose value is not known without running Terraform (a function call, a data source)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,7 +128,7 @@ def _parse_file(relative: Path, text: str) -> tuple[dict[str, Any] | None, str |
     starts = [m.start() for m in _TOP.finditer(text)] + [len(text)]
     merged: dict[str, list[Any]] = {}
     lost = []
-    for begin, end in zip(starts, starts[1:], strict=False):
+    for begin, end in itertools.pairwise(starts):
         chunk = text[begin:end]
         try:
             for kind, entries in _parse_text(chunk).items():
@@ -143,70 +140,6 @@ def _parse_file(relative: Path, text: str) -> tuple[dict[str, Any] | None, str |
             lost.append(LostBlock(relative, header.group(1), tuple(re.findall(r'"([^"]*)"', header.group(2))),
                                   int(vmid.group(1)) if vmid else None))
     return merged, problem, lost
-
-
-def resolve(value: Any, scope: Mapping[str, Mapping[str, Any]]) -> Any:
-    """``value`` with ``${var.x}`` and ``${local.x}`` replaced by their values; other expressions Unresolved."""
-    if isinstance(value, str) and "${" in value:
-        match = _REFERENCE.fullmatch(value)
-        if match:
-            kind = "var" if match.group(1) == "var" else "local"
-            return scope.get(kind, {}).get(match.group(2), Unresolved(value))
-        return Unresolved(value)
-    if isinstance(value, list):
-        return [resolve(item, scope) for item in value]
-    if isinstance(value, dict):
-        return {k: resolve(v, scope) if k != BLOCK else v for k, v in value.items()}
-    return value
-
-
-def _substitute(value: Any, iterator: str, item: Any) -> Any:
-    """A dynamic block's content with ``<iterator>.value`` (``.key``, ``["key"]``) replaced by ``item``'s."""
-    if isinstance(value, dict):
-        return {k: _substitute(v, iterator, item) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, iterator, item) for v in value]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    pattern = re.compile(rf'\$\{{{re.escape(iterator)}\.value(?:\.([A-Za-z_][A-Za-z0-9_-]*)|\["([^"]+)"\])?\}}')
-
-    def pick(match: re.Match[str]) -> Any:
-        key = match.group(1) or match.group(2)
-        if key is None:
-            return item
-        return item.get(key, Unresolved(match.group(0))) if isinstance(item, dict) else Unresolved(match.group(0))
-
-    whole = pattern.fullmatch(value)
-    if whole:
-        return pick(whole)
-    text = pattern.sub(lambda m: str(pick(m)), value)
-    return Unresolved(text) if "${" in text else text
-
-
-def expand_dynamic(body: Any) -> Any:
-    """``dynamic "x" { for_each = [...]; content { ... } }`` as the ``x`` blocks it makes, where ``for_each`` is
-    a literal list or map (a bound variable); one whose items are not known here is left as it is."""
-    if isinstance(body, list):
-        return [expand_dynamic(item) for item in body]
-    if not isinstance(body, dict):
-        return body
-    out = {k: expand_dynamic(v) for k, v in body.items() if k != "dynamic"}
-    kept = []
-    for entry in body.get("dynamic", []):
-        for label, spec in attributes(entry).items():
-            items = spec.get("for_each") if isinstance(spec, dict) else None
-            items = list(items.values()) if isinstance(items, dict) else items
-            if not isinstance(items, list):
-                kept.append(entry)
-                continue
-            iterator = str(spec.get("iterator", label))
-            content = first(spec, "content")
-            out.setdefault(label, [])
-            out[label] = list(out[label]) + [{**expand_dynamic(_substitute(dict(content), iterator, item)), BLOCK: True}
-                                             for item in items]
-    if kept:
-        out["dynamic"] = kept
-    return out
 
 
 @dataclass(frozen=True)
@@ -286,7 +219,7 @@ def _tfvars(root: Path) -> dict[str, Any]:
         if path.is_file():
             try:
                 values.update(attributes(_parse_text(path.read_text(encoding="utf-8"))))
-            except Exception:  # noqa: S112 - a broken tfvars file binds nothing; the .tf files are judged
+            except Exception:
                 continue
     return values
 

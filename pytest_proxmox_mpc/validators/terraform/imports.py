@@ -7,8 +7,9 @@ import re
 
 from ...cluster.inventory import Inventory
 from ..findings import Finding
+from .expressions import Unresolved, resolve
 from .guests import matched
-from .hclfiles import TfResource, TfWorkspace, Unresolved, missing_sources, resolve
+from .hclfiles import TfResource, TfWorkspace, missing_sources
 from .provider import CHECK, table_of
 from .values import RESOURCE_TYPES
 
@@ -56,7 +57,7 @@ def check_imports(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     lost_modules += tuple(f"module.{call.name}." for call in missing_sources(tf))
     findings = []
     for to, import_id in sorted(imported.items()):
-        unknown_type = ".".join(to.split(".")[:-2] + [to.split(".")[-1]]) in mistyped
+        unknown_type = ".".join([*to.split(".")[:-2], to.split(".")[-1]]) in mistyped
         in_lost_module = to.startswith(lost_modules) if lost_modules else False
         if to not in addresses and ".".join(to.split(".")[-2:]) not in loose and not unknown_type \
                 and not in_lost_module:

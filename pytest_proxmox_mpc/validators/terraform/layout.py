@@ -6,7 +6,8 @@ import re
 
 from ...cluster.inventory import Inventory
 from ..findings import Finding
-from .hclfiles import BLOCK, TfWorkspace, blocks, missing_sources
+from .expressions import BLOCK
+from .hclfiles import TfWorkspace, blocks, missing_sources
 from .provider import CHECK
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

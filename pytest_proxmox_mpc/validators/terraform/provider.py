@@ -14,7 +14,8 @@ from typing import Any
 from ...cluster.inventory import Inventory
 from ..findings import Finding
 from ..provider_tables import PACKAGE, ProviderTable, parse_version, satisfies, table_for
-from .hclfiles import TfWorkspace, Unresolved, attributes, blocks, listed, resolve
+from .expressions import Unresolved, resolve
+from .hclfiles import TfWorkspace, attributes, blocks, listed
 
 CHECK = "terraform"
 PROVIDER_SOURCES = ("telmate/proxmox", "bpg/proxmox")
@@ -40,7 +41,7 @@ class Declared:
 def declared_providers(tf: TfWorkspace) -> dict[str, Declared]:
     """The proxmox providers the root module requires, by local name (worked out once per workspace read)."""
     if tf.providers is not None:
-        return tf.providers
+        return dict(tf.providers)
     found: dict[str, Declared] = {}
     for data in tf.root_files:
         for block in data.get("terraform", []):

@@ -12,7 +12,8 @@ from typing import Any
 from ...cluster.inventory import Inventory
 from ..findings import Finding
 from ..provider_tables import AttributeSchema, BlockSchema, ProviderTable, ResourceSchema
-from .hclfiles import BLOCK, TfWorkspace, attributes, blocks, is_block_list
+from .expressions import BLOCK
+from .hclfiles import TfWorkspace, attributes, blocks, is_block_list
 from .provider import CHECK, declared_providers, table_of
 
 META = frozenset({"count", "for_each", "provider", "depends_on", "lifecycle", "connection", "provisioner",

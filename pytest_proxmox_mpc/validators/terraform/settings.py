@@ -90,17 +90,19 @@ BPG_COMMON = (Setting("tags", "tags", tags, omitted_empty=True), Setting("templa
               Setting("protection", "bool", flag("protection")), Setting("pool_id", "str", pool),
               Setting("description", "str", text("description", "")), Setting("started", "bool", power(True, False)))
 ROWS: dict[str, tuple[Setting, ...]] = {
-    "proxmox_virtual_environment_vm": BPG_COMMON + (
-        Setting("on_boot", "bool", flag("onboot")), Setting("bios", "str", text("bios", "seabios")),
+    "proxmox_virtual_environment_vm": (
+        *BPG_COMMON, Setting("on_boot", "bool", flag("onboot")), Setting("bios", "str", text("bios", "seabios")),
         Setting("cpu.type", "str", text("cpu", "kvm64", "qemu64", leading=True)),
-        Setting("cpu.numa", "bool", flag("numa")),
-        Setting("operating_system.type", "str", text("ostype", "other")),
+        Setting("cpu.numa", "bool", flag("numa")), Setting("operating_system.type", "str", text("ostype", "other")),
         Setting("agent.enabled", "bool", flag("agent")), Setting("boot_order", "list", boot_order),
-        Setting("scsi_hardware", "str", text("scsihw", "lsi")), Setting("tablet_device", "bool", flag("tablet", True)),
-        Setting("acpi", "bool", flag("acpi", True)), Setting("machine", "str", text("machine", ""))),
-    "proxmox_virtual_environment_container": BPG_COMMON + (
-        Setting("start_on_boot", "bool", flag("onboot")), Setting("unprivileged", "bool", flag("unprivileged")),
-        Setting("cpu.architecture", "str", text("arch", "amd64")), Setting("memory.swap", "int", number("swap", 512)),
+        Setting("scsi_hardware", "str", text("scsihw", "lsi")),
+        Setting("tablet_device", "bool", flag("tablet", True)), Setting("acpi", "bool", flag("acpi", True)),
+        Setting("machine", "str", text("machine", ""))),
+    "proxmox_virtual_environment_container": (
+        *BPG_COMMON, Setting("start_on_boot", "bool", flag("onboot")),
+        Setting("unprivileged", "bool", flag("unprivileged")),
+        Setting("cpu.architecture", "str", text("arch", "amd64")),
+        Setting("memory.swap", "int", number("swap", 512)),
         Setting("operating_system.type", "str", text("ostype", "unmanaged"), declared_only=True),
         Setting("features.nesting", "bool", flag("features", option="nesting")),
         Setting("features.keyctl", "bool", flag("features", option="keyctl")),
@@ -158,9 +160,12 @@ ITEMS: dict[str, dict[str, tuple[Setting, ...]]] = {
         "network_device": (Setting("bridge", "str", nic("bridge")), Setting("model", "str", nic("model")),
                            Setting("mac_address", "mac", nic("macaddr"), declared_only=True),
                            Setting("firewall", "bool", nic("firewall", False, "bool")),
-                           Setting("vlan_id", "int", nic("tag", 0, "int")), Setting("mtu", "int", nic("mtu", 0, "int"))),
-        "disk": (Setting("cache", "str", disk("cache", "none")), Setting("iothread", "bool", disk("iothread", False, "bool")),
-                 Setting("ssd", "bool", disk("ssd", False, "bool")), Setting("discard", "str", disk("discard", "ignore")),
+                           Setting("vlan_id", "int", nic("tag", 0, "int")),
+                           Setting("mtu", "int", nic("mtu", 0, "int"))),
+        "disk": (Setting("cache", "str", disk("cache", "none")),
+                 Setting("iothread", "bool", disk("iothread", False, "bool")),
+                 Setting("ssd", "bool", disk("ssd", False, "bool")),
+                 Setting("discard", "str", disk("discard", "ignore")),
                  Setting("backup", "bool", disk("backup", True, "bool")))},
     "proxmox_virtual_environment_container": {
         "network_interface": (Setting("name", "str", nic("name")), Setting("bridge", "str", nic("bridge")),
@@ -182,7 +187,8 @@ ITEMS: dict[str, dict[str, tuple[Setting, ...]]] = {
     "proxmox_lxc": {
         "network": (Setting("name", "str", nic("name")), Setting("bridge", "str", nic("bridge"), declared_only=True),
                     Setting("hwaddr", "mac", nic("hwaddr"), declared_only=True),
-                    Setting("ip", "str", nic("ip"), omitted_empty=True), Setting("gw", "str", nic("gw"), omitted_empty=True),
+                    Setting("ip", "str", nic("ip"), omitted_empty=True),
+                    Setting("gw", "str", nic("gw"), omitted_empty=True),
                     Setting("firewall", "bool", nic("firewall", False, "bool"), declared_only=True),
                     Setting("tag", "int", nic("tag", None, "int"), declared_only=True))},
 }

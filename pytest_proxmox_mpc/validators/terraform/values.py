@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...cluster.inventory import GuestInfo, api_int
-from .hclfiles import TfResource, Unresolved, attributes, first, listed
+from .expressions import Unresolved
+from .hclfiles import TfResource, attributes, first, listed
 
 GIB, MIB = 1024**3, 1024**2
 # resource type -> (guest kind, vmid attribute, node attribute)
@@ -36,14 +37,9 @@ def _gib(size: int | None) -> int | None:
 
 def props(text: Any) -> tuple[str, dict[str, str]]:
     """A PVE property string ``value,key=value,...``: (the leading positional value, the options)."""
-    first_value, options = "", {}
-    for part in str(text if text is not None else "").split(","):
-        key, eq, value = part.partition("=")
-        if eq:
-            options[key.strip()] = value.strip()
-        elif not first_value:
-            first_value = part.strip()
-    return first_value, options
+    parts = [part.strip() for part in str(text if text is not None else "").split(",")]
+    pairs = (part.split("=", 1) for part in parts if "=" in part)
+    return next((part for part in parts if part and "=" not in part), ""), {k.strip(): v.strip() for k, v in pairs}
 
 
 def cluster_disk_sizes(guest: GuestInfo) -> list[int]:
@@ -83,7 +79,7 @@ def cluster_name(guest: GuestInfo) -> str | None:
 
 def telmate_disks(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """telmate 3.x ``disks { scsi { scsi0 { disk { ... } } } }``: the ``disk`` blocks, each with its slot."""
-    found = []
+    found: list[Mapping[str, Any]] = []
     for disks_block in listed(body, "disks"):
         for bus in attributes(disks_block):
             for bus_block in listed(disks_block, bus):

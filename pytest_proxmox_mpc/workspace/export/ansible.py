@@ -22,7 +22,8 @@ from ...cluster.inventory import GuestInfo, Inventory
 from .guestconfig import GIB, cpu, disks, memory_mib, nics
 from .names import ANSIBLE_GROUPS, workspace_names
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # a DNS name: what Ansible can reach without ansible_host
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -165,8 +166,9 @@ def ansible_host(guest: GuestInfo) -> str | None:
 def host_vars(guest: GuestInfo) -> dict[str, Any]:
     """The host variables of ``guest`` in the inventory (unknown values left out)."""
     cores = guest.vcpus or math.prod(cpu(guest))
-    found = {"ansible_host": ansible_host(guest), "vmid": guest.vmid, "proxmox_node": guest.node, "status": guest.status, "cores": cores,
-             "memory_mb": memory_mib(guest), "disk_gb": disk_gb(guest), "proxmox_name": guest.name,
+    found = {"ansible_host": ansible_host(guest), "vmid": guest.vmid, "proxmox_node": guest.node,
+             "status": guest.status, "cores": cores, "memory_mb": memory_mib(guest), "disk_gb": disk_gb(guest),
+             "proxmox_name": guest.name,
              "proxmox_type": guest.kind, "proxmox_template": guest.template, "proxmox_tags": tuple(guest.tags),
              "proxmox_pool": guest.pool}
     return {key: value for key, value in found.items() if value is not None}

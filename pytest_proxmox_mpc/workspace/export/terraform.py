@@ -108,14 +108,18 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
 
 def _telmate_disks(guest: GuestInfo) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """telmate 3.x: a VM's ``disks { <bus> { <slot> { disk { ... } } } }``; a container's rootfs and mountpoints."""
-    qemu, body, buses = guest.kind == "qemu", [], {}
+    qemu = guest.kind == "qemu"
+    body: list[tuple[str, Any]] = []
+    buses: dict[str, list[tuple[str, Any]]] = {}
     for disk in disks(guest):
         size = size_text(disk.size) if disk.size else None
         if qemu and disk.storage:
             inner = [("storage", disk.storage), ("size", size),
                      ("iothread", True if api_flag(disk.options.get("iothread")) else None),
-                     ("cache", disk.options.get("cache")), ("emulatessd", True if api_flag(disk.options.get("ssd")) else None)]
-            buses.setdefault(disk.slot.rstrip("0123456789"), []).append(("", Block(disk.slot, [("", Block("disk", inner))])))
+                     ("cache", disk.options.get("cache")),
+                     ("emulatessd", True if api_flag(disk.options.get("ssd")) else None)]
+            slot = Block(disk.slot, [("", Block("disk", inner))])
+            buses.setdefault(disk.slot.rstrip("0123456789"), []).append(("", slot))
         elif disk.slot == "rootfs":
             body.append(("", Block("rootfs", [("storage", disk.storage), ("size", size)])))
         elif not qemu:
