@@ -39,6 +39,7 @@ def _parse_text(text: str) -> dict[str, Any]:
 
 
 def first_line(exc: Exception) -> str:
+    """The first line of a parser's error (at most 200 characters): what a finding shows."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
@@ -101,6 +102,7 @@ def attributes(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_block_list(value: Any) -> bool:
+    """Whether a value was written as blocks (``x { ... }``), not as an argument (``x = ...``)."""
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and v.get(BLOCK) for v in value)
 
 
@@ -116,6 +118,7 @@ def first(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def blocks(data: Mapping[str, Any], kind: str) -> Iterator[tuple[str, Any]]:
+    """(label, body) of each top-level block ``kind`` (``variable``, ``module``, ``resource`` by type)."""
     for entry in data.get(kind, []):
         yield from ((k, v) for k, v in entry.items() if k != BLOCK)
 
