@@ -65,7 +65,8 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         ("started", guest.status == "running" and not guest.template), ("pool_id", guest.pool),
         ("on_boot" if qemu else "start_on_boot", api_flag(config.get("onboot"))),  # bpg's default is on, PVE's off
         ("protection", True if api_flag(config.get("protection")) else None),
-        ("scsi_hardware", config.get("scsihw") if qemu else None),
+        ("scsi_hardware", (config.get("scsihw") or "lsi") if qemu else None),  # bpg's default is not PVE's
+        ("description", config.get("description")),
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None)])),
         ("", Block("memory", [("dedicated", memory_mib(guest)),
@@ -141,7 +142,7 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
         ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
-        ("scsihw", config.get("scsihw")), ("tags", str(config.get("tags") or ";".join(guest.tags))),
+        ("scsihw", (config.get("scsihw") or "lsi") if qemu else None), ("tags", str(config.get("tags") or ";".join(guest.tags))),
         ("pool", guest.pool), ("onboot", api_flag(config.get("onboot"))),  # the provider's default and PVE's: off
         ("vm_state", ("running" if running else "stopped") if qemu else None),
         ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None)]
