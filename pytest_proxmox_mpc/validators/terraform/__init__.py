@@ -11,6 +11,7 @@ cluster's PVE, configuration, connection hygiene), ``schema`` (what the provider
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ...cluster.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings
-from .hclfiles import TfResource, TfWorkspace, _parse_text, blocks, read_root, read_terraform
+from .hclfiles import TfResource, TfWorkspace, _parse_text, blocks, clear_caches, read_root, read_terraform
 from .imports import check_imports
 from .layout import check_files, check_names
 from .provider import CHECK, PROVIDER_SOURCES, check_connection, check_provider
@@ -62,8 +63,9 @@ def parse_terraform(root: Path) -> tuple[dict[Path, dict[str, Any]], list[Findin
     """Every ``.tf`` file below ``root`` (a ``terraform/`` directory) parsed, by path relative to it (a file
     that does not parse: the blocks that do), and one finding per file that does not parse."""
     tf = read_root(Path(root))
-    return tf.parsed, [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
-                       for path, problem in sorted(tf.broken.items())]
+    broken = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
+              for path, problem in sorted(tf.broken.items())]
+    return copy.deepcopy(tf.parsed), broken
 
 
 def terraform_resources(parsed: Mapping[Path, Mapping[str, Any]]) -> list[TfResource]:
@@ -76,6 +78,6 @@ def terraform_resources(parsed: Mapping[Path, Mapping[str, Any]]) -> list[TfReso
 __all__ = ["GIB", "MIB", "PROVIDER_SOURCES", "RESOURCE_TYPES", "Concern", "TfResource", "TfWorkspace",
            "_parse_text",
            "check_connection", "check_files", "check_guests", "check_imports", "check_names", "check_provider",
-           "check_replacements", "check_schema", "check_settings", "check_terraform", "cluster_cores",
+           "check_replacements", "check_schema", "check_settings", "check_terraform", "clear_caches", "cluster_cores",
            "cluster_disk_sizes", "cluster_memory_mib", "cluster_name",
            "on_workspace", "parse_terraform", "read_terraform", "resource_values", "terraform_resources"]

@@ -167,6 +167,7 @@ class TfWorkspace:
     unloaded: list[str] = field(default_factory=list)
     calls: list[ModuleCall] = field(default_factory=list)
     providers: Any = None  # provider.declared_providers, kept once worked out
+    resolved: tuple[TfResource, ...] | None = None  # resources(), kept once worked out
 
     @property
     def has_root(self) -> bool:
@@ -185,6 +186,8 @@ class TfWorkspace:
 
     def resources(self) -> list[TfResource]:
         """Every resource block, once per instance of its module (once for a directory no module loads)."""
+        if self.resolved is not None:
+            return list(self.resolved)
         found = []
         counts: dict[str, int] = {}
         for instance in self.instances:
@@ -196,6 +199,7 @@ class TfWorkspace:
                         body = expand_dynamic(resolve(body if isinstance(body, dict) else {}, instance.scope))
                         found.append(TfResource(path, instance.directory, rtype, name, body, instance.prefix,
                                                 counts[instance.directory] > 1))
+        self.resolved = tuple(found)
         return found
 
 
@@ -216,15 +220,24 @@ def _scope(files: list[tuple[Path, dict[str, Any]]], variables: dict[str, Any]) 
     return scope
 
 
-def _tfvars(root: Path) -> dict[str, Any]:
+def _tfvars_files(root: Path) -> list[Path]:
+    return [path for path in [root / "terraform.tfvars", *sorted(root.glob("*.auto.tfvars"))] if path.is_file()]
+
+
+def _tfvars(texts: tuple[str, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for path in [root / "terraform.tfvars", *sorted(root.glob("*.auto.tfvars"))]:
-        if path.is_file():
-            try:
-                values.update(attributes(_parse_text(path.read_text(encoding="utf-8"))))
-            except Exception:
-                continue
+    for text in texts:
+        try:
+            values.update(attributes(_parse_text(text)))
+        except Exception:  # a broken tfvars file binds nothing; the .tf files are judged all the same
+            continue
     return values
+
+
+def clear_caches() -> None:
+    """Forget every parse and every workspace read (a benchmark's cold start)."""
+    _parse_text.cache_clear()
+    _build.cache_clear()
 
 
 def read_terraform(workspace: Path) -> TfWorkspace:
@@ -233,14 +246,25 @@ def read_terraform(workspace: Path) -> TfWorkspace:
 
 
 def read_root(root: Path) -> TfWorkspace:
-    """A ``terraform/`` directory parsed, with its module instances."""
-    tf = TfWorkspace(Path(root))
-    for path in sorted(tf.root.rglob("*.tf")) if tf.root.is_dir() else []:
-        relative = path.relative_to(tf.root)
+    """A ``terraform/`` directory parsed, with its module instances: one object per content (the registry's
+    Terraform checks each read the same workspace); treat it as read-only."""
+    root = Path(root)
+    texts = []
+    for path in sorted(root.rglob("*.tf")) if root.is_dir() else []:
         try:
-            text = path.read_text(encoding="utf-8")
+            texts.append((path.relative_to(root), path.read_text(encoding="utf-8"), ""))
         except (OSError, UnicodeDecodeError) as exc:
-            tf.broken[relative] = first_line(exc)
+            texts.append((path.relative_to(root), "", first_line(exc)))
+    tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root))
+    return _build(root, tuple(texts), tfvars)
+
+
+@functools.lru_cache(maxsize=16)
+def _build(root: Path, texts: tuple[tuple[Path, str, str], ...], tfvars: tuple[str, ...]) -> TfWorkspace:
+    tf = TfWorkspace(root)
+    for relative, text, unreadable in texts:
+        if unreadable:
+            tf.broken[relative] = unreadable
             continue
         data, problem, lost = _parse_file(relative, text)
         if data is not None:
@@ -249,7 +273,7 @@ def read_root(root: Path) -> TfWorkspace:
             tf.broken[relative] = problem
             tf.lost += lost
     root_files = tf.files_in(".")
-    tf.instances.append(Instance(".", "", _scope(root_files, {**_variables(root_files), **_tfvars(tf.root)})))
+    tf.instances.append(Instance(".", "", _scope(root_files, {**_variables(root_files), **_tfvars(tfvars)})))
     queue = [tf.instances[0]]
     while queue:
         parent = queue.pop(0)

@@ -142,7 +142,8 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
         ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
-        ("scsihw", (config.get("scsihw") or "lsi") if qemu else None), ("tags", str(config.get("tags") or ";".join(guest.tags))),
+        ("scsihw", (config.get("scsihw") or "lsi") if qemu else None),
+        ("tags", str(config.get("tags") or ";".join(guest.tags))),
         ("pool", guest.pool), ("onboot", api_flag(config.get("onboot"))),  # the provider's default and PVE's: off
         ("vm_state", ("running" if running else "stopped") if qemu else None),
         ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None)]
