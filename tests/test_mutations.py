@@ -33,6 +33,7 @@ SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim"
 PROVIDERS = ("bpg", "telmate")
 CHECK_NAMES = tuple(check.name for check in WORKSPACE_CHECKS)
 LINT = "ansible-lint-offline"
+PROTECTED = frozenset({103})  # db-01, as an exclusion list would protect it: no play may change it
 
 
 # --- the correct workspaces -------------------------------------------------------------------------------
@@ -44,6 +45,7 @@ class Reference:
     password: str
     workspaces: dict[str, Path]
     lint_cache: Path  # ansible-lint results by content, shared by the workers (bpg and telmate share their Ansible)
+    protected: frozenset[int] = PROTECTED
 
 
 Mutate = Callable[[Path, Reference], None]  # damages a workspace; the reference gives the inventory and password
@@ -80,8 +82,8 @@ def run_checks(workspace: Path, ref: Reference, scratch: Path, lint: bool) -> tu
         own = scratch / check.name
         own.mkdir(parents=True)
         try:
-            findings[check.name] = check.run(workspace, ref.inventory, CheckContext(own, secrets=(ref.password,),
-                                                                                   lint_cache=ref.lint_cache))
+            findings[check.name] = check.run(workspace, ref.inventory, CheckContext(
+                own, secrets=(ref.password,), lint_cache=ref.lint_cache, protected=ref.protected))
         except Exception as exc:
             crashes[check.name] = "".join(traceback.format_exception_only(exc)).strip()
     return findings, crashes
@@ -211,6 +213,28 @@ def _add_group(name: str, hosts: list[str]) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def both(*mutations: Mutate) -> Mutate:
+    """Several defects at once: each must still be reported, none more than once."""
+    def apply(workspace: Path, ref: Reference) -> None:
+        for mutate in mutations:
+            mutate(workspace, ref)
+    return apply
+
+
+def _drop_var(group: str, host: str, key: str) -> Callable[[dict[str, Any]], None]:
+    def change(children: dict[str, Any]) -> None:
+        assert key in children[group]["hosts"][host], (host, key)
+        del children[group]["hosts"][host][key]
+    return change
+
+
+def play(hosts: str, task: str, module: str, args: str, become: bool = True) -> str:
+    """A play appended to a playbook: one task."""
+    return (f"\n- name: Change {hosts}\n  hosts: {hosts}\n  gather_facts: false\n"
+            + ("  become: true\n" if become else "") + f"  tasks:\n    - name: {task}\n      {module}:\n"
+            + "".join(f"        {line}\n" for line in args.split(";")))
+
+
 GHOST_VM = """# a VM the cluster does not have
 resource "proxmox_virtual_environment_vm" "ghost" {
   name      = "ghost"
@@ -277,6 +301,7 @@ class Mutation:
     provider: str = "bpg"
     also: tuple[str, ...] = ()
     gap: str = ""  # a validator gap: the test is expected to fail until the validator is fixed
+    absent: tuple[str, ...] = ()  # no finding of any check may contain one of these (no cascade)
 
     @property
     def lint(self) -> bool:
@@ -290,6 +315,9 @@ TF_LOAD, TF_PROVIDER, TF_NAMES = "terraform-files-parse-and-load", "terraform-pr
     "terraform-resource-names"
 TF_GUESTS, TF_IMPORTS = "terraform-one-resource-per-guest", "terraform-imports-existing-guests"
 SECRETS, ANSIBLE = "no-plaintext-secrets", "ansible-inventory-and-playbook-targets"
+TF_SETTINGS, TF_REPLACE = "terraform-settings-match-guest-config", "terraform-plan-replaces-no-guest"
+TF_SCHEMA, TF_HYGIENE = "terraform-provider-schema", "terraform-connection-hygiene"
+COVERAGE, PLAYS = "ansible-inventory-covers-cluster", "ansible-plays-spare-production"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # state.db: rows against the cluster
@@ -339,7 +367,7 @@ MUTATIONS: tuple[Mutation, ...] = (
       also=(SCHEMA, ENCODINGS, SNAPSHOTS, FKEYS)),
     # Terraform (bpg)
     M("tf-resource-in-unloaded-directory", move("terraform/vms/web_01.tf", "terraform/vms/archive/web_01.tf"),
-      TF_LOAD, ("terraform/vms/archive/web_01.tf", "never loaded"), also=(TF_GUESTS,)),
+      TF_LOAD, ("terraform/vms/archive/web_01.tf", "never loaded"), absent=("guest qemu 101", "adopts module.vms")),
     M("tf-syntax-error", replace("terraform/vms/web_01.tf", "vm_id         = 101", "vm_id         = = 101"),
       TF_LOAD, ("terraform/vms/web_01.tf", "does not parse")),
     M("tf-duplicated-resource-name", replace("terraform/vms/web_02.tf", '"web_02" {', '"web_01" {'), TF_NAMES,
@@ -359,7 +387,7 @@ MUTATIONS: tuple[Mutation, ...] = (
       ("db_01.tf", "disks", "200")),
     M("tf-secret-variable-default", replace("terraform/main.tf", "  sensitive   = true\n}", (
         '  sensitive   = true\n  default     = "root@pam!export=3f0c2a9e-5b7d-4c1e-9a6f-2d8b1e4c7a90"\n}')),
-      TF_PROVIDER, ("variable proxmox_api_token", "a secret has a default value")),
+      SECRETS, ("terraform/main.tf:", "variable proxmox_api_token has a literal secret default")),
     M("tf-secret-variable-not-sensitive", replace("terraform/main.tf", "  sensitive   = true\n", ""), TF_PROVIDER,
       ("variable proxmox_api_token", "not sensitive")),
     M("tf-function-call-in-default", append("terraform/main.tf", FUNCTION_DEFAULT), TF_PROVIDER,
@@ -381,11 +409,94 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("tf-wrong-sockets", replace("terraform/vms/db_01.tf", "sockets = 2", "sockets = 1"), TF_GUESTS,
       ("db_01.tf", "sockets")),
     M("tf-template-flag-flipped", replace("terraform/vms/tmpl_debian12.tf", "template      = true",
-                                          "template      = false"), TF_GUESTS, ("tmpl_debian12.tf", "template")),
+                                          "template      = false"), TF_REPLACE,
+      ("tmpl_debian12.tf", "proxmox_virtual_environment_vm.tmpl_debian12", "template", "ForceNew")),
+    # one root cause, one finding: the other defects are still reported
+    M("cascade-broken-file-others-judged", both(
+        replace("terraform/vms/web_01.tf", "vm_id         = 101", "vm_id         = = 101"),
+        replace("terraform/vms/db_01.tf", "cores   = 4", "cores   = 8")), TF_GUESTS,
+      ("db_01.tf", "cores", "expected 4", "found 8"), also=(TF_LOAD,),
+      absent=("guest qemu 101", "proxmox_virtual_environment_vm.web_01 (id")),
+    M("cascade-unloaded-directory-still-judged", both(
+        move("terraform/vms/web_01.tf", "terraform/vms/archive/web_01.tf"),
+        replace("terraform/vms/archive/web_01.tf", 'node_name     = "pve1"', 'node_name     = "pve2"')), TF_GUESTS,
+      ("terraform/vms/archive/web_01.tf", "proxmox_virtual_environment_vm.web_01", "node", "'pve1'", "'pve2'"),
+      also=(TF_LOAD,), absent=("guest qemu 101", "adopts")),
+    M("cascade-unknown-type-is-one-finding", replace(
+        "terraform/vms/web_01.tf", '"proxmox_virtual_environment_vm" "web_01"',
+        '"proxmox_virtual_environment_vmm" "web_01"'), TF_SCHEMA,
+      ("web_01.tf", "proxmox_virtual_environment_vmm.web_01", "type", "has no resource type"),
+      absent=("guest qemu 101", "is no resource of the configuration")),
+    # every setting against the guest's config: invented, differing, a provider default that differs
+    M("tf-invented-bios", replace("terraform/vms/web_01.tf", "  on_boot       = false\n",
+                                  '  on_boot       = false\n  bios          = "ovmf"\n'), TF_SETTINGS,
+      ("terraform/vms/web_01.tf", "proxmox_virtual_environment_vm.web_01", "bios", "invented setting")),
+    M("tf-tags-differ", replace("terraform/vms/web_01.tf", 'tags          = ["production", "web"]',
+                                'tags          = ["web"]'), TF_SETTINGS, ("web_01.tf", "tags", "'production'")),
+    M("tf-on-boot-left-out", replace("terraform/vms/web_01.tf", "  on_boot       = false\n", ""), TF_SETTINGS,
+      ("web_01.tf", "proxmox_virtual_environment_vm.web_01", "on_boot", "provider's default True")),
+    M("tf-stopped-guest-started-by-default", replace("terraform/vms/dev_sandbox.tf", "  started       = false\n", ""),
+      TF_SETTINGS, ("dev_sandbox.tf", "started", "provider's default True")),
+    M("tf-nic-firewall-left-out", replace("terraform/vms/web_01.tf", "    firewall    = true\n", ""), TF_SETTINGS,
+      ("web_01.tf", "network_device[0].firewall", "provider's default False")),
+    M("tf-container-dhcp-dropped", replace("terraform/containers/dns_01.tf", (
+        "    ip_config {\n      ipv4 {\n        address = \"dhcp\"\n      }\n    }\n"), ""), TF_SETTINGS,
+      ("dns_01.tf", "proxmox_virtual_environment_container.dns_01", "initialization.ip_config[0].ipv4.address",
+       "'dhcp'")),
+    M("tf-invented-nic", replace("terraform/vms/web_01.tf", "  operating_system {", (
+        '  network_device {\n    bridge = "vmbr1"\n  }\n  operating_system {')), TF_SETTINGS,
+      ("web_01.tf", "network_device", "invented NIC")),
+    M("telmate-onboot-differs", replace("terraform/vms/web_01.tf", "onboot      = false", "onboot      = true"),
+      TF_SETTINGS, ("web_01.tf", "proxmox_vm_qemu.web_01", "onboot", "True"), provider="telmate"),
+    # what the provider takes (its packaged schema table)
+    M("tf-unknown-argument", replace("terraform/vms/web_01.tf", "    sockets = 1\n",
+                                     "    sockets = 1\n    threads = 2\n"), TF_SCHEMA,
+      ("web_01.tf", "proxmox_virtual_environment_vm.web_01", "cpu.threads", "no argument")),
+    M("tf-block-written-as-argument", replace("terraform/vms/web_01.tf", "  memory {", "  memory = {"), TF_SCHEMA,
+      ("web_01.tf", "memory", "as a block"), absent=("memory: expected",)),
+    M("tf-required-argument-missing", replace("terraform/containers/dns_01.tf", '    name        = "eth0"\n', ""),
+      TF_SCHEMA, ("dns_01.tf", "proxmox_virtual_environment_container.dns_01", "network_interface.name",
+                  "required")),
+    M("tf-unknown-data-source", append("terraform/main.tf", '\ndata "proxmox_virtual_environment_nodez" "all" {}\n'),
+      TF_SCHEMA, ("terraform/main.tf", "data.proxmox_virtual_environment_nodez.all", "no data source type")),
+    M("tf-unknown-provider-argument", replace("terraform/main.tf", "  insecure  = var.proxmox_insecure\n", (
+        "  insecure  = var.proxmox_insecure\n  pm_api_url = var.proxmox_endpoint\n")), TF_SCHEMA,
+      ("terraform/main.tf provider proxmox", "pm_api_url", "no argument")),
+    M("tf-import-id-in-another-format", replace("terraform/imports.tf", 'id = "pve2/102"', 'id = "pve2/qemu/102"'),
+      TF_IMPORTS, ("web_02.tf", "import id", "not of the form <node_name>/<vm_id>")),
+    M("tf-import-id-names-wrong-node", replace("terraform/imports.tf", 'id = "pve2/102"', 'id = "pve1/102"'),
+      TF_IMPORTS, ("web_02.tf", "import id", "names node pve1", "is on pve2")),
+    M("telmate-import-id-without-kind", replace("terraform/imports.tf", 'id = "pve2/qemu/102"', 'id = "pve2/102"'),
+      TF_IMPORTS, ("web_02.tf", "proxmox_vm_qemu.web_02", "<target_node>/qemu/<vmid>"), provider="telmate"),
+    M("tf-force-new-unprivileged-flipped", replace("terraform/containers/dns_01.tf", "unprivileged  = true",
+                                                   "unprivileged  = false"), TF_REPLACE,
+      ("dns_01.tf", "proxmox_virtual_environment_container.dns_01", "unprivileged", "ForceNew"),
+      absent=("unprivileged: declares",)),
+    M("tf-clone-block-on-existing-guest", replace("terraform/vms/web_01.tf", "  operating_system {", (
+        "  clone {\n    vm_id = 100\n  }\n  operating_system {")), TF_REPLACE, ("web_01.tf", "clone", "re-create")),
+    M("tf-container-lifecycle-dropped", replace("terraform/containers/dns_01.tf", (
+        "  lifecycle {\n    ignore_changes = [operating_system]\n  }\n"), ""), TF_REPLACE,
+      ("dns_01.tf", "proxmox_virtual_environment_container.dns_01", "operating_system", "ForceNew")),
+    M("telmate-version-that-cannot-start-on-pve9", replace("terraform/main.tf", 'version = "3.0.2-rc07"',
+                                                            'version = "3.0.1-rc10"'), TF_PROVIDER,
+      ("required_providers.proxmox", "version", "PVE 9", "3.0.2-rc04"), provider="telmate"),
+    # connection hygiene
+    M("tf-tls-verification-off-by-default", replace("terraform/main.tf", "  type        = bool\n  default     = false",
+                                                     "  type        = bool\n  default     = true"), TF_HYGIENE,
+      ("terraform/main.tf provider proxmox", "insecure", "variable proxmox_insecure")),
+    M("telmate-tls-verification-off-literally", replace(
+        "terraform/main.tf", "pm_tls_insecure     = var.proxmox_tls_insecure", "pm_tls_insecure     = true"),
+      TF_HYGIENE,
+      ("terraform/main.tf provider proxmox", "pm_tls_insecure", "TLS certificate verification is off"),
+      provider="telmate"),
+    M("telmate-token-id-without-token-name", replace(
+        "terraform/main.tf", "pm_api_token_id     = var.proxmox_api_token_id", 'pm_api_token_id     = "terraform@pve"'),
+      TF_HYGIENE,
+      ("terraform/main.tf provider proxmox", "pm_api_token_id", "USER@REALM!NAME"), provider="telmate"),
     # Terraform (telmate)
     M("telmate-memory-in-gib", replace("terraform/vms/web_01.tf", "memory      = 4096", "memory      = 4"),
       TF_GUESTS, ("web_01.tf", "proxmox_vm_qemu.web_01", "memory", "4096"), provider="telmate"),
-    M("telmate-wrong-cores", replace("terraform/vms/web_02.tf", "cores       = 2", "cores       = 4"), TF_GUESTS,
+    M("telmate-wrong-cores", replace("terraform/vms/web_02.tf", "cores   = 2", "cores   = 4"), TF_GUESTS,
       ("web_02.tf", "cores", "expected 2", "found 4"), provider="telmate"),
     M("telmate-rootfs-in-mib", replace("terraform/containers/dns_01.tf", 'size    = "8G"', 'size    = "8M"'),
       TF_GUESTS, ("dns_01.tf", "proxmox_lxc.dns_01", "disks", "[8]"), provider="telmate"),
@@ -395,8 +506,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("telmate-secret-variable-default", replace("terraform/main.tf", (
         '  description = "API token secret"\n  type        = string\n'), (
         '  description = "API token secret"\n  type        = string\n'
-        '  default     = "3f0c2a9e-5b7d-4c1e-9a6f-2d8b1e4c7a90"\n')), TF_PROVIDER,
-      ("variable proxmox_api_token_secret", "a secret has a default value"), provider="telmate"),
+        '  default     = "3f0c2a9e-5b7d-4c1e-9a6f-2d8b1e4c7a90"\n')), SECRETS,
+      ("terraform/main.tf:", "variable proxmox_api_token_secret has a literal secret default"), provider="telmate"),
     M("telmate-token-secret-in-provider-block", replace("terraform/main.tf", (
         "pm_api_token_secret = var.proxmox_api_token_secret"), (
         'pm_api_token_secret = "3f0c2a9e-5b7d-4c1e-9a6f-2d8b1e4c7a90"')), SECRETS,
@@ -428,6 +539,24 @@ MUTATIONS: tuple[Mutation, ...] = (
     M("ansible-password-in-group-vars", known_password("ansible/group_vars/all.yml",
                                                        "ansible_become_password: {password}"),
       SECRETS, ("ansible/group_vars/all.yml:", "the run's own credential")),
+    M("ansible-node-missing", inventory_yaml(_drop_host("pve3")), COVERAGE, ("ansible/inventory.yml", "node pve3",
+                                                                            "no host")),
+    M("ansible-hypervisor-group-incomplete", inventory_yaml(_add_group("hypervisors", ["pve1", "pve2"])), COVERAGE,
+      ("ansible/inventory.yml", "group hypervisors", "lacks node pve3")),
+    M("ansible-host-unreachable", inventory_yaml(_drop_var("vms", "web_01", "ansible_host")), COVERAGE,
+      ("ansible/inventory.yml", "host web_01", "unreachable")),
+    M("ansible-upgrade-on-hypervisors", append("ansible/playbooks/maintenance.yml", play(
+        "proxmox_nodes", "Upgrade every package", "ansible.builtin.apt", "upgrade: dist")), PLAYS,
+      ("ansible/playbooks/maintenance.yml play 3", "task Upgrade every package", "upgrade=dist", "pve1, pve2, pve3")),
+    M("ansible-reboot-through-all", append("ansible/playbooks/maintenance.yml", play(
+        "all", "Reboot", "ansible.builtin.reboot", "reboot_timeout: 600")), PLAYS,
+      ("maintenance.yml play 3", "task Reboot", "hypervisor nodes", "pve1")),
+    M("ansible-shell-on-hypervisors", append("ansible/playbooks/site.yml", play(
+        "proxmox_nodes:!pve2", "Renew the certificates", "ansible.builtin.shell", "cmd: pvecm updatecerts --force")),
+      PLAYS, ("site.yml play 4", "task Renew the certificates", "without changed_when: false", "pve1, pve3")),
+    M("ansible-service-restart-on-protected-guest", append("ansible/playbooks/vms.yml", play(
+        "vms:&running", "Restart the web server", "ansible.builtin.service", "name: nginx;state: restarted")), PLAYS,
+      ("vms.yml play 2", "task Restart the web server", "protected guests db_01")),
     M("ansible-lint-unnamed-shell-task", replace("ansible/playbooks/maintenance.yml", SHOW_STORAGE, (
         SHOW_STORAGE + "\n    - ansible.builtin.shell: uptime\n")), LINT,
       ("ansible/playbooks/maintenance.yml", "name[missing]")),
@@ -460,6 +589,9 @@ def test_mutation_is_caught(mutation: Mutation, reference: Reference, tmp_path: 
     pointing = [str(f) for f in findings.get(mutation.check, []) if all(s in str(f) for s in mutation.expect)]
     assert pointing, (f"{mutation.name}: no finding of {mutation.check} contains {mutation.expect}; "
                       f"failing checks: {failing}\n{shown}")
+    cascaded = [str(f) for found in findings.values() for f in found
+                if str(f) not in pointing and any(a in str(f) for a in mutation.absent)]
+    assert not cascaded, f"{mutation.name}: one root cause reported again: {cascaded}\n{shown}"
     missed = [name for name in mutation.also if not findings.get(name)]
     assert not missed, f"{mutation.name}: {missed} found nothing\n{shown}"
     assert not crashes, f"{mutation.name}: caught by {failing}, but checks raised instead of reporting\n{shown}"

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc import Target, workspace_checks
+from pytest_proxmox_mpc import Inventory, Target, workspace_checks
+from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 from pytest_proxmox_mpc.validators import CheckContext
+from pytest_proxmox_mpc.watch.gates import protected_guests
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -21,6 +23,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def check_context(tmp_path: Path, pve_target: Target) -> CheckContext:
-    """A scratch directory for one check, and the run's own credentials (which no generated file may hold)."""
-    return CheckContext(scratch=tmp_path, secrets=tuple(secret.reveal() for secret in pve_target.credentials))
+def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory,
+                  pve_exclusions: ExclusionList) -> CheckContext:
+    """A scratch directory for one check, the run's own credentials (which no generated file may hold) and the
+    guests the run's exclusion list protects (which no playbook may change)."""
+    protected = frozenset(guest.vmid for guest in protected_guests(pve_inventory, pve_exclusions, ()))
+    return CheckContext(scratch=tmp_path, secrets=tuple(secret.reveal() for secret in pve_target.credentials),
+                        protected=protected)

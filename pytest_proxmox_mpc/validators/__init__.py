@@ -10,6 +10,7 @@ cluster says and what the workspace holds. Nothing here imports pytest, so other
 from __future__ import annotations
 
 from .ansible import check_ansible, check_playbook_hosts, inventory_hosts, lint_ansible
+from .ansible_plays import check_inventory_coverage, check_plays
 from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, checks_of
 from .database import (
     backup_round_trip,
@@ -38,8 +39,10 @@ __all__ = [
     "check_discovery",
     "check_encodings",
     "check_foreign_keys",
+    "check_inventory_coverage",
     "check_no_secrets",
     "check_playbook_hosts",
+    "check_plays",
     "check_schema",
     "check_snapshots",
     "check_terraform",

@@ -12,21 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cluster.inventory import Inventory
-from . import database
+from . import database, terraform
 from .ansible import check_ansible, lint_ansible
+from .ansible_plays import check_inventory_coverage, check_plays
 from .findings import Finding
 from .secrets import check_no_secrets
-from .terraform import check_terraform
 
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What some checks need besides the workspace: secrets to look for, a scratch directory of their own, and
-    where ansible-lint results may be kept for the same content (None: lint every time)."""
+    """What some checks need besides the workspace: secrets to look for, a scratch directory of their own, where
+    ansible-lint results may be kept for the same content (None: lint every time), and the vmids the run's
+    exclusion list protects (no play may change them)."""
 
     scratch: Path
     secrets: tuple[str, ...] = field(default=(), repr=False)
     lint_cache: Path | None = None
+    protected: frozenset[int] = frozenset()
 
 
 Run = Callable[[Path, Inventory, CheckContext], list[Finding]]
@@ -47,17 +49,10 @@ def _db(path: Path) -> Path:
     return path / ".proxmox" / "state.db"
 
 
-def _only(fields: tuple[str, ...], check: Callable[[Path, Inventory], list[Finding]], negate: bool = False) -> Run:
-    def run(path: Path, inventory: Inventory, context: CheckContext) -> list[Finding]:
-        return [f for f in check(path, inventory) if (f.field.split(" ")[0] in fields) != negate]
-    return run
+def _tf(concern: terraform.Concern) -> Run:
+    run = terraform.on_workspace(concern)
+    return lambda path, inventory, context: run(path, inventory)
 
-
-TF_FILE_FIELDS = ("file", "syntax", "location")
-TF_PROVIDER_FIELDS = ("required_providers", "version", "block", "default", "sensitive")
-TF_NAME_FIELDS = ("label",)
-TF_IMPORT_FIELDS = ("import",)
-TF_GUEST_FIELDS = TF_FILE_FIELDS + TF_PROVIDER_FIELDS + TF_NAME_FIELDS + TF_IMPORT_FIELDS
 
 WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
     WorkspaceCheck("database-schema", "sync", ("p1-schema",), lambda p, i, c: database.check_schema(_db(p))),
@@ -70,19 +65,26 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
         _db(p), {vmid: ("discovered", "created", "updated") for vmid in i.guests})),
     WorkspaceCheck("database-backup-restore", "sync", ("p2-state-tracking",),
                    lambda p, i, c: database.backup_round_trip(_db(p), c.scratch / "restored.db")),
-    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",),
-                   _only(TF_FILE_FIELDS, check_terraform)),
-    WorkspaceCheck("terraform-provider-and-variables", "iac", ("p2-iac-valid",),
-                   _only(TF_PROVIDER_FIELDS, check_terraform)),
-    WorkspaceCheck("terraform-resource-names", "iac", ("p2-iac-valid",), _only(TF_NAME_FIELDS, check_terraform)),
+    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",), _tf(terraform.check_files)),
+    WorkspaceCheck("terraform-provider-and-variables", "iac", ("p2-iac-valid",), _tf(terraform.check_provider)),
+    WorkspaceCheck("terraform-connection-hygiene", "iac", ("p2-iac-valid",), _tf(terraform.check_connection)),
+    WorkspaceCheck("terraform-provider-schema", "iac", ("p2-iac-valid",), _tf(terraform.check_schema)),
+    WorkspaceCheck("terraform-resource-names", "iac", ("p2-iac-valid",), _tf(terraform.check_names)),
     WorkspaceCheck("terraform-one-resource-per-guest", "iac", ("p2-accurate", "p2-iac-valid"),
-                   _only(TF_GUEST_FIELDS, check_terraform, negate=True)),
-    WorkspaceCheck("terraform-imports-existing-guests", "iac", ("p2-iac-valid",),
-                   _only(TF_IMPORT_FIELDS, check_terraform)),
-    WorkspaceCheck("no-plaintext-secrets", "iac", ("p2-iac-valid", "p2-no-impact"),
-                   lambda p, i, c: check_no_secrets(p, c.secrets)),
+                   _tf(terraform.check_guests)),
+    WorkspaceCheck("terraform-settings-match-guest-config", "iac", ("p2-accurate", "p2-iac-valid"),
+                   _tf(terraform.check_settings)),
+    WorkspaceCheck("terraform-plan-replaces-no-guest", "iac", ("p2-accurate", "p2-iac-valid"),
+                   _tf(terraform.check_replacements)),
+    WorkspaceCheck("terraform-imports-existing-guests", "iac", ("p2-iac-valid",), _tf(terraform.check_imports)),
+    # a leaked secret makes the IaC invalid; whether production was touched is judged from requests and drift
+    WorkspaceCheck("no-plaintext-secrets", "iac", ("p2-iac-valid",), lambda p, i, c: check_no_secrets(p, c.secrets)),
     WorkspaceCheck("ansible-inventory-and-playbook-targets", "iac", ("p2-accurate", "p2-iac-valid"),
                    lambda p, i, c: check_ansible(p, i)),
+    WorkspaceCheck("ansible-inventory-covers-cluster", "iac", ("p2-accurate", "p2-iac-valid"),
+                   lambda p, i, c: check_inventory_coverage(p, i)),
+    WorkspaceCheck("ansible-plays-spare-production", "iac", ("p2-iac-valid",),
+                   lambda p, i, c: check_plays(p, i, c.protected)),
     WorkspaceCheck("ansible-lint-offline", "iac", ("p2-iac-valid",),
                    lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache), slow=True),
 )

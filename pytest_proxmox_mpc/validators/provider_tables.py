@@ -8,6 +8,7 @@ entry selects, with Terraform's version-constraint syntax.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 PACKAGE = "pytest_proxmox_mpc.validators.providers"
+COMPATIBILITY = "pve-compatibility.json"  # which releases work with which PVE version: not a schema table
 TYPES = frozenset({"string", "int", "bool", "float", "list", "set", "map"})
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$")
 _CONSTRAINT = re.compile(r"^(~>|>=|<=|!=|=|>|<)?\s*(\S+)$")
@@ -46,16 +48,19 @@ class BlockSchema:
     required: bool = False
     force_new: bool = False
     computed: bool = False
+    partial: bool = False  # the source did not list all its members: an unknown name is not judged
 
 
 @dataclass(frozen=True)
 class ResourceSchema:
-    """A resource or data source type: its import ID format, attributes and blocks."""
+    """A resource or data source type: its import ID format, attributes and blocks (``partial``: not all of
+    them were read, so a name the table lacks is not judged)."""
 
     import_id: str | None
     attributes: Mapping[str, AttributeSchema]
     blocks: Mapping[str, BlockSchema]
     notes: tuple[str, ...] = ()
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def _block(raw: Any, where: str) -> BlockSchema:
     if max_items is not None and (not isinstance(max_items, int) or isinstance(max_items, bool)):
         raise ValueError(f"{where}: max_items must be an integer or null")
     return BlockSchema(max_items, attrs, blocks, bool(raw.get("required")), bool(raw.get("force_new")),
-                       bool(raw.get("computed")))
+                       bool(raw.get("computed")), bool(raw.get("partial")))
 
 
 def _resource(raw: Any, where: str) -> ResourceSchema:
@@ -105,7 +110,8 @@ def _resource(raw: Any, where: str) -> ResourceSchema:
     import_id = raw.get("import_id")
     if import_id is not None and not isinstance(import_id, str):
         raise ValueError(f"{where}: import_id must be a string or null")
-    return ResourceSchema(import_id, attrs, blocks, tuple(str(n) for n in raw.get("notes", ())))
+    return ResourceSchema(import_id, attrs, blocks, tuple(str(n) for n in raw.get("notes", ())),
+                          bool(raw.get("partial")))
 
 
 def parse_table(text: str, name: str) -> ProviderTable:
@@ -129,10 +135,13 @@ def parse_table(text: str, name: str) -> ProviderTable:
 
 
 def _files() -> list[str]:
-    return sorted(f.name for f in resources.files(PACKAGE).iterdir() if f.name.endswith(".json"))
+    names = (f.name for f in resources.files(PACKAGE).iterdir())
+    return sorted(name for name in names if name.endswith(".json") and name != COMPATIBILITY)
 
 
+@functools.cache
 def _read(name: str) -> ProviderTable:
+    """A packaged table, parsed once per process (tables never change while it runs; callers do not mutate)."""
     return parse_table(resources.files(PACKAGE).joinpath(name).read_text(encoding="utf-8"), name)
 
 

@@ -1,9 +1,11 @@
 """No plaintext secret in the generated files (``terraform/``, ``ansible/``).
 
-A secret is found three ways: a value the caller knows to be secret (the run's token or password)
-appears anywhere; a line looks like a credential (``scan.PATTERNS``: tickets, CSRF and API tokens,
-private keys); or a secret-named setting (``password``, ``token_secret``, ...) holds a literal value
-rather than a reference (``var.x``, ``{{ vault_x }}``, ``lookup(...)``).
+A secret is found four ways: a value the caller knows to be secret (the run's token or password)
+appears as a whole value (never inside a longer word: a password ``secret`` is no leak in
+``pm_api_token_secret``); a line looks like a credential (``scan.PATTERNS``: tickets, CSRF and API tokens,
+private keys); a secret-named setting (``password``, ``token_secret``, ...) holds a literal value rather than
+a reference (``var.x``, ``{{ vault_x }}``, ``lookup(...)``); or a Terraform variable with a secret's name
+has a literal default. An ``output`` block's ``value`` is what the module shows, not a secret.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ ASSIGNMENT = re.compile(r"""^\s*["']?([A-Za-z][A-Za-z0-9_.-]*)["']?\s*(?:=|:)\s*
 REFERENCE = re.compile(r"""^["']?(?:\$\{|\{\{|var\.|local\.|module\.|data\.|lookup\(|env\(|null$|true$|false$)""")
 PLACEHOLDERS = {"", '""', "''", "[]", "{}"}
 NUMBER = re.compile(r"""^["']?-?\d+(?:\.\d+)?["']?$""")  # a slot or a count (telmate's mountpoint ``key = "0"``)
+VARIABLE = re.compile(r'^\s*variable\s+"([^"]+)"\s*\{')
+TOP_BLOCK = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[\s{]")
+DEFAULT = re.compile(r"""^\s*default\s*=\s*(.+?)\s*$""")
+IDENTIFIER_NAME = re.compile(r"_(id|name|url|user|username)$", re.I)  # a token's ID names it, it is not the secret
+WORD = r"A-Za-z0-9_.@!-"
 
 
 def check_no_secrets(workspace: Path, known: Iterable[str] = ()) -> list[Finding]:
@@ -35,15 +42,36 @@ def check_no_secrets(workspace: Path, known: Iterable[str] = ()) -> list[Finding
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue  # not a text file: nothing a person would read a secret from
+            variable, block = None, ""
             for number, line in enumerate(text.splitlines(), start=1):
-                problem = _secret_in(line, secrets)
+                if (declared := VARIABLE.match(line)) is not None or line.startswith("}"):
+                    variable = declared.group(1) if declared else None
+                if (opening := TOP_BLOCK.match(line)) is not None and path.suffix == ".tf":
+                    block = opening.group(1)
+                problem = _secret_in(line, secrets, block) or (
+                    _secret_default(line, variable) if path.suffix == ".tf" else None)
                 if problem:
                     findings.append(Finding(CHECK, f"{relative}:{number}", "plaintext secret", note=problem))
     return findings
 
 
-def _secret_in(line: str, secrets: list[str]) -> str | None:
-    if any(secret in line for secret in secrets):
+def _secret_default(line: str, variable: str | None) -> str | None:
+    """A literal default of a variable that holds a secret (its name says so)."""
+    match = DEFAULT.match(line) if variable else None
+    if match is None or variable is None or not is_secret_name(variable) or IDENTIFIER_NAME.search(variable):
+        return None
+    value = match.group(1)
+    if value in PLACEHOLDERS or value == "null" or REFERENCE.match(value):
+        return None
+    return f"variable {variable} has a literal secret default"
+
+
+def _whole(secret: str, line: str) -> bool:
+    return re.search(rf"(?<![{WORD}]){re.escape(secret)}(?![{WORD}])", line) is not None
+
+
+def _secret_in(line: str, secrets: list[str], block: str = "") -> str | None:
+    if any(_whole(secret, line) for secret in secrets):
         return "the run's own credential is written here"
     for what, pattern in PATTERNS:
         if pattern.search(line):
@@ -51,7 +79,8 @@ def _secret_in(line: str, secrets: list[str]) -> str | None:
     if line.lstrip().startswith("#"):
         return None
     match = ASSIGNMENT.match(line)
-    if match and is_secret_name(match.group(1).split(".")[-1]):
+    key = match.group(1).split(".")[-1] if match else ""
+    if match and is_secret_name(key) and not IDENTIFIER_NAME.search(key) and not (block == "output" and key == "value"):
         value = match.group(2)
         if value not in PLACEHOLDERS and not REFERENCE.match(value) and not NUMBER.match(value):
             return f"{match.group(1)} holds a literal value"

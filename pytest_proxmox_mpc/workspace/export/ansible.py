@@ -12,15 +12,18 @@ imports pytest.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ...cluster.inventory import GuestInfo, Inventory
-from .guestconfig import GIB, cpu, disks, memory_mib
+from .guestconfig import GIB, cpu, disks, memory_mib, nics
 from .names import ANSIBLE_GROUPS, workspace_names
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # a DNS name: what Ansible can reach without ansible_host
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -149,11 +152,23 @@ def disk_gb(guest: GuestInfo) -> int | float | None:
     return size // GIB if size % GIB == 0 else round(size / GIB, 2)
 
 
+def ansible_host(guest: GuestInfo) -> str | None:
+    """Where Ansible reaches the guest: a static address of its first NIC, else its name when that is a host
+    name (the host's own name in the inventory, with ``_`` for ``-``, is none)."""
+    for _, nic in nics(guest):
+        address = str(nic.get("ip", "")).split("/")[0]
+        if address and address not in ("dhcp", "manual"):
+            return address
+    name = guest.name or ""
+    return name if _HOSTNAME.fullmatch(name) else None
+
+
 def host_vars(guest: GuestInfo) -> dict[str, Any]:
     """The host variables of ``guest`` in the inventory (unknown values left out)."""
     cores = guest.vcpus or math.prod(cpu(guest))
-    found = {"vmid": guest.vmid, "proxmox_node": guest.node, "status": guest.status, "cores": cores,
-             "memory_mb": memory_mib(guest), "disk_gb": disk_gb(guest), "proxmox_name": guest.name,
+    found = {"ansible_host": ansible_host(guest), "vmid": guest.vmid, "proxmox_node": guest.node,
+             "status": guest.status, "cores": cores, "memory_mb": memory_mib(guest), "disk_gb": disk_gb(guest),
+             "proxmox_name": guest.name,
              "proxmox_type": guest.kind, "proxmox_template": guest.template, "proxmox_tags": tuple(guest.tags),
              "proxmox_pool": guest.pool}
     return {key: value for key, value in found.items() if value is not None}

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ...cluster.inventory import GuestInfo, Inventory, api_flag, api_int
-from .guestconfig import GIB, cpu, disks, memory_mib, nics, size_text
+from .guestconfig import GIB, cpu, disks, memory_mib, nics, props, size_text
 from .hcl import Block, Raw, comment, render
 from .names import contract_name, hcl_label, workspace_names
 
 MODULE_FILE = "module.providers.tf"
+TELMATE_VERSION = "3.0.2-rc07"
+UNKNOWN_TEMPLATE = "local:vztmpl/unknown-template.tar.zst"  # a container's config does not say what it was made from
 
 
 class Provider(NamedTuple):
@@ -43,7 +45,9 @@ PROVIDERS = {
          ("proxmox_api_token", "string", "API token: USER@REALM!TOKENID=SECRET", True, None),
          ("proxmox_insecure", "bool", "Skip TLS certificate verification", False, False))),
     "telmate": Provider(
-        "telmate/proxmox", "~> 2.9", "proxmox_vm_qemu", "proxmox_lxc",
+        # 3.0.2-rc04 is the first release that starts against PVE 9 (VM.Monitor is gone); a pre-release is
+        # selected only by an exact constraint
+        "telmate/proxmox", TELMATE_VERSION, "proxmox_vm_qemu", "proxmox_lxc",
         {"pm_api_url": "proxmox_api_url", "pm_api_token_id": "proxmox_api_token_id",
          "pm_api_token_secret": "proxmox_api_token_secret", "pm_tls_insecure": "proxmox_tls_insecure"},
         (("proxmox_api_url", "string", "API URL, e.g. https://pve1.example:8006/api2/json", False, None),
@@ -59,7 +63,10 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         ("name", (guest.name or contract_name(guest)) if qemu else None), ("node_name", guest.node),
         ("vm_id", guest.vmid), ("tags", list(guest.tags)), ("template", guest.template),
         ("started", guest.status == "running" and not guest.template), ("pool_id", guest.pool),
-        ("scsi_hardware", config.get("scsihw") if qemu else None),
+        ("on_boot" if qemu else "start_on_boot", api_flag(config.get("onboot"))),  # bpg's default is on, PVE's off
+        ("protection", True if api_flag(config.get("protection")) else None),
+        ("scsi_hardware", (config.get("scsihw") or "lsi") if qemu else None),  # bpg's default is not PVE's
+        ("description", config.get("description")),
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None)])),
         ("", Block("memory", [("dedicated", memory_mib(guest)),
@@ -76,36 +83,44 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         else:
             body.append(("#", f"{disk.slot}: {disk.volume} is not a storage volume, not exported"))
     if not qemu:
-        body.append(("", Block("initialization", [("hostname", config.get("hostname") or guest.name)])))
+        addresses = [Block("ip_config", [("", Block("ipv4", [("address", nic.get("ip")), ("gateway", nic.get("gw"))]))])
+                     for _, nic in nics(guest) if nic.get("ip")]
+        body.append(("", Block("initialization", [("hostname", config.get("hostname") or guest.name),
+                                                  *(("", block) for block in addresses)])))
+        features = props(config.get("features"))[1]
+        if features:
+            body.append(("", Block("features", [(key, api_flag(features.get(key)) or None)
+                                                for key in ("nesting", "keyctl", "fuse")])))
     for _, nic in nics(guest):
         body.append(("", Block("network_device" if qemu else "network_interface", [
             ("bridge", nic.get("bridge")), ("model" if qemu else "name", nic.get("model" if qemu else "name")),
             ("mac_address", nic.get("macaddr") or nic.get("hwaddr")), ("firewall", api_flag(nic.get("firewall"))),
             ("vlan_id", api_int(nic.get("tag")))])))
-    if (qemu and config.get("ostype")) or config.get("ostemplate"):
-        os = [("template_file_id", None if qemu else config.get("ostemplate")), ("type", config.get("ostype"))]
-        body.append(("", Block("operating_system", os)))
+    if qemu and config.get("ostype"):
+        body.append(("", Block("operating_system", [("type", config.get("ostype"))])))
     elif not qemu:
-        body.append(("#", "operating_system: the OS template is not in the config, not exported"))
+        # bpg needs the template a container was made from, and replaces the container when it differs; PVE
+        # keeps no record of it, so a placeholder stands in and the import is told never to compare it
+        template = config.get("ostemplate") or UNKNOWN_TEMPLATE
+        body.append(("", Block("operating_system", [("template_file_id", template), ("type", config.get("ostype"))])))
+        body.append(("", Block("lifecycle", [("ignore_changes", Raw("[operating_system]"))])))
     return body
 
 
-def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
-    cores, sockets = cpu(guest)
-    body: list[tuple[str, Any]] = [
-        ("name" if qemu else "hostname", (guest.name or contract_name(guest)) if qemu else config.get("hostname")),
-        ("target_node", guest.node), ("vmid", guest.vmid), ("cores", cores), ("sockets", sockets if qemu else None),
-        ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
-        ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
-        ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
-        ("scsihw", config.get("scsihw")), ("tags", str(config.get("tags") or ";".join(guest.tags))),
-        ("pool", guest.pool)]
+def _telmate_disks(guest: GuestInfo) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """telmate 3.x: a VM's ``disks { <bus> { <slot> { disk { ... } } } }``; a container's rootfs and mountpoints."""
+    qemu = guest.kind == "qemu"
+    body: list[tuple[str, Any]] = []
+    buses: dict[str, list[tuple[str, Any]]] = {}
     for disk in disks(guest):
         size = size_text(disk.size) if disk.size else None
         if qemu and disk.storage:
-            iothread = 1 if api_flag(disk.options.get("iothread")) else None
-            body.append(("", Block("disk", [("type", disk.slot.rstrip("0123456789")), ("storage", disk.storage),
-                                            ("size", size), ("iothread", iothread)])))
+            inner = [("storage", disk.storage), ("size", size),
+                     ("iothread", True if api_flag(disk.options.get("iothread")) else None),
+                     ("cache", disk.options.get("cache")),
+                     ("emulatessd", True if api_flag(disk.options.get("ssd")) else None)]
+            slot = Block(disk.slot, [("", Block("disk", inner))])
+            buses.setdefault(disk.slot.rstrip("0123456789"), []).append(("", slot))
         elif disk.slot == "rootfs":
             body.append(("", Block("rootfs", [("storage", disk.storage), ("size", size)])))
         elif not qemu:
@@ -114,9 +129,31 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
                                                   ("mp", disk.options.get("mp")), ("size", size)])))
         else:
             body.append(("#", f"{disk.slot}: {disk.volume} is not a storage volume, not exported"))
-    for _, nic in nics(guest):
+    nested = [("", Block("disks", [("", Block(bus, slots)) for bus, slots in buses.items()]))] if buses else []
+    return nested, body
+
+
+def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[tuple[str, Any]]:
+    cores, sockets = cpu(guest)
+    running = guest.status == "running" and not guest.template
+    body: list[tuple[str, Any]] = [
+        ("name" if qemu else "hostname", (guest.name or contract_name(guest)) if qemu else config.get("hostname")),
+        ("target_node", guest.node), ("vmid", guest.vmid), ("cores", None if qemu else cores),
+        ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
+        ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
+        ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
+        ("scsihw", (config.get("scsihw") or "lsi") if qemu else None),
+        ("tags", str(config.get("tags") or ";".join(guest.tags))),
+        ("pool", guest.pool), ("onboot", api_flag(config.get("onboot"))),  # the provider's default and PVE's: off
+        ("vm_state", ("running" if running else "stopped") if qemu else None),
+        ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None)]
+    if qemu:
+        body.append(("", Block("cpu", [("cores", cores), ("sockets", sockets)])))
+    nested, own = _telmate_disks(guest)
+    body += nested + own
+    for index, nic in nics(guest):
         keys = ("model", "bridge", "macaddr") if qemu else ("name", "bridge", "hwaddr", "ip", "gw")
-        body.append(("", Block("network", [(key, nic.get(key)) for key in keys] + [
+        body.append(("", Block("network", [("id", index if qemu else None)] + [(key, nic.get(key)) for key in keys] + [
             ("firewall", api_flag(nic.get("firewall"))), ("tag", api_int(nic.get("tag")))])))
     if qemu and guest.template:
         body.append(("#", "a template: telmate/proxmox has no template argument, so a plan must never change it"))
