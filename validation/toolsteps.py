@@ -56,7 +56,7 @@ def synced(tool: ToolDriver, *steps: str) -> StepRun:
 def declared(workspace: Path) -> dict[str, dict[str, Any]]:
     """The guests the workspace's Terraform declares: ``file type.name`` -> their values (vmid, name, cores, ...)."""
     parsed, _ = parse_terraform(workspace / "terraform")
-    return {f"terraform/{r.where}": resource_values(r) for r in terraform_resources(parsed) if r.type in RESOURCE_TYPES}
+    return {r.where: resource_values(r) for r in terraform_resources(parsed) if r.type in RESOURCE_TYPES}
 
 
 def declared_number(command: str, option: str) -> int | None:
