@@ -37,7 +37,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from ..cluster._proxmoxer import auth_of
-from ..cluster.client import describe_failure
+from ..cluster.client import describe_failure, pin_environment
 from ..cluster.endpoint import Endpoint
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..safety.guard import Guard, police_session
@@ -87,7 +87,7 @@ class Upstream:
         self.origin = f"https://{endpoint.netloc}"
         self.guard = guard
         self.auth = auth
-        self.session = requests.Session()
+        self.session = pin_environment(requests.Session(), endpoint)
         self.session.auth = auth
         self.session.mount("https://", HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE))
         police_session(self.session, guard)
