@@ -16,7 +16,8 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.backends.https import ProxmoxHTTPAuth
 from requests.auth import AuthBase
 
-__all__ = ["ProxmoxAPI", "TicketAuth", "auth_of", "backend_name", "base_url_of", "session_of", "set_auth", "with_new_session"]
+__all__ = ["ProxmoxAPI", "TicketAuth", "auth_of", "backend_name", "base_url_of", "session_of", "set_auth",
+           "with_new_session"]
 
 
 class TicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]

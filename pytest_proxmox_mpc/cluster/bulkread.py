@@ -87,7 +87,7 @@ class _Direct:
 
     def __init__(self, api: Any, guard: Guard, session: requests.Session) -> None:
         self.base_url = _proxmoxer.base_url_of(api)
-        scheme, _, rest = self.base_url.partition("://")
+        rest = self.base_url.partition("://")[2]
         self.netloc, _, prefix = rest.partition("/")
         self.prefix = "/" + prefix
         self.guard = guard
@@ -109,7 +109,7 @@ class _Direct:
 
     def _headers(self) -> dict[str, str]:
         shim = _AuthShim()
-        self.auth(shim)  # the token's header; a ticket renewed when due
+        self.auth(shim)  # type: ignore[arg-type]  # the token's header; a ticket renewed when due
         ticket = getattr(self.auth, "pve_auth_ticket", None)
         if ticket:
             shim.headers["Cookie"] = f"PVEAuthCookie={ticket}"
@@ -165,7 +165,9 @@ def _tls_context(verify: Any) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     where = DEFAULT_CA_BUNDLE_PATH if verify in (True, None) else str(verify)
-    return ssl.create_default_context(capath=where) if os.path.isdir(where) else ssl.create_default_context(cafile=where)
+    if os.path.isdir(where):
+        return ssl.create_default_context(capath=where)
+    return ssl.create_default_context(cafile=where)
 
 
 def _as_requests_error(exc: BaseException) -> BaseException:

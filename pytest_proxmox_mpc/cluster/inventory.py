@@ -308,7 +308,7 @@ def _with_configs(calls: _Counting, guests: Mapping[int, GuestInfo], online: lis
     answers = read_many(calls.api, [f"nodes/{guest.node}/{guest.kind}/{guest.vmid}/config" for guest in readable],
                         limit=concurrency, on_request=calls.counted)
     read_ones = {}
-    for guest, answer in zip(readable, answers):
+    for guest, answer in zip(readable, answers, strict=True):
         config = dict(answer or {})
         digest = config.pop("digest", None)
         read_ones[guest.vmid] = replace(guest, config=config, digest=str(digest) if digest else None)
