@@ -146,6 +146,13 @@ def as_path(raw: Any) -> Path:
     return Path(str(raw).strip()).expanduser()
 
 
+def optional_dir(raw: Any) -> Path | None:
+    """A directory path, or None for ``off`` (``--no-`` flag: False; also no, none, false, 0)."""
+    if raw is False or str(raw).strip().lower() in ("off", "no", "none", "false", "0"):
+        return None
+    return as_path(raw)
+
+
 def report_path(raw: Any) -> Path:
     """A report path without a ``.json`` or ``.md`` suffix: the report writes both."""
     path = as_path(raw)

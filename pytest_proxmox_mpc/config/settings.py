@@ -69,6 +69,7 @@ class Settings:
     backup_max_age: float
     max_connection_failures: int
     report: Path | None  # the report's path without suffix: PATH.json and PATH.md
+    lint_cache: Path | None  # ansible-lint results across runs; None: only within the run
     mpc_workspace: Path | None  # an existing workspace to validate (a copy of it)
     mpc_command: str | None  # a command that builds the workspace
     mpc_tf_provider: str
@@ -190,7 +191,7 @@ def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[A
         value = opt.parse(raw)
     except ValueError as exc:
         raise _fail(opt, raw, origin, str(exc)) from None
-    if opt.kind == "path" and src.inifile and origin.startswith("from ini"):
+    if opt.kind == "path" and value is not None and src.inifile and origin.startswith("from ini"):
         value = Path(src.inifile).parent / value  # relative to the ini file, like pytest's own ini paths
     return value, origin
 
