@@ -3,11 +3,10 @@
 A snapshot of a 10,000-guest cluster reads 10,000 configs. Sequentially, each costs a round trip; in
 parallel, the cost is the client's CPU per request, which for ``requests`` is some 1.5 ms (its sessions,
 cookies and adapters), five times a plain ``http.client`` GET. So where nothing else has to see the request
-(no recorder, which plays and records through ``requests``, and no HTTP proxy), the reads go out on
-``http.client`` keep-alive connections, one per thread, authenticated as the client is (its token, or its
-ticket, renewed by its auth as proxmoxer does) and verified as its session is; each passes the same
-``Guard.admit`` before and ``Guard.settle`` after, exactly as ``PolicedAdapter`` does. Otherwise they go
-through the client itself.
+(no recorder, which plays and records through ``requests``, and no HTTP proxy), the reads go out on a
+``direct.DirectChannel``: ``http.client`` keep-alive connections, the client's auth and TLS verification,
+and the same ``Guard.admit`` before and ``Guard.settle`` after each request as ``PolicedAdapter``.
+Otherwise they go through the client itself.
 
 How many are in flight adapts (``Window``): it starts at ``START_IN_FLIGHT`` and grows by one per answer up
 to ``MAX_IN_FLIGHT`` while answers come about as fast as the fastest seen; an answer ``SLOW_FACTOR`` times
@@ -22,22 +21,15 @@ does not is caught by the latency rule long before.
 from __future__ import annotations
 
 import http.client
-import json
-import os
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import requests
 from proxmoxer import ResourceException
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-from ..safety.guard import Guard, PolicedAdapter
-from ..safety.policy import ApiRequest
 from . import _proxmoxer
+from .direct import DirectChannel, channel_of
 
 MAX_IN_FLIGHT = 32
 START_IN_FLIGHT = 4
@@ -82,132 +74,28 @@ class _Busy(Exception):
     """A 429 or 503 answer: nothing was done, ask again later."""
 
 
-class _Direct:
-    """GETs on ``http.client`` connections (one per thread) as the guarded client would send them."""
+def _getter(api: Any, channel: DirectChannel | None, prefix: str) -> Callable[[str], Any]:
+    """GET one path: on ``channel`` when there is one, else through the client."""
+    if channel is None:
+        return lambda path: api(path).get()
 
-    def __init__(self, api: Any, guard: Guard, session: requests.Session) -> None:
-        self.base_url = _proxmoxer.base_url_of(api)
-        rest = self.base_url.partition("://")[2]
-        self.netloc, _, prefix = rest.partition("/")
-        self.prefix = "/" + prefix
-        self.guard = guard
-        self.auth = _proxmoxer.auth_of(api)
-        self.timeout = float(getattr(self.auth, "timeout", None) or 30.0)
-        self.context = _tls_context(session.verify)
-        self._local = threading.local()
-        self._all: list[http.client.HTTPSConnection] = []
-        self._lock = threading.Lock()
-
-    def _connection(self) -> http.client.HTTPSConnection:
-        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPSConnection(self.netloc, timeout=self.timeout, context=self.context)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
-    def _headers(self) -> dict[str, str]:
-        shim = _AuthShim()
-        self.auth(shim)  # type: ignore[arg-type]  # the token's header; a ticket renewed when due
-        ticket = getattr(self.auth, "pve_auth_ticket", None)
-        if ticket:
-            shim.headers["Cookie"] = f"PVEAuthCookie={ticket}"
-        return shim.headers
-
-    def get(self, path: str) -> Any:
-        url = f"{self.base_url}/{path}"
-        described = ApiRequest.from_http("GET", url, None)
-        decision = self.guard.admit(described)
-        headers = {**self._headers(), "Accept": "application/json"}
-        start = time.perf_counter()
-        try:
-            conn = self._connection()
-            conn.request("GET", f"{self.prefix}/{path}", headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-        except BaseException as exc:
-            self._local.conn = None
-            failure = _as_requests_error(exc)
-            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000, error=failure)
-            if failure is exc:
-                raise
-            raise failure from exc
-        self.guard.settle(described, decision, response.status, (time.perf_counter() - start) * 1000)
-        if response.status in BUSY_STATUSES:
-            raise _Busy(str(response.status))
-        if response.status >= 400:
-            raise ResourceException(response.status, http.client.responses.get(response.status, ""),
-                                    response.reason, errors=_errors(body))
-        return json.loads(body)["data"]
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-
-
-class _AuthShim:
-    """What proxmoxer's auth objects touch of a request: its method and headers."""
-
-    method = "GET"
-
-    def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
-
-
-def _tls_context(verify: Any) -> ssl.SSLContext:
-    """The verification the session would do: its CA file or folder, requests' CAs for True, none for False."""
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    where = DEFAULT_CA_BUNDLE_PATH if verify in (True, None) else str(verify)
-    if os.path.isdir(where):
-        return ssl.create_default_context(capath=where)
-    return ssl.create_default_context(cafile=where)
-
-
-def _as_requests_error(exc: BaseException) -> BaseException:
-    """The ``requests`` exception a session would have raised (what callers and the connection health know)."""
-    if isinstance(exc, ssl.SSLError):
-        return requests.exceptions.SSLError(type(exc).__name__)
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return requests.exceptions.ReadTimeout(type(exc).__name__)
-    if isinstance(exc, (OSError, http.client.HTTPException)):
-        return requests.exceptions.ConnectionError(type(exc).__name__)
-    return exc
-
-
-def _errors(body: bytes) -> Any:
-    try:
-        return json.loads(body).get("errors")
-    except (ValueError, AttributeError):
-        return None
-
-
-def direct_reader(api: Any) -> _Direct | None:
-    """The ``http.client`` reader for ``api``, or None where its requests must pass ``requests`` (a recorder,
-    an HTTP proxy, a client the guard is not under)."""
-    session = _proxmoxer.session_of(api)
-    if session is None:
-        return None
-    adapter = session.adapters.get("https://")
-    guard = adapter.guard if isinstance(adapter, PolicedAdapter) else None
-    if guard is None or guard.recorder is not None or session.trust_env or session.proxies.get("https") \
-            or session.proxies.get("all"):
-        return None
-    return _Direct(api, guard, session)
+    def get(path: str) -> Any:
+        answer = channel.send("GET", f"{prefix}/{path}", {"Accept": "application/json"})
+        if answer.status in BUSY_STATUSES:
+            raise _Busy(str(answer.status))
+        if answer.status >= 400:
+            raise ResourceException(answer.status, http.client.responses.get(answer.status, ""), answer.reason,
+                                    errors=answer.errors())
+        return answer.data()
+    return get
 
 
 def read_many(api: Any, paths: Sequence[str], *, limit: int = MAX_IN_FLIGHT,
               on_request: Callable[[], None] | None = None) -> list[Any]:
     """The answers (``data``) to GET each of ``paths`` (relative to the API root), in order, at most ``limit``
     in flight. The first failure is raised once every request in flight has ended."""
-    direct = direct_reader(api)
-    get: Callable[[str], Any] = direct.get if direct is not None else (lambda path: api(path).get())
+    channel = channel_of(api, pool_size=limit)
+    get = _getter(api, channel, "/" + _proxmoxer.base_url_of(api).partition("://")[2].partition("/")[2])
     window = Window(limit=limit)
     answers: list[Any] = [None] * len(paths)
     failures: list[BaseException] = []
@@ -253,8 +141,8 @@ def read_many(api: Any, paths: Sequence[str], *, limit: int = MAX_IN_FLIGHT,
         for thread in threads:
             thread.join()
     finally:
-        if direct is not None:
-            direct.close()
+        if channel is not None:
+            channel.close()
     if failures:
         raise failures[0]
     return answers
