@@ -67,7 +67,9 @@ class Window:
                     self.size = max(1.0, self.size - 1)
                 else:
                     self.size = min(float(self.limit), self.size + 1)
-            self._cond.notify_all()
+            free = int(self.size) - self.in_flight
+            if free > 0:
+                self._cond.notify(free)  # only as many as may go: waking every waiting thread costs CPU
 
 
 class _Busy(Exception):
