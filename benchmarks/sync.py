@@ -207,7 +207,8 @@ def main(guests: int, sizes: tuple[int, ...]) -> None:
     lists = syncs[0].requests - guests
     print(f"cluster: {guests} guests on {len(NODES)} nodes; fakepve process, every answer {LATENCY * 1000:g} ms late "
           f"(--latency {LATENCY}); {REPETITIONS} repetitions; the machine is shared: read the ratios")
-    print(f"P2  ours (parallel config reads): {spread(sync_s)} s, {syncs[0].requests} requests "
+    reads = spread([r.read_seconds for r in syncs])
+    print(f"P2  ours (parallel config reads): {spread(sync_s)} s (reading {reads} s), {syncs[0].requests} requests "
           f"(list data in {lists}, goal <= nodes+3 = {len(NODES) + 3}: {verdict(lists, len(NODES) + 3)})")
     print(f"    naive (one config GET per guest, sequential): {spread([n for n, _ in naives])} s, "
           f"{naives[0][1]} requests")
