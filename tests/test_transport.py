@@ -100,6 +100,24 @@ def test_a_busy_answer_is_asked_again_and_an_error_is_not(pve_readonly: Any, pve
         pve_sim.failures.pop(("GET", path), None)
 
 
+class Wrapped:
+    """A caller's own object in front of the client (as a test that counts requests has): no proxmoxer inside."""
+
+    def __init__(self, api: Any) -> None:
+        self.api, self.calls = api, 0
+
+    def __call__(self, path: str) -> Any:
+        self.calls += 1
+        return self.api(path)
+
+
+def test_configs_are_read_through_any_object_that_acts_as_the_client(pve_readonly: Any) -> None:
+    wrapped = Wrapped(pve_readonly)
+    inventory = read_inventory(wrapped, networks=False)
+    assert all(guest.digest for guest in inventory.guests.values())
+    assert wrapped.calls == inventory.requests  # every request, configs too, went through it
+
+
 def test_a_refused_request_on_a_plain_connection_never_leaves(pve_endpoint: Endpoint, pve_sim: Any) -> None:
     channel = channel_of(connect(pve_endpoint, ReadOnlyPolicy()))
     assert channel is not None

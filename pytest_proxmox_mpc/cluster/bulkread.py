@@ -76,10 +76,12 @@ class _Busy(Exception):
     """A 429 or 503 answer: nothing was done, ask again later."""
 
 
-def _getter(api: Any, channel: DirectChannel | None, prefix: str) -> Callable[[str], Any]:
-    """GET one path: on ``channel`` when there is one, else through the client."""
+def _getter(api: Any, channel: DirectChannel | None) -> Callable[[str], Any]:
+    """GET one path: on ``channel`` when there is one, else through the client (any object that, called with
+    a path, gives something to ``get``)."""
     if channel is None:
         return lambda path: api(path).get()
+    prefix = "/" + _proxmoxer.base_url_of(api).partition("://")[2].partition("/")[2]
 
     def get(path: str) -> Any:
         answer = channel.send("GET", f"{prefix}/{path}", {"Accept": "application/json"})
@@ -97,7 +99,7 @@ def read_many(api: Any, paths: Sequence[str], *, limit: int = MAX_IN_FLIGHT,
     """The answers (``data``) to GET each of ``paths`` (relative to the API root), in order, at most ``limit``
     in flight. The first failure is raised once every request in flight has ended."""
     channel = channel_of(api, pool_size=limit)
-    get = _getter(api, channel, "/" + _proxmoxer.base_url_of(api).partition("://")[2].partition("/")[2])
+    get = _getter(api, channel)
     window = Window(limit=limit)
     answers: list[Any] = [None] * len(paths)
     failures: list[BaseException] = []
