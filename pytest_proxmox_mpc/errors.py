@@ -67,6 +67,10 @@ class SyncError(RuntimeError):
     """The sync failed and wrote nothing (rolled back; a database it created is removed). One line."""
 
 
+class SyncReadError(SyncError):
+    """The sync could not read the cluster: nothing was written. One line."""
+
+
 class DestroyFailed(RuntimeError):
     """The guest could not be removed; the message says why in one line."""
 

@@ -229,6 +229,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
     run = run_of(item.config)
     phase = phases.phase_of_test(item)
     run.trail.begin_test(item.nodeid, phase)
+    run.tests_started.append(item.nodeid)
     item.stash[REFUSALS_REPORTED] = 0
     try:
         result = yield

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cluster.apischema import ApiSchema, load_schema
-from .cluster.client import derive
+from .cluster.apischema import ApiSchema
+from .cluster.client import derive, read_permissions
+from .cluster.endpoint import Endpoint
+from .cluster.schemasource import SchemaSource, cache_dir_of, from_cache, from_fakepve, from_file, from_node
 from .config.options import DEFAULT_TEMP_RANGE
 from .config.settings import Settings
 from .errors import SettingsError
@@ -20,11 +22,14 @@ from .files.runfiles import RunFiles
 from .guests.factory import VmidAllocator
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
+from .safety.credentials import readonly_problem
 from .safety.guard import ConnectionHealth, Guard
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
-from .safety.policy import GuestLookup, PhasePolicy, Policy
+from .safety.policy import GuestLookup, PhasePolicy, Policy, ReadOnlyPolicy
 from .safety.trail import AuditTrail
+
+SCHEMA_KEY = "api_schema"  # the session cassette's note of the schema it was recorded with
 
 if TYPE_CHECKING:
     from .recording.recorder import Recorder  # imported only by a run that records or replays (vcrpy)
@@ -51,16 +56,21 @@ class Run:
     # This worker's share of the temporary range, for the factories and the proxies alike.
     allocator: VmidAllocator = field(default_factory=lambda: VmidAllocator(DEFAULT_TEMP_RANGE))
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
+    tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
+    schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
-        """Set up the run; phases 3 and 4 need the PVE schema to classify writes (a ``SettingsError`` if absent)."""
+        """Set up the run; a schema file that is none is a ``SettingsError``."""
         files = RunFiles(rootdir, run_id, settings.audit_log)
-        schema = load_schema() if settings.max_phase >= 3 else None
-        if settings.max_phase >= 3 and schema is None:
-            raise SettingsError(f"setting pve_max_phase ({settings.sources['max_phase']}): {settings.max_phase} "
-                                "needs the PVE API schema to classify writes, which comes with the simulator: "
-                                "pip install 'pytest-proxmox-mpc[sim]'")
+        schema, schema_source = None, None
+        if settings.needs_schema and settings.api_schema is not None:
+            try:
+                schema, schema_source = from_file(settings.api_schema)
+            except ValueError as exc:
+                raise SettingsError(f"setting pve_api_schema ({settings.sources['api_schema']}): {exc}") from None
+        elif settings.needs_schema and settings.target == "sim":
+            schema, schema_source = from_fakepve()
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
         anonymizer = Anonymizer(salt=run_id) if settings.anonymize else None
         recorder = None
@@ -75,11 +85,41 @@ class Run:
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
                    recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count),
-                   heartbeat=heartbeat)
+                   heartbeat=heartbeat, schema_source=schema_source)
 
     @property
     def run_id(self) -> str:
         return self.files.run_id
+
+    def connected(self, endpoint: Endpoint, api: Any, version: str) -> list[str]:
+        """What the run learns once logged in (in the session cassette's context): the API schema of ``auto``, and
+        whether the credentials could write where they need not. The lines for the summary; a ``SettingsError``
+        when ``--pve-require-readonly-credentials`` is not met."""
+        settings, lines = self.settings, []
+        if settings.needs_schema:
+            if self.schema_source is None:
+                self.schema, self.schema_source = self._schema_of(endpoint, version)
+            if self.recorder is not None and settings.target != "replay" and self.schema_source.key:
+                self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
+            lines.append(self.schema_source.describe())
+        elif settings.target == "live":
+            who = f"{endpoint.user}!{endpoint.token_name}" if endpoint.token_name else endpoint.user
+            warning = readonly_problem(who, *read_permissions(api))
+            if warning and settings.require_readonly_credentials:
+                raise SettingsError(f"setting pve_require_readonly_credentials "
+                                    f"({settings.sources['require_readonly_credentials']}): {warning}")
+            lines += [f"proxmox: WARNING: {warning}"] if warning else []
+        self.files.write_worker_file("connection", self.worker, {"lines": lines})
+        return lines
+
+    def _schema_of(self, endpoint: Endpoint, version: str) -> tuple[ApiSchema | None, SchemaSource]:
+        cache = cache_dir_of(self.settings.cassette_dir)
+        if self.settings.target == "replay":
+            key = self.recorder.remember(SCHEMA_KEY, None) if self.recorder is not None else None
+            # Cassettes recorded before the schema was remembered come from the sim: fakepve's copy is theirs.
+            return from_cache(cache, str(key)) if key else from_fakepve()
+        guard = Guard(ReadOnlyPolicy(), self.trail, health=self.health, source="schema")  # audited, not recorded
+        return from_node(endpoint, guard, version, cache)
 
     def policy(self, phase: int, protected: frozenset[int] = frozenset(),
                lookup: GuestLookup | None = None) -> PhasePolicy:

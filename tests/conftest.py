@@ -1,4 +1,4 @@
-"""Fixtures for the plugin's own tests: a fakepve started as a separate process, targeted as ``live``."""
+"""Fixtures for the plugin's own tests: the simulated cluster started as a separate process, targeted as ``live``."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
 from hypothesis import settings
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.sim.process import FakePveProcess
-from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.sim.process import FakePveProcess, sim_process
 
 __all__ = ["FakePveProcess"]  # the tests import it from here
 
@@ -34,9 +33,10 @@ PASSWORD = "fakepve-process-password"
 
 @pytest.fixture(scope="session")
 def fakepve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePveProcess]:
-    """``fakepve homelab.json --time-scale 0`` in its own process, as a user would start it."""
-    with start_fakepve(SCENARIO, tmp_path_factory.mktemp("fakepve-process"), password=PASSWORD,
-                       host="127.0.0.3") as server:
+    """fakepve with homelab.json in its own process, as ``pytest-proxmox-mpc sim`` serves it: a node that also
+    answers the API viewer's schema (``--pve-api-schema auto`` reads it there)."""
+    with sim_process(SCENARIO, tmp_path_factory.mktemp("fakepve-process"), password=PASSWORD,
+                     host="127.0.0.3") as server:
         yield server
 
 

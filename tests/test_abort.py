@@ -51,6 +51,7 @@ def test_abort_on_violation_ends_the_run_with_its_own_exit_code(pytester: pytest
     assert refused["time"] and refused["reason"]
     assert oct(incident.stat().st_mode & 0o777) == "0o600"
     assert f"incident file {incident}" in result.stdout.str() + result.stderr.str()
+    assert (result.stdout.str() + result.stderr.str()).count("proxmox: run aborted (") == 1, "printed once"
 
 
 def test_without_abort_a_refusal_only_fails_its_test(pytester: pytest.Pytester) -> None:

@@ -4,6 +4,7 @@ fakepve's faults (each scenario an inner pytest run)."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -154,15 +155,23 @@ def test_another_client_changes_the_cluster(pve_readonly, pve_sim):
 
 def test_a_change_outside_the_ledger_is_reported_and_the_exit_code_is_non_zero(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_changes=CHANGED_BEHIND_OUR_BACK)
-    result = pytester.runpytest("--pve-max-phase", "3", "--pve-report", "report", "-p", "no:randomly")
+    pytester.makefile(".yaml", excl="protect:\n  vmids: [105]\n")
+    result = pytester.runpytest("--pve-max-phase", "3", "--pve-report", "report", "-p", "no:randomly",
+                                "--pve-exclusions=excl.yaml")
     result.assert_outcomes(passed=2)
     assert result.ret == UNINTENDED_CHANGE_EXIT_CODE
-    result.stdout.fnmatch_lines([
-        "UNINTENDED CHANGE: guest 102: status 'running' -> 'stopped'",
-        "UNINTENDED CHANGE: guest 105: config digest *",
-        "UNINTENDED CHANGE: guest 150: appeared (qemu intruder, stopped on pve2)",
-    ])
+    between = ("2 tests ran between the snapshots: test_changes.py::test_our_own_guest_is_no_unintended_change, "
+               "test_changes.py::test_another_client_changes_the_cluster")
+    changes = [line for line in result.outlines if line.startswith("UNINTENDED CHANGE")]
+    assert changes[0] == f"UNINTENDED CHANGE: guest 102: status 'running' -> 'stopped' [not protected; {between}]"
+    assert re.fullmatch(r"UNINTENDED CHANGE: guest 105: config digest '\w+' -> '\w+' \[keys changed: memory; "
+                        r"protected by the exclusion list; " + re.escape(between) + r"\]", changes[1]), changes[1]
+    assert changes[2] == ("UNINTENDED CHANGE: guest 150: appeared (qemu intruder, stopped on pve2) "
+                          f"[not protected; {between}]")
+    assert len(changes) == 3
     report = json.loads((pytester.path / "report.json").read_text())
+    resized = next(c for c in report["unintended_changes"] if c["id"] == "105")
+    assert (resized["keys"], resized["protected"], len(resized["tests"])) == (["memory"], True, 2)
     assert sorted(c["id"] for c in report["unintended_changes"]) == ["102", "105", "150"]
     assert all(int(c["id"]) < 990000 for c in report["unintended_changes"]), "the ledger's guest is no change"
     criterion = next(c for c in report["criteria"] if c["id"] == "run-no-unintended-changes")

@@ -55,7 +55,7 @@ def test_report_header_warns_about_live_writes_and_hides_secrets(pytester: pytes
                                 "excl.yaml")
     result.stdout.fnmatch_lines([
         "proxmox: target=live max_phase=3 host=pve.example.test:8006 user=root@pam auth=password verify_ssl=true"
-        " timeout=30s temp_vmids=990000-999999 abort_on_violation=on",
+        " timeout=30s api_schema=auto temp_vmids=990000-999999 abort_on_violation=on",
         "proxmox: exclusions: 1 tag (from excl.yaml)",
         "proxmox: WARNING: phase 3 tests may WRITE to the live cluster pve.example.test:8006 (from --pve-max-phase)",
     ])

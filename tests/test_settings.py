@@ -37,6 +37,9 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
     excl_a, excl_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     excl_a.write_text("protect:\n  vmids: [100]\n")
     excl_b.write_text("protect:\n  nodes: [pve1]\n")
+    schema_a, schema_b = tmp_path / "a-apidoc.js", tmp_path / "b-apidoc.js"
+    for schema in (schema_a, schema_b):
+        schema.write_text("const apiSchema = [];")  # readable is all the settings check; Run.start parses it
     ws_a, ws_b = tmp_path / "ws-a", tmp_path / "ws-b"
     for ws in (ws_a, ws_b):
         (ws / ".proxmox").mkdir(parents=True, exist_ok=True)
@@ -50,6 +53,8 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "max_phase": (("2", 2), ("1", 1)),
         "sim_scenario": ((str(other), other), ("homelab", PACKAGED)),
         "timeout": (("5", 5.0), ("12.5", 12.5)),
+        "api_schema": ((str(schema_a), schema_a), (str(schema_b), schema_b)),
+        "require_readonly_credentials": (("yes", True), ("no", False)),
         "exclusions": ((str(excl_a), ExclusionList.load(excl_a)), (str(excl_b), ExclusionList.load(excl_b))),
         "temp_vmid_range": (("5000-5099", (5000, 5099)), ("6000-6000", (6000, 6000))),
         "audit_log": ((str(tmp_path / "a.jsonl"), tmp_path / "a.jsonl"), ("b.jsonl", Path("b.jsonl"))),

@@ -139,7 +139,8 @@ def test_a_command_is_refused_on_the_replay_target(pytester: pytest.Pytester) ->
 
 
 def test_the_console_sync_is_idempotent_and_reports_errors_in_one_line(tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+                                                                       capsys: pytest.CaptureFixture[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["workspace", "sync", str(tmp_path)]) == 0
     db = tmp_path / ".proxmox" / "state.db"
     first = db.read_bytes()
@@ -149,6 +150,10 @@ def test_the_console_sync_is_idempotent_and_reports_errors_in_one_line(tmp_path:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     db.write_bytes(b"not a database" * 100)
-    assert main(["workspace", "sync", str(tmp_path)]) == 3
+    assert main(["workspace", "sync", str(tmp_path)]) == 4, "a corrupt state.db: the workspace's exit code"
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(db) in err
+    monkeypatch.setenv("PVE_PASSWORD", "not-needed-by-a-cluster-that-is-not-there")
+    unreachable = ["workspace", "sync", str(tmp_path / "other"), "--pve-host", "127.0.0.9:9", "--pve-timeout", "5"]
+    assert main(unreachable) == 3, "a cluster that does not answer: the unreachable exit code"
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -1,9 +1,12 @@
 """The PVE API schema as the policy needs it: which path templates exist and which methods they take.
 
-The data is fakepve's copy of PVE's API viewer schema (``fakepve/data/pve-api.json.gz``), read as a
-file from where fakepve is installed, without importing fakepve (AGPL, optional), or any file of the
-same format given by path. When no schema can be found the policy still works and fails closed:
-every write it would need the schema to classify is refused.
+Three formats are read: the API viewer's ``apidoc.js`` a PVE node serves (JavaScript whose
+``const apiSchema = [...]`` is a strict JSON tree of ``{path, info: {METHOD: ...}, children}``; read as
+JSON, never evaluated), fakepve's trimmed copy of it (``{"paths": {template: {METHOD: ...}}}``, gzipped,
+found where fakepve is installed without importing fakepve, AGPL and optional), and the plugin's own cache
+(``{"paths": {template: [METHOD, ...]}}``). Where the schema comes from is ``schemasource.py``'s concern.
+When there is none the policy still works and fails closed: every write it would need the schema to
+classify is refused.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import functools
 import gzip
 import importlib.util
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 FAKEPVE_SCHEMA = ("data", "pve-api.json.gz")
+APIDOC_START = re.compile(rb"\b(?:const|let|var)\s+apiSchema\s*=\s*")
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -58,14 +64,52 @@ class ApiSchema:
         template, variables = found
         return PathMatch(template, variables, self.methods[template])
 
+    def to_json(self) -> dict[str, list[str]]:
+        """The templates and their methods, sorted: the plugin's cache format (``from_bytes`` reads it)."""
+        return {template: sorted(methods) for template, methods in sorted(self.methods.items())}
+
     @classmethod
-    def from_file(cls, path: Path) -> ApiSchema:
-        """Load fakepve's schema format ({"paths": {template: {METHOD: ...}}}), gzipped or not."""
-        raw = path.read_bytes()
+    def from_bytes(cls, raw: bytes) -> ApiSchema:
+        """Any of the three formats, gzipped or not; ``ValueError`` saying what is wrong with it."""
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        paths = json.loads(raw)["paths"]
-        return cls({template: frozenset(methods) for template, methods in paths.items()})
+        start = APIDOC_START.search(raw[:4096])
+        if start is not None:
+            try:
+                tree, _ = json.JSONDecoder().raw_decode(raw[start.end():].decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"its apiSchema is not JSON ({exc})") from None
+            if not isinstance(tree, list):
+                raise ValueError("its apiSchema is not a list of paths")
+            found = dict(_apidoc_paths(tree))
+        else:
+            try:
+                paths = json.loads(raw)["paths"]
+                found = {str(t): frozenset(str(m) for m in methods) for t, methods in paths.items()}
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ValueError("it is neither a PVE apidoc.js nor a schema file with \"paths\"") from None
+        if not found:
+            raise ValueError("it lists no API paths")
+        return cls(found)
+
+    @classmethod
+    def from_file(cls, path: Path) -> ApiSchema:
+        """Load a schema file of any of the three formats; ``ValueError`` naming the file if it is none."""
+        try:
+            return cls.from_bytes(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a PVE API schema: {exc}") from None
+
+
+def _apidoc_paths(nodes: list[object]) -> Iterator[tuple[str, frozenset[str]]]:
+    """(path, methods) of every node of the API viewer's tree that takes a method."""
+    for node in nodes:
+        if not isinstance(node, dict) or not isinstance(node.get("path"), str):
+            raise ValueError("an apiSchema entry has no path")
+        methods = frozenset(m for m in (node.get("info") or {}) if m in HTTP_METHODS)
+        if methods:
+            yield node["path"], methods
+        yield from _apidoc_paths(node.get("children") or [])
 
 
 def _segments(path: str) -> list[str]:

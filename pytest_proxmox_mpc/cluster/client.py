@@ -135,6 +135,17 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
     return str(answer.get("version", "unknown")) if isinstance(answer, dict) else "unknown"
 
 
+def read_permissions(api: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """GET /access/permissions: what the credentials in use hold, ``{path: {privilege: 1}}``, or None and why not."""
+    try:
+        answer = api.access.permissions.get()
+    except ResourceException as exc:
+        return None, f"GET /access/permissions answered {exc.status_code}"
+    except requests.RequestException as exc:
+        return None, f"GET /access/permissions failed: {type(exc).__name__}"
+    return (answer, None) if isinstance(answer, dict) else (None, "GET /access/permissions answered no object")
+
+
 def connect_checked(endpoint: Endpoint, policy: Policy | Guard) -> tuple[Any, str]:
     """``connect``, then GET /version, which proves the credentials (a token login is checked only by a first
     request): the client and the PVE version. Raises ``TargetUnavailable`` with one line, never a secret."""

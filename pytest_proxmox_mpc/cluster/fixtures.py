@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ..errors import TargetUnavailable
+from ..errors import SettingsError, TargetUnavailable
 from ..safety.policy import ReadOnlyPolicy
 from ..stash import run_of, settings_of
 from .client import connect_checked
@@ -44,11 +44,16 @@ def pve_sim(_pve_target_session: TargetSession) -> Any:
 @pytest.fixture(scope="session")
 def _pve_connection(pytestconfig: pytest.Config, _pve_target_session: TargetSession) -> tuple[Any, str]:
     """The read-only client and the PVE version, from one login and one GET /version."""
-    guard = run_of(pytestconfig).guard(ReadOnlyPolicy())
+    run = run_of(pytestconfig)
     try:
-        api, version = connect_checked(_pve_target_session.endpoint, guard)
+        endpoint = _pve_target_session.endpoint  # starts the sim, which may not be installed
+        api, version = connect_checked(endpoint, run.guard(ReadOnlyPolicy()))
+        run.connected(endpoint, api, version)
     except TargetUnavailable as exc:
         problem = str(exc)
+    except SettingsError as exc:  # credentials that could write, where the user required read-only ones
+        problem = ""
+        pytest.exit(f"ERROR: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     else:
         return api, version
     pytest.fail(f"proxmox: {problem}", pytrace=False)  # outside the except: no chained traceback

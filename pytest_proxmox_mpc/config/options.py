@@ -8,7 +8,6 @@ A yes/no setting's negative flag is ``--no-`` before its flag (``--no-pve-sweep`
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from .parsing import (
     positive_float,
     positive_int,
     report_path,
+    schema_path,
     sweep_age,
     text,
     user_at_realm,
@@ -126,6 +126,13 @@ OPTIONS: tuple[Option, ...] = (
            "to a fakepve guests JSON", text, "homelab", metavar="NAME-or-PATH"),
     Option("timeout", "--pve-timeout", "PVE_TIMEOUT", "seconds to wait for one API answer", positive_float, 30.0,
            shown_default="30", metavar="SECONDS"),
+    Option("api_schema", "--pve-api-schema", "PVE_API_SCHEMA", "the PVE API schema that classifies writes (phases 3 "
+           "and 4): auto, or a file (a node's apidoc.js, or a schema the plugin cached)", schema_path, kind="path",
+           shown_default="auto: read from the node's /pve-docs/api-viewer/apidoc.js on live, cached beside the "
+           "cassettes for replay; fakepve's copy on sim", metavar="auto|PATH"),
+    Option("require_readonly_credentials", "--pve-require-readonly-credentials", "PVE_REQUIRE_READONLY_CREDENTIALS",
+           "in phases 1 and 2 on a live cluster, stop with a usage error when the credentials could write (off: "
+           "warn)", parse_bool, False, "bool"),
     Option("exclusions", "--pve-exclusions", "PVE_EXCLUSIONS", "YAML file of production guests, nodes and storages "
            "no test may write to", as_path, kind="path", shown_default="none; required for phase 3/4 on a live target",
            metavar="FILE"),
@@ -195,19 +202,20 @@ def default_of(name: str) -> Any:
     return OPTIONS_BY_NAME[name].default
 
 
-def add_flags(add: Callable[..., Any]) -> None:
-    """Declare the flags of every setting with ``add``: pytest's ``group.addoption`` or argparse's
-    ``add_argument``, which take the same keywords. A yes/no setting gets its ``--no-`` flag too; older spellings
-    stay as hidden aliases. Each flag's default is None: unset, so the setting's ini key, environment variable or
+def add_flags(add: Callable[..., Any], names: frozenset[str] | None = None) -> None:
+    """Declare the flags of every setting (or of those ``names``) with ``add``: pytest's ``group.addoption`` or
+    argparse's ``add_argument``, which take the same keywords. A yes/no setting gets its ``--no-`` flag too, and
+    its older spellings. Each flag's default is None: unset, so the setting's ini key, environment variable or
     default wins."""
     for opt in OPTIONS:
+        if names is not None and opt.name not in names:
+            continue
         if opt.negative_flag and opt.kind != "bool":
             add(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.full_help())
             add(opt.negative_flag, action="store_const", const=False, dest=opt.dest, help=f"turn {opt.flag} off")
         elif opt.negative_flag:
             add(opt.flag, action="store_const", const=True, dest=opt.dest, default=None, help=opt.full_help())
-            add(opt.negative_flag, action="store_const", const=False, dest=opt.dest, help=f"turn {opt.flag} off")
-            for alias in opt.aliases:
-                add(alias, action="store_const", const=False, dest=opt.dest, help=argparse.SUPPRESS)
+            add(opt.negative_flag, *opt.aliases, action="store_const", const=False, dest=opt.dest,
+                help=f"turn {opt.flag} off")
         else:
             add(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.full_help())

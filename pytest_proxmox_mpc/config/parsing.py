@@ -153,6 +153,11 @@ def optional_dir(raw: Any) -> Path | None:
     return as_path(raw)
 
 
+def schema_path(raw: Any) -> Path | None:
+    """``auto`` (None: the target's own schema) or the path of a PVE API schema file."""
+    return None if str(raw).strip().lower() == "auto" else as_path(raw)
+
+
 def report_path(raw: Any) -> Path:
     """A report path without a ``.json`` or ``.md`` suffix: the report writes both."""
     path = as_path(raw)

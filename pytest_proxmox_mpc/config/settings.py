@@ -34,6 +34,7 @@ class RawSources:
     environ: Mapping[str, str]
     inifile: str | None = None
     rootdir: Path = field(default_factory=Path.cwd)
+    origins: Mapping[str, str] = field(default_factory=dict)  # who set an option a user did not give (a command)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Settings:
     max_phase: int
     sim_scenario: Path
     timeout: float
+    api_schema: Path | None  # None: auto (the target's own schema)
+    require_readonly_credentials: bool
     sources: Mapping[str, str]
     exclusions: ExclusionList
     temp_vmid_range: tuple[int, int]
@@ -104,6 +107,11 @@ class Settings:
         secret = "PVE_TOKEN_VALUE" if self.token_name else "PVE_PASSWORD"
         return " ".join(words) + f" (with {secret} set, as for the run)"
 
+    @property
+    def needs_schema(self) -> bool:
+        """Writes are classified: phases 3 and 4, and the sweep before a run."""
+        return self.max_phase >= 3 or self.sweep
+
     def writes_live(self) -> bool:
         """True when phase 3/4 writes may reach a real cluster: the header shows a warning."""
         return self.target == "live" and self.max_phase >= 3
@@ -122,7 +130,8 @@ class Settings:
             verify = f"ca:{self.ca_bundle}" if self.ca_bundle and self.verify_ssl else str(self.verify_ssl).lower()
             parts.append(f"verify_ssl={verify}")
         parts.append(f"timeout={self.timeout:g}s")
-        if self.max_phase >= 3:
+        if self.needs_schema:
+            parts.append(f"api_schema={self.api_schema or 'auto'}")
             origin = self.sources["temp_vmid_range"]
             parts.append(f"temp_vmids={self.temp_vmid_range[0]}-{self.temp_vmid_range[1]}"
                          + (f" ({origin})" if _by_hook(origin) else ""))
@@ -155,7 +164,7 @@ def _raw(opt: Option, src: RawSources) -> tuple[Any, str]:
     """(raw value, where it came from) by precedence; (None, 'default') when nothing sets it."""
     value = src.options.get(opt.dest)
     if value is not None:
-        return value, _describe(opt, "option", None)
+        return value, src.origins.get(opt.dest) or _describe(opt, "option", None)
     if opt.ini is not None:
         ini_value = src.ini.get(opt.ini)
         if ini_value not in (None, ""):
@@ -191,7 +200,7 @@ def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[A
         value = opt.parse(raw)
     except ValueError as exc:
         raise _fail(opt, raw, origin, str(exc)) from None
-    if opt.kind == "path" and value is not None and src.inifile and origin.startswith("from ini"):
+    if opt.kind == "path" and src.inifile and origin.startswith("from ini") and value is not None:
         value = Path(src.inifile).parent / value  # relative to the ini file, like pytest's own ini paths
     return value, origin
 
@@ -230,6 +239,9 @@ def resolve(src: RawSources) -> Settings:
                     "give one of them")
     if ca_bundle is not None and (problem := _not_certificates(ca_bundle)):
         raise _fail(opts["ca_bundle"], str(ca_bundle), sources["ca_bundle"], problem)
+    if values["api_schema"] is not None and not os.access(values["api_schema"], os.R_OK):
+        raise _fail(opts["api_schema"], str(values["api_schema"]), sources["api_schema"],
+                    "is not a readable file (give auto, or a PVE apidoc.js or schema file)")
     if mpc_workspace is not None and not (mpc_workspace / ".proxmox").is_dir():
         raise _fail(opts["mpc_workspace"], str(mpc_workspace), sources["mpc_workspace"],
                     "is not a Proxmox-MPC workspace (no .proxmox directory in it)")
@@ -264,9 +276,12 @@ def resolve(src: RawSources) -> Settings:
     exclusions_file = values["exclusions"]
     values["exclusions"] = _exclusions(exclusions_file, sources["exclusions"])
     if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):
-        name, value = ("max_phase", max_phase) if max_phase >= 3 else ("sweep", sweep)
-        raise _fail(opts[name], value, sources[name], "writes to a live cluster, which needs a production "
-                    "exclusion list: set --pve-exclusions, ini pve_exclusions or PVE_EXCLUSIONS")
+        needed = "a production exclusion list: set --pve-exclusions, ini pve_exclusions or PVE_EXCLUSIONS"
+        if max_phase >= 3:
+            raise _fail(opts["max_phase"], max_phase, sources["max_phase"], f"writes to a live cluster, which needs "
+                        f"{needed}")
+        raise SettingsError(f"setting pve_sweep ({sources['sweep']}): sweeping removes guests from a live cluster, "
+                            f"which needs {needed}")
     return Settings(host=host, port=port, token_value=token_value, password=password, sources=sources, **values)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cluster.apischema import ApiSchema, load_schema
+from ..cluster.apischema import ApiSchema
 from ..cluster.client import derive
 from ..errors import DestroyFailed, SafetyViolation
 from ..files.heartbeat import STALE_S, last_beats
@@ -147,6 +147,6 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     ledger = Ledger()
     for leftover in plan.remove:
         ledger.add(leftover.vmid)
-    policy = PhasePolicy(phase=3, schema=schema or load_schema(), exclusions=exclusions, ledger=ledger,
+    policy = PhasePolicy(phase=3, schema=schema, exclusions=exclusions, ledger=ledger,
                          temp_range=temp_range, lookup=ClusterLookup(readonly), label="sweeper")
     return plan, sweep(derive(readonly, Guard(policy, trail, ledger, recorder)), plan)

@@ -48,6 +48,12 @@ class OutcomeCollector:
                                                        bool(props.get(PROBE_PROPERTY, False)))
 
 
+def connection_lines(run: Run) -> list[str]:
+    """What the workers learnt when they connected (the API schema, a credentials warning), each line once."""
+    found = read_json_files(run.files.worker_files("connection"))
+    return list(dict.fromkeys(line for data in found for line in data.get("lines", [])))
+
+
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
                ledger: list[dict[str, Any]], watches: list[dict[str, Any]]) -> dict[str, Any]:
     """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
@@ -59,7 +65,8 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),
         ledger=ledger,
         watches=watches, incidents=read_incidents(files.incidents()),
-        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace"))})
+        exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace")),
+                                              "connection": connection_lines(run)})
     return build_report(inputs)
 
 
@@ -88,7 +95,7 @@ class RunReporter(OutcomeCollector):
         return self._ledger
 
     @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down and every worker has ended
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         run = self.run
         if run.files.ledger.exists():  # the sweeper may now remove whatever this run left
             for guest in unresolved(read_events(run.files.ledger)):  # a worker died before removing them
@@ -113,6 +120,11 @@ class RunReporter(OutcomeCollector):
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         if session.exitstatus == ABORT_EXIT_CODE and terminal is not None:
             self.pytest_terminal_summary(terminal)  # pytest prints no summary for an exit code it does not know
+            # pytest prints the abort's line after the summary (session.shouldstop), and again at unconfigure as
+            # an interruption it remembered: once is enough. (A run pytest itself calls interrupted, the
+            # controller of a run whose worker aborted, prints it once, from that memo.)
+            if exitstatus != pytest.ExitCode.INTERRUPTED and getattr(terminal, "_keyboardinterrupt_memo", None):
+                terminal._keyboardinterrupt_memo = None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
@@ -127,6 +139,8 @@ class RunReporter(OutcomeCollector):
         by_watch = len(records) - len(own)
         watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
         terminalreporter.write_line(f"{plural(len(own), 'request')} in {run.files.audit}{watched}")
+        for line in connection_lines(run):
+            terminalreporter.write_line(line, yellow=line.startswith("proxmox: WARNING") or " none (" in line)
         for line in [*AuditSummary.of(own).lines(), *guests]:
             terminalreporter.write_line(line)
         for line in short_lines(self.report) if self.report else []:

@@ -154,7 +154,8 @@ class PhasePolicy:
         if request.opaque_body:
             return self._refuse("unreadable-body", "the body is not form fields the policy can check")
         if self.schema is None:
-            return self._refuse("no-schema", "no PVE API schema is available to classify writes")
+            return self._refuse("no-schema", "no PVE API schema is available to classify writes "
+                                              "(see --pve-api-schema)")
         match = self.schema.match(path)
         if match is None or method not in match.methods:
             return self._refuse("not-in-schema", f"the PVE schema has no {method} {path}")

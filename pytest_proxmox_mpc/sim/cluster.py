@@ -16,6 +16,7 @@ from typing import Any
 
 from ..cluster.endpoint import Endpoint
 from ..config.secret import Secret
+from .apidoc import serve_apidoc
 from .scenario import load_scenario
 
 HOST = "127.0.0.1"
@@ -46,22 +47,25 @@ NO_TRACEBACKS = _NoTracebacks()
 class SimCluster:
     """A started fakepve with a scenario loaded. ``pve`` is the ``fakepve.FakePve`` (for faults).
 
-    The login is ``root@pam`` with a password made for this run only, or the API token
+    The login is ``user`` with ``password`` (made for this run unless given), or the API token
     ``token_name`` (its secret made for this run unless given); TLS is verified against the
-    self-signed certificate made in ``workdir``.
+    self-signed certificate made in ``workdir`` for ``host``. It listens on ``host:port`` (port 0: any free one).
     """
 
     def __init__(self, scenario: Path, workdir: Path, user: str = "root@pam", token_name: str | None = None,
-                 token_value: Secret | None = None) -> None:
+                 token_value: Secret | None = None, *, password: Secret | None = None, host: str = HOST,
+                 port: int = 0) -> None:
         from fakepve import FakePve
         from fakepve.certs import make_cert
 
         self.scenario = scenario
         self.user = user
-        self._password = Secret(secrets.token_urlsafe(24))
-        self.certfile, keyfile, _ = make_cert(str(workdir), name="pytest-proxmox-mpc-sim", hosts=(HOST,))
-        self.pve: Any = FakePve(user=user, password=self._password.reveal(), host=HOST, port=0)
+        self._password = password or Secret(secrets.token_urlsafe(24))
+        self.host = host
+        self.certfile, keyfile, _ = make_cert(str(workdir), name="pytest-proxmox-mpc-sim", hosts=(host,))
+        self.pve: Any = FakePve(user=user, password=self._password.reveal(), host=host, port=port)
         self.pve.time_scale = 0
+        serve_apidoc(self.pve)  # as a real node: the plugin reads its API schema from there on live
         self.token_name = token_name
         self._token_value = None
         if token_name:
@@ -81,7 +85,7 @@ class SimCluster:
     @property
     def endpoint(self) -> Endpoint:
         """How to reach and log in to the simulated cluster."""
-        return Endpoint(host=HOST, port=int(self.pve.port), user=self.user, password=self._password,
+        return Endpoint(host=self.host, port=int(self.pve.port), user=self.user, password=self._password,
                         token_name=self.token_name, token_value=self._token_value, verify=self.certfile)
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -4,6 +4,7 @@ that target it as ``live`` and for the benchmarks. fakepve (the ``sim`` extra) i
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -81,37 +82,41 @@ def _wait_for(process: subprocess.Popen[bytes], log: Path, start: str, startup: 
 
 
 @contextmanager
-def sim_process(scenario: Path, workdir: Path, *, token_name: str, token_value: str,
-                startup: float = 30.0) -> Iterator[FakePveProcess]:
-    """The plugin's simulated cluster (fakepve with ``scenario``) in a process of its own, logged in to with
-    the API token ``root@pam!token_name``: fakepve's command line has no API tokens. The secret goes to the
-    process on its standard input, never on its command line. Stopped on exit."""
+def sim_process(scenario: Path, workdir: Path, *, token_name: str | None = None, token_value: str | None = None,
+                password: str | None = None, host: str = "127.0.0.1", startup: float = 30.0,
+                ) -> Iterator[FakePveProcess]:
+    """The plugin's simulated cluster (fakepve with the whole ``scenario``, serving the API viewer's schema as a
+    node does) in a process of its own on ``host``, logged in to with the API token ``root@pam!token_name`` or
+    ``root@pam`` and ``password`` (fakepve's command line has no API tokens, and loads only a scenario's guests).
+    Secrets go to the process on its standard input, never on its command line. Stopped on exit."""
     log = workdir / "sim.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.sim.process", str(scenario),
-                                    str(workdir), token_name], stdin=subprocess.PIPE, stdout=out,
+                                    str(workdir), token_name or "-", host], stdin=subprocess.PIPE, stdout=out,
                                    stderr=subprocess.STDOUT)
     try:
         assert process.stdin is not None
-        process.stdin.write(token_value.encode() + b"\n")
+        process.stdin.write(json.dumps({"token_value": token_value, "password": password}).encode() + b"\n")
         process.stdin.close()
         _, host, port, cafile = _wait_for(process, log, "listening ", startup, "the simulated cluster").split()[:4]
-        yield FakePveProcess(host, int(port), cafile, "", process)
+        yield FakePveProcess(host, int(port), cafile, password or "", process)
     finally:
         process.terminate()
         process.wait(10)
 
 
 def _serve(argv: list[str]) -> None:
-    """``python -m pytest_proxmox_mpc.sim.process SCENARIO WORKDIR TOKEN_NAME`` (the secret on stdin)."""
+    """``python -m pytest_proxmox_mpc.sim.process SCENARIO WORKDIR TOKEN_NAME|- HOST`` (secrets as JSON on stdin)."""
     import signal
 
     from ..config.secret import Secret
     from .cluster import SimCluster
 
-    scenario, workdir, token_name = argv
-    sim = SimCluster(Path(scenario), Path(workdir), token_name=token_name,
-                     token_value=Secret(sys.stdin.readline().strip()))
+    scenario, workdir, token_name, host = argv
+    secrets = json.loads(sys.stdin.readline())
+    given = {key: Secret(value) for key, value in secrets.items() if value}
+    sim = SimCluster(Path(scenario), Path(workdir), token_name=None if token_name == "-" else token_name,
+                     token_value=given.get("token_value"), password=given.get("password"), host=host)
     endpoint = sim.endpoint
     print(f"listening {endpoint.host} {endpoint.port} {endpoint.verify}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

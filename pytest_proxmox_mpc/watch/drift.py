@@ -9,12 +9,13 @@ Usage figures (CPU, memory, bytes used) change all the time and are not compared
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..cluster.inventory import GuestInfo, Inventory, PoolInfo
 
 GUEST_FIELDS = ("status", "node", "name", "template", "digest")
+TESTS_SHOWN = 5  # tests named in a change's line; the report's data holds them all
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,37 @@ class Change:
     what: str
     before: Any = None
     after: Any = None
+    keys: tuple[str, ...] = ()  # a config change: the keys whose values differ between the snapshots
+    protected: bool | None = None  # a guest: whether the exclusion list protects it (None: not known)
+    tests: tuple[str, ...] = ()  # the tests that ran between the two snapshots
 
     def line(self) -> str:
-        """``guest 105: status running -> stopped`` / ``guest 190: appeared (stopped on pve2)``"""
+        """``guest 105: status running -> stopped`` / ``guest 190: appeared (stopped on pve2)``, then what is
+        known of it: the config keys that differ, whether it is protected, the tests that could have done it."""
         if self.what in ("appeared", "vanished"):
             detail = self.after if self.what == "appeared" else self.before
-            return f"{self.kind} {self.id}: {self.what}" + (f" ({detail})" if detail else "")
-        return f"{self.kind} {self.id}: {self.what} {self.before!r} -> {self.after!r}"
+            text = f"{self.kind} {self.id}: {self.what}" + (f" ({detail})" if detail else "")
+        else:
+            text = f"{self.kind} {self.id}: {self.what} {self.before!r} -> {self.after!r}"
+        facts = [f"keys changed: {', '.join(self.keys)}"] if self.keys else []
+        if self.protected is not None:
+            facts.append("protected by the exclusion list" if self.protected else "not protected")
+        if self.tests:
+            more = len(self.tests) - TESTS_SHOWN
+            named = ", ".join(self.tests[:TESTS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+            facts.append(f"{len(self.tests)} test{'s' if len(self.tests) != 1 else ''} ran between the snapshots: "
+                         f"{named}")
+        return text + (f" [{'; '.join(facts)}]" if facts else "")
+
+    def with_context(self, protected: Container[int], tests: tuple[str, ...]) -> Change:
+        """This change with whether its guest is protected and the tests that ran between the snapshots."""
+        guest = self.kind == "guest" and self.id.isdigit()
+        return replace(self, protected=int(self.id) in protected if guest else None, tests=tests)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "what": self.what, "before": _plain(self.before),
-                "after": _plain(self.after), "line": self.line()}
+                "after": _plain(self.after), "keys": list(self.keys), "protected": self.protected,
+                "tests": list(self.tests), "line": self.line()}
 
 
 def _plain(value: Any) -> Any:
@@ -73,8 +94,17 @@ def _guest_changes(before: Mapping[int, GuestInfo], after: Mapping[int, GuestInf
             if name == "digest" and (was is None or now is None):  # not read (node offline): unknown, not changed
                 continue
             if was != now:
-                changes.append(Change("guest", str(vmid), "config digest" if name == "digest" else name, was, now))
+                keys = _differing_keys(old.config, new.config) if name == "digest" else ()
+                changes.append(Change("guest", str(vmid), "config digest" if name == "digest" else name, was, now,
+                                      keys=keys))
     return changes
+
+
+def _differing_keys(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The config keys added, removed or with another value (the digest itself aside); () when a config is unknown."""
+    if before is None or after is None:
+        return ()
+    return tuple(sorted(k for k in set(before) | set(after) if k != "digest" and before.get(k) != after.get(k)))
 
 
 def _pool_view(pool: PoolInfo, intended: Container[int]) -> dict[str, Any]:

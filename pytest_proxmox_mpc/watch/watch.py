@@ -39,6 +39,8 @@ class Watch:
         self.verdict: GateVerdict | None = None
         self.changes: list[Change] | None = None
         self.finished = False  # after the session's teardown the cluster may be gone: no more probes
+        # The tests of this process from the one whose setup took the first snapshot on, in the order they started.
+        self._first_test = max(len(run.tests_started) - 1, 0)
         try:
             with self.acting():
                 self.before = read_inventory(api, version=version)
@@ -131,7 +133,12 @@ class Watch:
             self.problem = "cannot read the final inventory snapshot: " + one_line(exc)
             self.save()
             return []
-        self.changes = unintended_changes(self.before, self.after, frozenset(intended))
+        tests = tuple(self.run.tests_started[self._first_test:])
+        exclusions = self.settings.exclusions  # as the guest was before, or (a new one) is now
+        seen = [*self.after.guests.values(), *self.before.guests.values()]
+        protected = self.protected | exclusions.resolve(guest.facts for guest in seen)
+        self.changes = [change.with_context(protected, tests)
+                        for change in unintended_changes(self.before, self.after, frozenset(intended))]
         self.save()
         return self.changes
 

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..cluster.inventory import DEFAULT_CONCURRENCY, GuestInfo, Inventory, StorageInfo, read_inventory
-from ..errors import StateDbError, SyncError, one_line
+from ..errors import StateDbError, SyncError, SyncReadError, one_line
 from .statedb.models import (
     Base,
     Container,
@@ -144,7 +144,7 @@ def sync_database(api_or_inventory: Any, db_path: StrPath, *, now: datetime | No
             inventory = read_inventory(api_or_inventory, networks=False, cluster_status=False, pools=False,
                                        concurrency=concurrency)
         except Exception as exc:
-            raise SyncError(f"sync of {path}: cannot read the cluster, nothing written: {one_line(exc)}") from exc
+            raise SyncReadError(f"sync of {path}: cannot read the cluster, nothing written: {one_line(exc)}") from exc
     read_seconds = time.perf_counter() - start
     engine: Engine | None = None
     try:

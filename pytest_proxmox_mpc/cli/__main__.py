@@ -1,0 +1,7 @@
+"""``python -m pytest_proxmox_mpc.cli``: the console command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""``pytest-proxmox-mpc sim [SCENARIO]``: the simulated cluster as a process, the console equivalent of the sim
+target. It serves the whole scenario (nodes, storages, pools, templates, guests; fakepve's own command line loads
+only the guests) and the API viewer's schema, as a node does, on a loopback address until SIGINT or SIGTERM, and
+prints the settings that point a run at it. fakepve (the ``sim`` extra) is imported only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..config.secret import Secret
+from ..files.private import write_private
+from ..proxy.relay import LOCALHOST, parse_listen
+from ..sim import simulator_installed
+from ..sim.scenario import packaged_scenarios, resolve_scenario
+from .common import EXIT_DONE, Commands, failure, stop_on_signals, usage
+
+TOKEN_FILE = "token"
+
+
+def add_parser(commands: Commands) -> argparse.ArgumentParser:
+    sim = commands.add_parser("sim", help="serve the simulated cluster (fakepve with a whole scenario) as a process",
+                              description="Serve the simulated cluster as a process until SIGINT or SIGTERM: "
+                              "fakepve with the whole scenario and the API viewer's schema, logged in to with the "
+                              "API token root@pam!NAME. Prints the settings (PVE_* variables) that point a run at "
+                              "it as a live cluster.")
+    sim.add_argument("scenario", nargs="?", default="homelab", metavar="SCENARIO",
+                     help=f"a packaged scenario ({', '.join(packaged_scenarios())}) or a scenario file (default "
+                     "homelab)")
+    sim.add_argument("--listen", default=f"{LOCALHOST}:0", metavar="HOST:PORT",
+                     help="loopback address to listen on (default: 127.0.0.1, any free port)")
+    sim.add_argument("--token-name", default="sim", metavar="NAME",
+                     help="the API token's name (default sim); its secret is PVE_TOKEN_VALUE if set, else made now "
+                     "and written to DIR/token")
+    sim.add_argument("--workdir", type=Path, metavar="DIR",
+                     help="where the certificate and the token file go (default: a new temporary directory, "
+                     "removed when it stops)")
+    return sim
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        host, port = parse_listen(args.listen)
+        scenario = resolve_scenario(args.scenario, Path.cwd())  # checked: ValueError names file and line
+    except ValueError as exc:
+        return usage(str(exc))
+    if not simulator_installed():
+        return usage("the simulated cluster needs fakepve, which is not installed: pip install "
+                     "'pytest-proxmox-mpc[sim]'")
+    from ..sim.cluster import SimCluster  # fakepve is imported only on this path
+
+    made = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="pytest-proxmox-mpc-sim-")) if made else args.workdir
+    token = Secret(os.environ.get("PVE_TOKEN_VALUE") or secrets.token_urlsafe(24))
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        sim = SimCluster(scenario, workdir, token_name=args.token_name, token_value=token, host=host, port=port)
+    except OSError as exc:  # the address is taken, the directory cannot be written
+        return failure(f"cannot serve on {args.listen}: {exc.strerror or exc}")
+    try:
+        token_file = workdir / TOKEN_FILE
+        write_private(token_file, token.reveal() + "\n")
+        endpoint = sim.endpoint
+        print(f"sim: https://{endpoint.netloc} (scenario {scenario})", flush=True)
+        print(f"ca: {endpoint.verify}", flush=True)
+        print(f"token: {endpoint.user}!{args.token_name} (its secret in {token_file})", flush=True)
+        print(f"export PVE_HOST={endpoint.netloc} PVE_CA_BUNDLE={endpoint.verify} PVE_TOKEN_NAME={args.token_name} "
+              f"PVE_TOKEN_VALUE_FILE={token_file}", flush=True)
+        with stop_on_signals() as stop:
+            while not stop.wait(1.0):
+                pass
+    finally:
+        sim.stop()
+        if made:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("stopped", flush=True)
+    return EXIT_DONE

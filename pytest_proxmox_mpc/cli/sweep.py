@@ -1,0 +1,75 @@
+"""``pytest-proxmox-mpc sweep``: remove the temporary guests earlier runs left on a live cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..cluster.client import connect_checked
+from ..cluster.schemasource import cache_dir_of, from_file, from_node
+from ..cluster.target import TargetSession
+from ..errors import SettingsError, TargetUnavailable
+from ..files.runfiles import RunFiles
+from ..guests.sweeper import sweep_cluster
+from ..safety.audit import new_run_id
+from ..safety.guard import Guard
+from ..safety.policy import ReadOnlyPolicy
+from ..safety.trail import AuditTrail
+from .common import CONNECTION, EXIT_DONE, EXIT_LEFT, Commands, add_settings, failure, settings_of, usage
+
+SETTINGS = (*CONNECTION, "exclusions", "temp_vmid_range", "sweep_age", "api_schema", "cassette_dir")
+
+
+def add_parser(commands: Commands) -> argparse.ArgumentParser:
+    sweep = commands.add_parser("sweep", help="remove temporary guests left behind by earlier runs",
+                                description="Remove the temporary guests earlier runs left on a live cluster: only "
+                                "guests in the temporary range that a run's ledger or tag names as the plugin's, "
+                                "never a protected one, never one of a run still in progress.")
+    sweep.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    sweep.add_argument("--rootdir", type=Path, default=Path.cwd(),
+                       help="the directory whose .pytest_proxmox_mpc holds the runs' ledgers (default: here)")
+    add_settings(sweep, SETTINGS)
+    return sweep
+
+
+def run(args: argparse.Namespace) -> int:
+    try:  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
+        settings = settings_of(args, args.rootdir, "the sweep command", pve_sweep=True)
+    except SettingsError as exc:
+        return usage(str(exc))
+    if settings.target != "live":
+        return usage("sweep works on a live cluster: give --pve-host (or PVE_HOST)")
+    files = RunFiles(args.rootdir, new_run_id(), settings.audit_log)
+    trail = AuditTrail(files.audit, files.run_id, "sweep")
+    session = TargetSession(settings, args.rootdir)
+    try:
+        readonly, version = connect_checked(session.endpoint, Guard(ReadOnlyPolicy(), trail))
+        if settings.api_schema is not None:
+            try:
+                schema, source = from_file(settings.api_schema)
+            except ValueError as exc:
+                return usage(f"setting pve_api_schema ({settings.sources['api_schema']}): {exc}")
+        else:
+            schema, source = from_node(session.endpoint, Guard(ReadOnlyPolicy(), trail, source="schema"), version,
+                                       cache_dir_of(settings.cassette_dir))
+        if schema is None:
+            print(source.describe(), file=sys.stderr)
+        plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,
+                                       schema=schema, ledger_dir=files.ledger_dir, max_age=settings.sweep_age,
+                                       trail=trail, dry_run=args.dry_run)
+    except TargetUnavailable as exc:
+        return failure(exc)
+    finally:
+        trail.close()
+    verb = "would remove" if args.dry_run else "removed"
+    for leftover in plan.remove:
+        if leftover not in failed:
+            print(f"{verb}: {leftover.line()}")
+    for leftover in plan.left_alone:
+        print(leftover.line())
+    for leftover, why in failed.items():
+        print(leftover.failure(why), file=sys.stderr)
+    print(f"{len(plan.remove) - len(failed)} {verb}, {len(plan.left_alone)} left alone, {len(failed)} failed "
+          f"(audit: {files.audit})")
+    return EXIT_LEFT if failed else EXIT_DONE
