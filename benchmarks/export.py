@@ -1,6 +1,6 @@
 """How long the reference IaC export takes for a large cluster: a synthetic 10,000-guest ``Inventory``.
 
-Run: python benchmarks/export.py [GUESTS] [ROUNDS]
+Run: python benchmarks/export.py [GUESTS] [ROUNDS] [--growth]   (--growth: also 100 and 1,000 guests)
 
 The inventory is built directly from ``GuestInfo`` objects with configs shaped like real PVE configs
 (VMs with one to three disks on different buses, one or two NICs, templates, containers with mount points,
@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from _stats import growth
 
 from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, NodeInfo
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
@@ -91,8 +93,9 @@ def median_seconds(job: Callable[[Path], object], rounds: int) -> float:
 
 
 def main(argv: list[str]) -> None:
-    guests = int(argv[1]) if len(argv) > 1 else 10_000
-    rounds = int(argv[2]) if len(argv) > 2 else 3
+    numbers = [int(arg) for arg in argv[1:] if arg.isdigit()]
+    guests = numbers[0] if numbers else 10_000
+    rounds = numbers[1] if len(numbers) > 1 else 3
     start = time.perf_counter()
     inventory = synthetic_inventory(guests)
     print(f"built {inventory.summary()} in {time.perf_counter() - start:.2f} s; median of {rounds} rounds:")
@@ -107,6 +110,11 @@ def main(argv: list[str]) -> None:
         print(f"  {provider:8} export_iac {full:6.2f} s   (terraform alone {terraform:6.2f} s, "
               f"of which rendering the guests' HCL {text:5.2f} s)")
     print(f"  ansible alone      {median_seconds(partial(export_ansible, inventory), rounds):6.2f} s")
+    if "--growth" in argv:
+        sizes = (100, 1_000, guests)
+        seconds = [median_seconds(partial(export_iac, synthetic_inventory(size), provider="bpg"), rounds)
+                   for size in sizes]
+        print("growth of export_iac (bpg), median of each; should stay linear or better: " + growth(sizes, seconds))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """What the safety proxy adds per request, and whether it holds up under concurrent clients.
 
-Run: python benchmarks/proxy.py [ROUNDS] [CLIENTS] [TOTAL]      (default 500 rounds, 8 clients, 2,000 requests)
+Run: python benchmarks/proxy.py [ROUNDS] [CLIENTS] [TOTAL] [--baseline=TREE]   (row P4 of issue 20; default 500
+     rounds, 8 clients, 2,000 requests; TREE: another source tree, e.g. the main branch's, whose proxy the same
+     clients drive in the same run, for the requests/s ratio)
 
 fakepve runs as a process of its own (``python -m fakepve``, homelab scenario, time scale 0), and so does the
 proxy (``pytest-proxmox-mpc proxy --phase 1`` with the cluster as a live target, its audit trail written as
@@ -9,14 +11,17 @@ in a real run), so neither competes with the measuring client for the GIL. In on
 - latency: ROUNDS GETs of ``/nodes/pve1/qemu/101/status/current`` straight to fakepve (a ticket login, one
   keep-alive session) and ROUNDS through the proxy (its API token, one keep-alive session), interleaved;
   compared as medians (the machine is shared and noisy, so a median of a difference means more than a mean);
-- concurrency: CLIENTS threads, each with its own keep-alive session, share TOTAL GETs through the proxy;
-  every answer must be a 200 with the right guest, and the audit must hold one line per request.
+- concurrency: CLIENTS threads, each with its own keep-alive ``http.client`` connection, share TOTAL GETs
+  through the proxy (and, with ``--baseline``, through the baseline tree's proxy too); every answer must be a
+  200 with the right guest, and the audit must hold one line per request.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -24,25 +29,30 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import requests
+from _stats import REPETITIONS, spread, verdict
 
 from pytest_proxmox_mpc.sim.process import FakePveProcess
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PASSWORD = "bench-password"
 PATH = "/api2/json/nodes/pve1/qemu/101/status/current"
 
 
 @contextmanager
-def proxy_process(server: FakePveProcess, workdir: Path) -> Iterator[dict[str, Any]]:
-    """``pytest-proxmox-mpc proxy`` in front of ``server``; yields its credentials file's content."""
+def proxy_process(server: FakePveProcess, workdir: Path, source: Path = ROOT) -> Iterator[dict[str, Any]]:
+    """``pytest-proxmox-mpc proxy`` (the package in the tree ``source``) in front of ``server``; yields its
+    credentials file's content."""
+    workdir.mkdir(parents=True, exist_ok=True)
     creds = workdir / "proxy.json"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PVE_")}, "PVE_PASSWORD": server.password}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PVE_")}, "PVE_PASSWORD": server.password,
+           "PYTHONPATH": str(source)}
     process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.cli", "proxy", "--phase", "1",
                                 "--pve-host", server.address, "--pve-ca-bundle", server.cafile,
                                 "--credentials-file", str(creds), "--rootdir", str(workdir)],
@@ -53,7 +63,7 @@ def proxy_process(server: FakePveProcess, workdir: Path) -> Iterator[dict[str, A
             line = process.stdout.readline()
             if not line:
                 raise RuntimeError("the proxy did not start: " + (process.stderr.read() if process.stderr else ""))
-        yield json.loads(creds.read_text())
+        yield {**json.loads(creds.read_text()), "pid": process.pid}
     finally:
         process.terminate()
         process.wait(30)
@@ -104,19 +114,29 @@ def latency(server: FakePveProcess, creds: dict[str, Any], rounds: int) -> tuple
 
 
 def concurrency(creds: dict[str, Any], clients: int, total: int) -> tuple[float, list[str]]:
-    """(seconds, errors) for ``total`` GETs shared by ``clients`` threads through the proxy."""
+    """(seconds, errors) for ``total`` GETs shared by ``clients`` threads through the proxy, each thread on a
+    keep-alive ``http.client`` connection of its own: light clients (a third of a ``requests`` GET's CPU), so
+    that the proxy, not the measuring process, is what is measured."""
     errors: list[str] = []
     share = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+    address = creds["url"].partition("://")[2].rstrip("/")
+    context = ssl.create_default_context(cafile=creds["cafile"])
 
     def client(count: int) -> None:
-        with proxied_session(creds) as proxied:
+        conn = http.client.HTTPSConnection(address, context=context, timeout=60)
+        try:
             for _ in range(count):
                 try:
-                    answer = proxied.get(creds["url"] + PATH)
-                    if answer.status_code != 200 or answer.json()["data"]["vmid"] != 101:
-                        errors.append(f"HTTP {answer.status_code}")
-                except requests.RequestException as exc:
+                    conn.request("GET", PATH, headers={"Authorization": creds["authorization"]})
+                    answer = conn.getresponse()
+                    body = answer.read()
+                    if answer.status != 200 or json.loads(body)["data"]["vmid"] != 101:
+                        errors.append(f"HTTP {answer.status}")
+                except (OSError, http.client.HTTPException) as exc:
                     errors.append(type(exc).__name__)
+                    conn.close()
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=client, args=(count,)) for count in share]
     start = time.perf_counter()
@@ -125,6 +145,19 @@ def concurrency(creds: dict[str, Any], clients: int, total: int) -> tuple[float,
     for thread in threads:
         thread.join()
     return time.perf_counter() - start, errors
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def driven(creds: dict[str, Any], clients: int, total: int) -> tuple[float, float, list[str]]:
+    """(requests/s, proxy CPU ms per request, errors) of one ``concurrency`` run."""
+    before = cpu_seconds(creds["pid"])
+    wall, errors = concurrency(creds, clients, total)
+    return total / wall, (cpu_seconds(creds["pid"]) - before) / total * 1000, errors
 
 
 def audit_lines(workdir: Path) -> int:
@@ -140,28 +173,49 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.2f} ms"
 
 
-def main(rounds: int, clients: int, total: int) -> int:
+def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
+    added, ratio, rates, base_rates, cpus, base_cpus = [], [], [], [], [], []
+    failures: list[str] = []
+    base_failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with start_fakepve(SCENARIO, workdir, password=PASSWORD) as server, proxy_process(server, workdir) as creds:
-            direct_s, proxied_s = latency(server, creds, rounds)
-            wall, errors = concurrency(creds, clients, total)
-        audited = audit_lines(workdir)
-    added = [p - d for d, p in zip(direct_s, proxied_s, strict=True)]
-    print(f"GET {PATH}, fakepve and the proxy as processes of their own")
-    print(f"latency, {rounds} rounds interleaved:     median            p95")
-    print(f"  direct to fakepve                  {ms(statistics.median(direct_s))}     {ms(p95(direct_s))}")
-    print(f"  through the proxy                  {ms(statistics.median(proxied_s))}     {ms(p95(proxied_s))}")
-    print(f"  added by the proxy                 {ms(statistics.median(added))}     (median of the per-round "
-          f"differences; difference of the medians: {ms(statistics.median(proxied_s) - statistics.median(direct_s))})")
-    print(f"concurrency: {clients} clients, {total} GETs through the proxy in {wall:.2f} s "
-          f"({total / wall:.0f} requests/s), {len(errors)} errors"
-          + (f" ({', '.join(sorted(set(errors)))})" if errors else ""))
-    expected = rounds + 20 + total
-    print(f"audit lines of proxied requests: {audited} (expected {expected})")
-    return 1 if errors or audited != expected else 0
+        with start_fakepve(SCENARIO, workdir, password=PASSWORD) as server, \
+                proxy_process(server, workdir / "ours") as creds, \
+                (proxy_process(server, workdir / "baseline", baseline) if baseline else nullcontext()) as base:
+            for _ in range(REPETITIONS):
+                direct_s, proxied_s = latency(server, creds, rounds)
+                diffs = [p - d for d, p in zip(direct_s, proxied_s, strict=True)]
+                added.append(statistics.median(diffs))
+                ratio.append(statistics.median(diffs) / statistics.median(direct_s))
+                rate, cpu, errors = driven(creds, clients, total)
+                rates.append(rate)
+                cpus.append(cpu)
+                failures.extend(errors)
+                if base is not None:  # the same clients against the baseline tree's proxy, in the same run
+                    rate, cpu, errors = driven(base, clients, total)
+                    base_rates.append(rate)
+                    base_cpus.append(cpu)
+                    base_failures.extend(errors)
+        audited = audit_lines(workdir / "ours")
+    print(f"P4: GET {PATH}; fakepve and the proxy as processes of their own; {REPETITIONS} repetitions of "
+          f"{rounds} interleaved latency rounds and {clients} clients x {total} requests (the machine is shared)")
+    print(f"  added by the proxy (median of per-round differences): {spread([a * 1000 for a in added])} ms")
+    print(f"  added / direct GET: {spread(ratio)} (goal <= 0.5: {verdict(statistics.median(ratio), 0.5)})")
+    print(f"  {clients} clients x {total} requests: {spread(rates, '{:.0f}')} requests/s, {len(failures)} errors"
+          + (f" ({', '.join(sorted(set(failures)))})" if failures else "")
+          + f"; the proxy's CPU per request {spread(cpus)} ms")
+    if base_rates:
+        gains = [ours / theirs for ours, theirs in zip(rates, base_rates, strict=True)]
+        print(f"  baseline proxy ({baseline}): {spread(base_rates, '{:.0f}')} requests/s; ours / baseline: "
+              f"{spread(gains)} (goal >= 2: {verdict(statistics.median(gains), 2, at_most=False)}); "
+              f"{len(base_failures)} errors; its CPU per request {spread(base_cpus)} ms, ours / its: "
+              f"{spread([o / b for o, b in zip(cpus, base_cpus, strict=True)])}")
+    expected = REPETITIONS * (rounds + 20 + total)
+    print(f"  audit lines of proxied requests: {audited} (expected {expected})")
+    return 1 if failures or audited != expected else 0
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:4]]
-    sys.exit(main(*(args + [500, 8, 2000][len(args):])))
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    given = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--baseline=")), None)
+    sys.exit(main(*(numbers + [500, 8, 2000][len(numbers):3]), Path(given) if given else None))

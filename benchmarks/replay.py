@@ -1,6 +1,6 @@
 """How fast replay is: the committed validation suite replayed, and a 10,000-guest /cluster/resources.
 
-Run: python benchmarks/replay.py
+Run: python benchmarks/replay.py [--lint]     (--lint: row P3 of issue 20 only)
 
 1. ``pytest validation --pve-target replay --pve-max-phase 4`` on the committed cassettes, against the
    same suite on the sim target (wall time of each, as pytest subprocesses, in one run).
@@ -19,16 +19,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from _stats import REPETITIONS, spread, verdict
+
 from pytest_proxmox_mpc.cluster.client import connect
 from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
 from pytest_proxmox_mpc.cluster.target import replay_endpoint
 from pytest_proxmox_mpc.config.secret import Secret
 from pytest_proxmox_mpc.recording.recorder import Recorder
 from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
+from pytest_proxmox_mpc.validators.ansible import run_ansible_lint
+from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 
 ROOT = Path(__file__).resolve().parent.parent
+SIM_SCENARIO = ROOT / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 GUESTS = 10_000
 
 
@@ -90,7 +96,49 @@ def replay_endpoint_for(workdir: Path) -> Endpoint:
     return endpoint
 
 
+def one_lint(workdir: Path) -> float:
+    """Seconds of one ``ansible-lint --offline`` run of the reference workspace's ``ansible/`` (the homelab
+    scenario exported, as the replayed suite builds it), with the options the suite's check uses."""
+    (workdir / "sim").mkdir()
+    sim = SimCluster(SIM_SCENARIO, workdir / "sim")
+    try:
+        inventory = read_inventory(connect(sim.endpoint, ReadOnlyPolicy()), networks=False)
+    finally:
+        sim.stop()
+    export_ansible(inventory, workdir / "ws")
+    start = time.perf_counter()
+    done = run_ansible_lint(workdir / "ws" / "ansible", workdir / "lint-home", "-f", "pep8")
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError("the reference workspace does not pass ansible-lint: " + done.stdout[-2000:])
+    return seconds
+
+
+def lint_rows() -> None:
+    """Row P3: the replayed suite, cold (an empty lint cache) and warm (the same cache again), against one
+    ansible-lint run; three repetitions, each measured in one go."""
+    suite = ["validation", "--pve-target", "replay", "--pve-max-phase", "4"]
+    lint_s, cold_s, warm_s = [], [], []
+    for _ in range(REPETITIONS):
+        with tempfile.TemporaryDirectory() as tmp:
+            lint_s.append(one_lint(Path(tmp)))
+            cache = f"--pve-lint-cache={Path(tmp) / 'lint-cache'}"
+            cold_s.append(wall([*suite, cache]))
+            warm_s.append(wall([*suite, cache]))
+    print(f"P3: pytest {' '.join(suite)} -p no:cacheprovider, {REPETITIONS} repetitions (the machine is shared)")
+    print(f"  one ansible-lint --offline run of the reference workspace: {spread(lint_s)} s")
+    print(f"  suite, cold lint cache:  {spread(cold_s)} s")
+    print(f"  suite, warm lint cache:  {spread(warm_s)} s")
+    cold = [c / one for c, one in zip(cold_s, lint_s, strict=True)]
+    warm = [w / one for w, one in zip(warm_s, lint_s, strict=True)]
+    print(f"  cold / one lint: {spread(cold)} (goal <= 3: {verdict(statistics.median(cold), 3)})")
+    print(f"  warm / one lint: {spread(warm)} (goal <= 1.5: {verdict(statistics.median(warm), 1.5)})")
+
+
 def main() -> None:
+    if "--lint" in sys.argv:
+        lint_rows()
+        return
     replay_s = wall(["validation", "--pve-target", "replay", "--pve-max-phase", "4"])
     sim_s = wall(["validation", "--pve-max-phase", "4"])
     print(f"validation suite, replayed from cassettes: {replay_s:6.2f} s")

@@ -1,23 +1,28 @@
-"""What the reference sync costs on a big cluster: ours against a naive one-request-per-guest sync.
+"""What the reference sync and a phase-1 run cost on a big cluster at network latency (rows P2, P2' of issue 20).
 
-Run: python benchmarks/sync.py [GUESTS]      (default 10,000 guests on 4 nodes, 80% VMs, 20% containers)
+Run: python benchmarks/sync.py [GUESTS] [--growth]   (default 10,000 guests on 4 nodes, 80% VMs, 20% containers)
 
-fakepve runs as a process of its own (``python -m fakepve``, time scale 0) so that its work does not compete
-with the client's for the GIL. Measured in one run, against the same cluster:
+fakepve runs as a process of its own (``python -m fakepve --latency 0.005``: every answer 5 ms late, as over a
+LAN) so that its work does not compete with the client's for the GIL. The client is the plugin's, as
+``pve_readonly`` (read-only guard, audit trail). In one run, three repetitions of:
 
-- ours, first sync into a new database: ``/cluster/resources`` and friends, then one config per guest read
-  8 at a time (``read_inventory``), then one transaction;
-- ours, second sync with nothing changed (writes nothing; the file is checked byte for byte);
-- naive: ``/nodes``, per node its qemu and lxc lists and storages, then per guest ``status/current`` and
-  ``config``, one request at a time, written with the same writer into another database. Both databases
-  are then compared: the same rows (bookkeeping and usage columns aside).
+- P2, ours: ``sync_database`` into a new database (``/cluster/resources`` and the storage lists, then the
+  guests' configs read in parallel, then one transaction), against a naive sync: ``/nodes``, per node its qemu
+  and lxc lists and storages, then one config GET per guest, one request at a time, written with the same
+  writer into another database; both databases must hold the same rows (bookkeeping and usage aside);
+- P2', the two full snapshots a phase-1 run's watch takes (before and after, every config), against one sync;
+
+then once ``pytest validation --pve-max-phase 1`` against the cluster as a live target (wall time and peak
+RSS). ``--growth`` repeats the sync and the phase-1 run at 100 and 1,000 guests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,14 +31,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _stats import REPETITIONS, growth, peak_rss_mb, spread, verdict
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, NodeInfo, StorageInfo, StorageUsage, split_list
+from pytest_proxmox_mpc.cluster.client import connect_checked
+from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.cluster.inventory import (
+    GuestInfo,
+    Inventory,
+    NodeInfo,
+    StorageInfo,
+    StorageUsage,
+    read_inventory,
+    split_list,
+)
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
+from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
 from pytest_proxmox_mpc.workspace.sync import BOOKKEEPING, VOLATILE, sync_database, sync_inventory
 
 NODES = ("pve1", "pve2", "pve3", "pve4")
 PASSWORD = "bench-password"
+LATENCY = 0.005  # seconds added to every answer: a LAN's round trip
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def scenario(path: Path, guests: int) -> None:
@@ -53,11 +75,12 @@ def scenario(path: Path, guests: int) -> None:
 
 
 @contextmanager
-def fakepve_process(workdir: Path, guests: int) -> Iterator[Any]:
-    """``python -m fakepve`` on 127.0.0.1 serving the scenario; yields a plain proxmoxer client."""
+def fakepve_process(workdir: Path, guests: int) -> Iterator[tuple[Any, Any]]:
+    """``python -m fakepve --latency LATENCY`` on 127.0.0.1 serving the scenario; yields it and a plain client."""
     scenario(workdir / "big.json", guests)
-    with start_fakepve(workdir / "big.json", workdir, password=PASSWORD, startup=120) as server:
-        yield ProxmoxAPI(server.address, user="root@pam", password=PASSWORD, verify_ssl=server.cafile, timeout=60)
+    with start_fakepve(workdir / "big.json", workdir, password=PASSWORD, startup=120, latency=LATENCY) as server:
+        yield server, ProxmoxAPI(server.address, user="root@pam", password=PASSWORD, verify_ssl=server.cafile,
+                                 timeout=60)
 
 
 def _int(value: Any) -> int | None:
@@ -65,7 +88,8 @@ def _int(value: Any) -> int | None:
 
 
 def naive_inventory(api: Any) -> Inventory:
-    """The cluster read the naive way: lists per node, then status/current and config per guest, sequentially."""
+    """The cluster read the naive way, one request at a time: ``/nodes``, per node its qemu and lxc lists
+    (which carry each guest's status and sizes) and storages, then one config GET per guest."""
     count = 0
 
     def get(path: str) -> Any:
@@ -84,17 +108,15 @@ def naive_inventory(api: Any) -> Inventory:
         for kind in ("qemu", "lxc"):
             for listed in get(f"nodes/{node}/{kind}"):
                 vmid = int(listed["vmid"])
-                status = get(f"nodes/{node}/{kind}/{vmid}/status/current")
                 config = dict(get(f"nodes/{node}/{kind}/{vmid}/config"))
                 digest = config.pop("digest", None)
-                ha = status.get("ha") or {}
                 guests[vmid] = GuestInfo(
-                    vmid=vmid, kind=kind, node=node, name=status.get("name"), status=status["status"],
-                    template=bool(status.get("template")), lock=status.get("lock") or None,
-                    hastate=ha.get("state") if ha.get("managed") else None, vcpus=_int(status.get("cpus")),
-                    maxmem=_int(status.get("maxmem")), maxdisk=_int(status.get("maxdisk")), cpu=status.get("cpu"),
-                    mem=_int(status.get("mem")), disk=_int(status.get("disk")), netin=_int(status.get("netin")),
-                    netout=_int(status.get("netout")), uptime=_int(status.get("uptime")), digest=digest,
+                    vmid=vmid, kind=kind, node=node, name=listed.get("name"), status=listed["status"],
+                    template=bool(listed.get("template")), lock=listed.get("lock") or None, hastate=None,
+                    vcpus=_int(listed.get("cpus")), maxmem=_int(listed.get("maxmem")),
+                    maxdisk=_int(listed.get("maxdisk")), cpu=listed.get("cpu"), mem=_int(listed.get("mem")),
+                    disk=_int(listed.get("disk")), netin=_int(listed.get("netin")),
+                    netout=_int(listed.get("netout")), uptime=_int(listed.get("uptime")), digest=digest,
                     config=config)
         for row in get(f"nodes/{node}/storage"):
             usage.setdefault(row["storage"], {})[node] = StorageUsage(
@@ -123,39 +145,91 @@ def compared_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def main(guests: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, fakepve_process(Path(tmp), guests) as api:
+def phase1_run(server: Any, workdir: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of ``pytest validation --pve-max-phase 1`` against ``server`` as a live target:
+    the watch's two full snapshots and the phase-1 tests."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PVE_")}, "PVE_PASSWORD": PASSWORD}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "validation", "--pve-max-phase", "1", "-q",
+                           "-p", "no:cacheprovider", "--pve-host", server.address, f"--pve-ca-bundle={server.cafile}",
+                           f"--pve-audit-log={workdir / 'phase1-audit.jsonl'}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError("the phase-1 run failed:\n" + done.stdout[-3000:] + done.stderr[-2000:])
+    return wall, peak_rss_mb(children=True)
+
+
+def ours(api: Any, db: Path) -> Any:
+    db.unlink(missing_ok=True)
+    return sync_database(api, db)
+
+
+def measure(guests: int, full: bool) -> dict[str, Any]:
+    """One cluster of ``guests`` at LATENCY: our sync (and, when ``full``, every row of the table) in one run."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, fakepve_process(Path(tmp), guests) as (server, _):
+        trail = AuditTrail(Path(tmp) / "audit.jsonl", "bench")
+        endpoint = Endpoint(host=server.host, port=server.port, user="root@pam", password=Secret(PASSWORD),
+                            verify=server.cafile, timeout=60)
+        api, version = connect_checked(endpoint, Guard(ReadOnlyPolicy(), trail))  # as pve_readonly
         ours_db, naive_db = Path(tmp) / "ours" / "state.db", Path(tmp) / "naive" / "state.db"
-        first = sync_database(api, ours_db)
-        before = ours_db.read_bytes()
-        second = sync_database(api, ours_db)
-        unchanged = ours_db.read_bytes() == before
-        start = time.perf_counter()
-        naive_inv = naive_inventory(api)
-        naive_read = time.perf_counter() - start
-        naive = sync_inventory(naive_inv, naive_db)
-        naive_total = time.perf_counter() - start
-        same = compared_rows(ours_db) == compared_rows(naive_db)
-        resources = []
-        for _ in range(3):  # the one answer that carries every guest: the floor of any sync of this cluster
-            start = time.perf_counter()
-            api.cluster.resources.get()
-            resources.append(time.perf_counter() - start)
-    print(f"cluster: {guests} guests on {len(NODES)} nodes (fakepve process, time scale 0)")
-    print(f"one GET /cluster/resources ({guests + len(NODES)}+ rows): {statistics.median(resources):.2f} s "
-          "(median of 3)")
-    print(f"{'sync':<32}{'requests':>10}{'read s':>10}{'total s':>10}{'rows/snapshots':>18}")
-    print(f"{'ours, first (new database)':<32}{first.requests:>10}{first.read_seconds:>10.2f}"
-          f"{first.duration:>10.2f}{first.discovered:>18}")
-    print(f"{'ours, second (no change)':<32}{second.requests:>10}{second.read_seconds:>10.2f}"
-          f"{second.duration:>10.2f}{sum(second.totals.values()):>18}")
-    print(f"{'naive, one request per guest':<32}{naive_inv.requests:>10}{naive_read:>10.2f}"
-          f"{naive_total:>10.2f}{naive.discovered:>18}")
-    print(f"requests naive / ours: {naive_inv.requests / first.requests:.2f}; "
-          f"time naive / ours: {naive_total / first.duration:.2f}")
-    print(f"second sync left the file byte-for-byte unchanged: {unchanged}; "
-          f"ours and naive wrote the same rows: {same}")
+        syncs, naives, snapshots = [], [], []
+        for _ in range(REPETITIONS if full else 1):
+            result = ours(api, ours_db)
+            syncs.append(result)
+            if full:
+                start = time.perf_counter()
+                naive_inv = naive_inventory(api)
+                naive_db.unlink(missing_ok=True)
+                sync_inventory(naive_inv, naive_db)
+                naives.append((time.perf_counter() - start, naive_inv.requests))
+                start = time.perf_counter()
+                with trail.acting_as("watch"):  # the watch's before and after snapshots, as a phase-1 run takes them
+                    read_inventory(api, version=version)
+                    read_inventory(api, version=version)
+                snapshots.append(time.perf_counter() - start)
+        out["syncs"] = syncs
+        if full:
+            before = ours_db.read_bytes()
+            out["unchanged"] = not sync_database(api, ours_db).wrote and ours_db.read_bytes() == before
+            out["same"] = compared_rows(ours_db) == compared_rows(naive_db)
+            out["naives"], out["snapshots"] = naives, snapshots
+        trail.close()
+        out["phase1"] = phase1_run(server, Path(tmp))
+    return out
+
+
+def main(guests: int, sizes: tuple[int, ...]) -> None:
+    largest = measure(guests, full=True)
+    syncs, naives, snaps = largest["syncs"], largest["naives"], largest["snapshots"]
+    sync_s = [r.duration for r in syncs]
+    lists = syncs[0].requests - guests
+    print(f"cluster: {guests} guests on {len(NODES)} nodes; fakepve process, every answer {LATENCY * 1000:g} ms late "
+          f"(--latency {LATENCY}); {REPETITIONS} repetitions; the machine is shared: read the ratios")
+    reads = spread([r.read_seconds for r in syncs])
+    print(f"P2  ours (parallel config reads): {spread(sync_s)} s (reading {reads} s), {syncs[0].requests} requests "
+          f"(list data in {lists}, goal <= nodes+3 = {len(NODES) + 3}: {verdict(lists, len(NODES) + 3)})")
+    print(f"    naive (one config GET per guest, sequential): {spread([n for n, _ in naives])} s, "
+          f"{naives[0][1]} requests")
+    ratios = [n / s for (n, _), s in zip(naives, sync_s, strict=True)]
+    print(f"    naive / ours: {spread(ratios)} (goal >= 6: {verdict(statistics.median(ratios), 6, at_most=False)}); "
+          f"same rows: {largest['same']}; a second sync left the file byte for byte: {largest['unchanged']}")
+    snap_ratios = [t / s for t, s in zip(snaps, sync_s, strict=True)]
+    print(f"P2' the two full snapshots of a phase-1 run: {spread(snaps)} s; / one parallel sync: "
+          f"{spread(snap_ratios)} (goal <= 2: {verdict(statistics.median(snap_ratios), 2)})")
+    wall, rss = largest["phase1"]
+    print(f"    pytest validation --pve-max-phase 1 on this cluster: {wall:.1f} s, peak RSS {rss:.0f} MB "
+          f"(goal <= 250 MB: {verdict(rss, 250)})")
+    if sizes:
+        runs = {size: measure(size, full=False) for size in sizes if size != guests}
+        runs[guests] = largest
+        order = sorted(runs)
+        print("growth (ours; should stay linear or better):")
+        print("  sync:    " + growth(order, [statistics.median([r.duration for r in runs[n]["syncs"]]) for n in order]))
+        print("  phase 1: " + growth(order, [runs[n]["phase1"][0] for n in order]) + " (pytest start-up included)")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    count = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10_000
+    main(count, (100, 1_000, count) if "--growth" in sys.argv else ())

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
     from .proxy.auth import ProxyAccess, ProxyCredentials
     from .proxy.relay import SafetyProxy, open_proxy
+    from .proxy.toolguests import cluster_vmids
     from .recording.layout import Recording
     from .report.criteria import CRITERIA, LATENCY_BUDGET_MS
     from .safety.audit import new_run_id
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from .safety.lookup import ClusterLookup
     from .safety.policy import LOGIN_PATH, ApiRequest, Decision, PhasePolicy, Policy, ReadOnlyPolicy
     from .safety.trail import AuditTrail, AuditView
-    from .stash import workspace_checks
+    from .stash import settings_of, workspace_checks
     from .sut.driver import ToolDriver
     from .sut.profile import Profile, load_profile
     from .sut.snapshot import WorkspaceSnapshot
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {  # name -> the module that defines it (imported on first use: importing the package is cheap)
     "ABORT_EXIT_CODE": ".safety.incident",
+    "cluster_vmids": ".proxy.toolguests",
     "ApiRequest": ".safety.policy",
     "ApiSchema": ".cluster.apischema",
     "AuditTrail": ".safety.trail",
@@ -140,6 +142,7 @@ _EXPORTS = {  # name -> the module that defines it (imported on first use: impor
     "UnsupportedClient": ".errors",
     "VmidAllocator": ".guests.factory",
     "Workspace": ".workspace.builder",
+    "settings_of": ".stash",
     "workspace_checks": ".stash",
     "WorkspaceCheck": ".validators",
     "WorkspaceSnapshot": ".sut.snapshot",
@@ -231,6 +234,7 @@ __all__ = [
     "WorkspaceCheck",
     "WorkspaceSnapshot",
     "__version__",
+    "cluster_vmids",
     "connect",
     "connect_checked",
     "derive",
@@ -244,6 +248,7 @@ __all__ = [
     "police",
     "read_inventory",
     "resolve",
+    "settings_of",
     "sync_database",
     "sync_inventory",
     "workspace_checks",

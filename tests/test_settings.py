@@ -83,6 +83,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "mpc_console": (("bin/proxmox-mpc", "bin/proxmox-mpc"), ("mpc", "mpc")),
         "mpc_cli": (("npx tsx src/cli/index.ts", "npx tsx src/cli/index.ts"), ("mpc-cli", "mpc-cli")),
         "mpc_profile": ((str(profile), load_profile(profile)), ("proxmox-mpc", load_profile(PACKAGED_PROFILE))),
+        "lint_cache": (("off", None), (str(tmp_path / "lint"), tmp_path / "lint")),
     }[name]
 
 
@@ -266,3 +267,11 @@ def test_broken_scenario_names_file_and_line(tmp_path: Path) -> None:
     duplicate.write_text('{"guests": [{"vmid": 100, "name": "a"}, {"vmid": 100, "name": "b"}]}')
     with pytest.raises(SettingsError, match=r"dup.json: guests\[1\]: vmid 100 is used twice"):
         resolve(sources(tmp_path, options={"pve_sim_scenario": str(duplicate)}))
+
+
+def test_the_lint_cache_is_kept_at_the_rootdir_unless_turned_off_or_moved(tmp_path: Path) -> None:
+    assert resolve(sources(tmp_path)).lint_cache == tmp_path / ".pytest_proxmox_mpc" / "lint-cache"
+    assert resolve(sources(tmp_path, options={"pve_lint_cache": False})).lint_cache is None  # --no-pve-lint-cache
+    assert resolve(sources(tmp_path, env={"PVE_LINT_CACHE": "off"})).lint_cache is None
+    moved = resolve(sources(tmp_path, options={"pve_lint_cache": "~/lint"}))
+    assert moved.lint_cache == Path("~/lint").expanduser() and moved.sources["lint_cache"] != "default"

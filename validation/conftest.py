@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, Target, workspace_checks
-from pytest_proxmox_mpc.safety.exclusions import ExclusionList
+from pytest_proxmox_mpc import ExclusionList, Inventory, Target, workspace_checks
 from pytest_proxmox_mpc.validators import CheckContext
-from pytest_proxmox_mpc.watch.gates import protected_guests
+from pytest_proxmox_mpc.validators.ansible import LINT_OUTCOMES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -23,10 +23,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory,
-                  pve_exclusions: ExclusionList) -> CheckContext:
-    """A scratch directory for one check, the run's own credentials (which no generated file may hold) and the
-    guests the run's exclusion list protects (which no playbook may change)."""
-    protected = frozenset(guest.vmid for guest in protected_guests(pve_inventory, pve_exclusions, ()))
+def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory, pve_exclusions: ExclusionList,
+                  pve_lint_cache: Path) -> CheckContext:
+    """A scratch directory for one check, the run's own credentials (which no generated file may hold), the
+    guests the run's exclusion list protects (which no playbook may change) and where ansible-lint results are
+    kept by content (``--pve-lint-cache``)."""
+    protected = pve_exclusions.resolve(guest.facts for guest in pve_inventory.guests.values())
     return CheckContext(scratch=tmp_path, secrets=tuple(secret.reveal() for secret in pve_target.credentials),
-                        protected=protected)
+                        protected=protected, lint_cache=pve_lint_cache)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran or cached."""
+    seen = len(LINT_OUTCOMES)
+    try:
+        return (yield)
+    finally:
+        for outcome in LINT_OUTCOMES[seen:]:
+            item.user_properties.append(("ansible-lint", "cached" if outcome.cached else "ran"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line: how many ansible-lint results were linted afresh and how many came from the cache."""
+    counts = {"ran": 0, "cached": 0}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) == "call":
+                for name, value in getattr(report, "user_properties", ()):
+                    if name == "ansible-lint" and value in counts:
+                        counts[value] += 1
+    if any(counts.values()):
+        terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted, {counts['cached']} cached result(s) "
+                                    "(kept by content in --pve-lint-cache)")

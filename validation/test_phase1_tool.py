@@ -12,7 +12,7 @@ import re
 import pytest
 import yaml
 
-from pytest_proxmox_mpc.sut.driver import ToolDriver
+from pytest_proxmox_mpc import ToolDriver
 
 from .toolsteps import ran, run_other_steps, started
 

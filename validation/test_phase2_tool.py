@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import read_inventory, workspace_checks
-from pytest_proxmox_mpc.proxy.toolguests import cluster_vmids
-from pytest_proxmox_mpc.stash import settings_of
-from pytest_proxmox_mpc.sut.driver import ToolDriver
+from pytest_proxmox_mpc import ToolDriver, cluster_vmids, read_inventory, settings_of, workspace_checks
 from pytest_proxmox_mpc.validators import CheckContext, describe
 
 from .toolsteps import declared, ran, run_other_steps, started, synced, tail

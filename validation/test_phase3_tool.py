@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.proxy.toolguests import cluster_vmids
-from pytest_proxmox_mpc.sut.driver import ToolDriver
+from pytest_proxmox_mpc import ToolDriver, cluster_vmids
 from pytest_proxmox_mpc.validators import check_snapshots, describe
 
 from .toolsteps import declared_number, ran, run_other_steps, started, synced, tail

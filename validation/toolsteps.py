@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.sut.driver import ToolDriver
-from pytest_proxmox_mpc.sut.transcript import StepRun
+from pytest_proxmox_mpc import StepRun, ToolDriver
 from pytest_proxmox_mpc.validators import RESOURCE_TYPES, parse_terraform, resource_values, terraform_resources
 
 # The steps the phase tests give a meaning to; any other step of the profile runs in test_the_profiles_other_steps.

@@ -16,7 +16,8 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.backends.https import ProxmoxHTTPAuth
 from requests.auth import AuthBase
 
-__all__ = ["ProxmoxAPI", "TicketAuth", "auth_of", "backend_name", "session_of", "set_auth", "with_new_session"]
+__all__ = ["ProxmoxAPI", "TicketAuth", "auth_of", "backend_name", "base_url_of", "session_of", "set_auth",
+           "with_new_session"]
 
 
 class TicketAuth(ProxmoxHTTPAuth):  # type: ignore[misc]
@@ -48,6 +49,11 @@ def session_of(api: Any) -> requests.Session | None:
 
 def backend_name(api: Any) -> str:
     return str(getattr(api, "_backend_name", "https"))
+
+
+def base_url_of(api: Any) -> str:
+    """The URL a proxmoxer API (or resource) sends to: ``https://host:port/api2/json`` for the API itself."""
+    return str(api._store["base_url"])
 
 
 def set_auth(api: Any, auth: AuthBase) -> None:

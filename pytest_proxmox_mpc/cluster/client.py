@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
+from requests.utils import get_environ_proxies
 
 from ..errors import TargetUnavailable
 from ..safety.guard import Guard, as_guard, police, police_session
@@ -60,9 +61,12 @@ def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
     api = ProxmoxAPI(endpoint.netloc, user=endpoint.user, backend="https", verify_ssl=endpoint.verify,
                      timeout=endpoint.timeout, token_name=endpoint.token_name or "unused", token_value=token)
     police(api, guard)
+    session = _proxmoxer.session_of(api)
+    assert session is not None  # police() refuses a client without one
+    pin_environment(session, endpoint)
     if not endpoint.token_name:
         assert endpoint.password is not None
-        login = police_session(requests.Session(), guard)
+        login = police_session(pin_environment(requests.Session(), endpoint), guard)
         try:
             auth = _PolicedTicketAuth(login, endpoint, endpoint.password.reveal())
         except AuthenticationError:
@@ -76,7 +80,25 @@ def connect(endpoint: Endpoint, policy: Policy | Guard) -> Any:
 
 def derive(api: Any, guard: Policy | Guard) -> Any:
     """A second client sharing ``api``'s login but with a session (and so a guard) of its own."""
-    return police(_proxmoxer.with_new_session(api), guard)
+    clone = police(_proxmoxer.with_new_session(api), guard)
+    first = _proxmoxer.session_of(api)
+    second = _proxmoxer.session_of(clone)
+    if first is not None and second is not None:
+        second.trust_env, second.proxies, second.verify = first.trust_env, dict(first.proxies), first.verify
+    return clone
+
+
+def pin_environment(session: requests.Session, endpoint: Endpoint) -> requests.Session:
+    """Settle once what ``requests`` would look up in the environment on every request (two scans of
+    ``os.environ`` per request, a third of a keep-alive GET's CPU): the proxy for ``endpoint`` (``HTTPS_PROXY``,
+    ``ALL_PROXY``, spared by ``NO_PROXY``, as requests reads them) and TLS verification, which is the
+    endpoint's alone (``--pve-ca-bundle``, ``--no-pve-verify-ssl``): ``REQUESTS_CA_BUNDLE`` and
+    ``CURL_CA_BUNDLE`` no longer replace it. Proxy variables set after this are not seen."""
+    proxies = get_environ_proxies(endpoint.base_url)  # {} when NO_PROXY spares the host
+    session.trust_env = False
+    session.proxies = {scheme: url for scheme, url in proxies.items() if scheme != "no"}
+    session.verify = endpoint.verify
+    return session
 
 
 def not_pve(base_url: str, what: str) -> str:

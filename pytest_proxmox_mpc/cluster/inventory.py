@@ -4,21 +4,22 @@ One model for the gates, the validation suite and the workspace builders. It is 
 as the API allows: ``/cluster/resources`` answers for every node and guest at once; ``/cluster/status``,
 ``/storage`` and ``/pools`` once each; per online node its networks and storage usage (which
 ``/cluster/resources`` does not carry reliably); per guest only its config, for the config digest,
-cores, disks and network devices, read with bounded concurrency. Nothing here imports pytest.
+cores, disks and network devices, read with bounded, adaptive concurrency (``bulkread``). Nothing here
+imports pytest.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..safety.exclusions import GuestFacts, split_tags
+from .bulkread import MAX_IN_FLIGHT, read_many
 
 GUEST_TYPES = ("qemu", "lxc")
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = MAX_IN_FLIGHT
 
 
 def api_int(value: Any) -> int | None:
@@ -203,19 +204,27 @@ class _Counting:
         self.count = 0
 
     def get(self, path: str, **params: Any) -> Any:
-        self.count += 1  # under the GIL; an off-by-one under contention would only blur a figure
+        self.counted()
         return self.api(path).get(**params)
 
+    def counted(self) -> None:
+        self.count += 1  # under the GIL; an off-by-one under contention would only blur a figure
 
-def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = True,
+
+def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = True, cluster_status: bool = True,
+                   pools: bool = True, version: str | None = None,
                    concurrency: int = DEFAULT_CONCURRENCY) -> Inventory:
     """Read the cluster through ``api`` (a read-only client will do).
 
-    ``guest_configs=False`` and ``networks=False`` give the light snapshot the gates use after every test.
+    ``guest_configs=False`` and ``networks=False`` give the light snapshot the gates use after every test;
+    ``cluster_status=False`` (no cluster name, quorate assumed) and ``pools=False`` (no pools) spare requests
+    whose answers a caller does not use, and a ``version`` already known spares ``GET /version``. Guest configs
+    are read at most ``concurrency`` at a time (see ``bulkread``).
     """
     calls = _Counting(api)
-    version = (calls.get("version") or {}).get("version")
-    status_rows = calls.get("cluster/status") or []
+    if version is None:
+        version = (calls.get("version") or {}).get("version")
+    status_rows = (calls.get("cluster/status") or []) if cluster_status else []
     cluster = next((row for row in status_rows if row.get("type") == "cluster"), None)
     rows = calls.get("cluster/resources") or []
     nodes = {str(row["node"]): _node(row) for row in rows if row.get("type") == "node" and row.get("node")}
@@ -231,7 +240,7 @@ def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = Tru
                 avail=api_int(row.get("avail")) or 0, active=api_flag(row.get("active")))
     storages = {str(row["storage"]): _storage(row, usage.get(str(row["storage"]), {}))
                 for row in calls.get("storage") or []}
-    pools = _pools(calls.get("pools") or [], guests.values(), storage_pools)
+    pool_rows = (calls.get("pools") or []) if pools else []
     nets = {node: tuple(_network(row) for row in calls.get(f"nodes/{node}/network") or [])
             for node in online} if networks else {}
     if guest_configs:
@@ -239,7 +248,8 @@ def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = Tru
     return Inventory(version=version, cluster_name=cluster.get("name") if cluster else None,
                      quorate=api_flag(cluster.get("quorate")) if cluster else True,  # a lone node has no quorum entry
                      nodes=nodes, guests=dict(sorted(guests.items())), storages=dict(sorted(storages.items())),
-                     pools=pools, networks=nets, taken_at=time.time(), requests=calls.count)
+                     pools=_pools(pool_rows, guests.values(), storage_pools), networks=nets, taken_at=time.time(),
+                     requests=calls.count)
 
 
 def _node(row: Mapping[str, Any]) -> NodeInfo:
@@ -292,15 +302,15 @@ def _network(row: Mapping[str, Any]) -> NetworkInfo:
 
 def _with_configs(calls: _Counting, guests: Mapping[int, GuestInfo], online: list[str],
                   concurrency: int) -> dict[int, GuestInfo]:
-    """Each guest with its config and digest, read ``concurrency`` at a time (guests on offline nodes as they are)."""
+    """Each guest with its config and digest, read ``concurrency`` at most at a time (guests on offline nodes as
+    they are)."""
     readable = [guest for guest in guests.values() if guest.node in online]
-
-    def read(guest: GuestInfo) -> GuestInfo:
-        config = dict(calls.get(f"nodes/{guest.node}/{guest.kind}/{guest.vmid}/config") or {})
+    answers = read_many(calls.api, [f"nodes/{guest.node}/{guest.kind}/{guest.vmid}/config" for guest in readable],
+                        limit=concurrency, on_request=calls.counted)
+    read_ones = {}
+    for guest, answer in zip(readable, answers, strict=True):
+        config = dict(answer or {})
         digest = config.pop("digest", None)
-        return replace(guest, config=config, digest=str(digest) if digest else None)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pve-inventory") as pool:
-        read_ones = {guest.vmid: guest for guest in pool.map(read, readable)}
+        read_ones[guest.vmid] = replace(guest, config=config, digest=str(digest) if digest else None)
     return {vmid: read_ones.get(vmid, guest) for vmid, guest in guests.items()}
 

@@ -19,6 +19,7 @@ from .parsing import (
     choice,
     duration,
     fraction,
+    optional_dir,
     optional_text,
     parse_bool,
     parse_host,
@@ -63,6 +64,7 @@ class Option:
     kind: str = "string"
     metavar: str = "VALUE"
     aliases: tuple[str, ...] = ()  # older spellings of the flags, still accepted
+    negatable: bool = False  # a valued setting that its --no- flag turns off (its parser then gets False)
     shown_default: str | None = None  # the default as the help shows it, when str(default) would not do
 
     @property
@@ -79,7 +81,7 @@ class Option:
 
     @property
     def negative_flag(self) -> str | None:
-        return "--no-" + self.flag[2:] if self.kind == "bool" else None
+        return "--no-" + self.flag[2:] if self.kind == "bool" or self.negatable else None
 
     def default_text(self) -> str:
         if self.shown_default is not None:
@@ -173,6 +175,11 @@ OPTIONS: tuple[Option, ...] = (
            "abort the run after this many consecutive connection failures", positive_int, 3, metavar="N"),
     Option("report", "--pve-report", "PVE_REPORT", "write the run report to PATH.json and PATH.md (a .json or .md "
            "suffix is dropped first)", report_path, kind="path", metavar="PATH"),
+    Option("lint_cache", "--pve-lint-cache", "PVE_LINT_CACHE", "where ansible-lint results are kept across runs, "
+           "by the content linted, ansible-lint's version and its config; --no-pve-lint-cache (or off) lints afresh "
+           "in each run (one lint per distinct content still)", optional_dir,
+           Derived(lambda s: Path(s["rootdir"]) / ".pytest_proxmox_mpc" / "lint-cache",
+                   ".pytest_proxmox_mpc/lint-cache/ at the rootdir"), kind="path", metavar="DIR", negatable=True),
     Option("mpc_workspace", "--mpc-workspace", "MPC_WORKSPACE", "validate this existing Proxmox-MPC workspace (a copy "
            "of it; the original is never changed) instead of building one with the reference builder", as_path,
            kind="path", metavar="DIR"),
@@ -212,7 +219,10 @@ def add_flags(add: Callable[..., Any], names: frozenset[str] | None = None) -> N
     for opt in OPTIONS:
         if names is not None and opt.name not in names:
             continue
-        if opt.negative_flag:
+        if opt.negative_flag and opt.kind != "bool":
+            add(opt.flag, dest=opt.dest, default=None, metavar=opt.metavar, help=opt.full_help())
+            add(opt.negative_flag, action="store_const", const=False, dest=opt.dest, help=f"turn {opt.flag} off")
+        elif opt.negative_flag:
             add(opt.flag, action="store_const", const=True, dest=opt.dest, default=None, help=opt.full_help())
             add(opt.negative_flag, *opt.aliases, action="store_const", const=False, dest=opt.dest,
                 help=f"turn {opt.flag} off")

@@ -146,6 +146,13 @@ def as_path(raw: Any) -> Path:
     return Path(str(raw).strip()).expanduser()
 
 
+def optional_dir(raw: Any) -> Path | None:
+    """A directory path, or None for ``off`` (``--no-`` flag: False; also no, none, false, 0)."""
+    if raw is False or str(raw).strip().lower() in ("off", "no", "none", "false", "0"):
+        return None
+    return as_path(raw)
+
+
 def schema_path(raw: Any) -> Path | None:
     """``auto`` (None: the target's own schema) or the path of a PVE API schema file."""
     return None if str(raw).strip().lower() == "auto" else as_path(raw)

@@ -73,6 +73,7 @@ class Settings:
     backup_max_age: float
     max_connection_failures: int
     report: Path | None  # the report's path without suffix: PATH.json and PATH.md
+    lint_cache: Path | None  # ansible-lint results across runs; None: only within the run
     mpc_workspace: Path | None  # an existing workspace to validate (a copy of it)
     mpc_command: str | None  # a command that builds the workspace
     mpc_console: str | None  # the system under test's console, driven through a pseudo-terminal

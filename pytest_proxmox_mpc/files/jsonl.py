@@ -38,7 +38,11 @@ class JsonlFile:
 
     def append(self, line: str) -> None:
         """Append ``line`` (one line of JSON, no newline) whole."""
-        data = (line + "\n").encode("utf-8")
+        self.append_lines([line])
+
+    def append_lines(self, lines: list[str]) -> None:
+        """Append ``lines`` (each one line of JSON, no newline) whole, in one write."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         # flock belongs to the open file description, which threads share, so threads take a lock of their own.
         with self._lock:
             if self._fd is None:

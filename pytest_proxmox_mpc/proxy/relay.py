@@ -4,9 +4,9 @@ Proxmox-MPC (Node.js), Terraform providers and Ansible modules send their own HT
 the plugin's Python client. Pointed at the proxy instead of the cluster, they get the same protection:
 
 - the tool authenticates with credentials made for this proxy alone (``proxyauth``); the proxy authenticates
-  upstream with the real ones, through one keep-alive ``requests.Session`` (the login of a ``client.connect``
-  client, shared and never repeated per request), which the tool never sees;
-- every request passes that session's ``guard.PolicedAdapter``: the same ``PhasePolicy`` as the in-process
+  upstream with the real ones (the login of a ``client.connect`` client, shared and never repeated per
+  request) on keep-alive connections (see ``Upstream``), which the tool never sees;
+- every request passes the guard (``Guard.admit`` and ``settle``): the same ``PhasePolicy`` as the in-process
   client of the proxy's phase, the run's audit trail (lines marked ``"source": "proxy"``), ledger and
   recorder. A refused request never leaves; the tool gets PVE's error shape, status 403, with
   ``errors.policy`` = ``"<rule>: <reason>"``;
@@ -37,7 +37,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from ..cluster._proxmoxer import auth_of
-from ..cluster.client import describe_failure
+from ..cluster.client import describe_failure, pin_environment
+from ..cluster.direct import DirectChannel, RawAnswer, plain_route
 from ..cluster.endpoint import Endpoint
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..safety.guard import Guard, police_session
@@ -75,11 +76,15 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class Upstream:
-    """The cluster behind the proxy: one keep-alive session, policed by ``guard``, authenticating with ``auth``
-    (a ``client.connect`` client's: an API token, or the ticket of its login, renewed as proxmoxer does).
+    """The cluster behind the proxy, policed by ``guard``, authenticating with ``auth`` (a ``client.connect``
+    client's: an API token, or the ticket of its login, renewed as proxmoxer does).
 
-    Shared by the proxy's threads: urllib3's pool and the cookie jar lock themselves, the guard's trail,
-    ledger and recorder lock their own state, and the policy keeps none between decisions.
+    Requests go out on a ``DirectChannel`` (``http.client`` keep-alive connections, one per proxy thread at a
+    time, the guard called directly: a fraction of ``requests``' cost per request), or, while a recorder
+    records or plays (it works through ``requests``) or an HTTP proxy is configured, through one keep-alive
+    ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: the channel's
+    pool and urllib3's lock themselves, the guard's trail, ledger and recorder lock their own state, and the
+    policy keeps none between decisions.
     """
 
     def __init__(self, endpoint: Endpoint, auth: AuthBase, guard: Guard) -> None:
@@ -87,19 +92,27 @@ class Upstream:
         self.origin = f"https://{endpoint.netloc}"
         self.guard = guard
         self.auth = auth
-        self.session = requests.Session()
+        self.session = pin_environment(requests.Session(), endpoint)
         self.session.auth = auth
         self.session.mount("https://", HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE))
         police_session(self.session, guard)
+        self.channel = (DirectChannel(endpoint.netloc, auth, guard, endpoint.verify, endpoint.timeout, POOL_SIZE)
+                        if plain_route(guard, self.session) else None)
 
-    def send(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> requests.Response:
+    def send(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> RawAnswer:
         """Send ``method target`` (path and query as the tool sent them) upstream through the guard."""
+        if self.channel is not None and self.guard.recorder is None:
+            return self.channel.send(method, target, headers, body)
         cookies = getattr(self.auth, "get_cookies", None)  # a ticket login's cookie; a token needs none
-        return self.session.request(method, self.origin + target, data=body or None, headers=dict(headers),
-                                    cookies=cookies() if cookies else None, verify=self.endpoint.verify,
-                                    timeout=self.endpoint.timeout, allow_redirects=False)
+        response = self.session.request(method, self.origin + target, data=body or None, headers=dict(headers),
+                                        cookies=cookies() if cookies else None, verify=self.endpoint.verify,
+                                        timeout=self.endpoint.timeout, allow_redirects=False)
+        return RawAnswer(response.status_code, response.reason or "", list(response.headers.items()),
+                         response.content)
 
     def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
         self.session.close()
 
 
@@ -209,7 +222,7 @@ class SafetyProxy:
 
     def _is_free(self, vmid: int) -> bool:
         """Whether the cluster has no guest ``vmid`` (PVE's own answer to ``/cluster/nextid?vmid=N``)."""
-        return self.upstream.send("GET", f"/api2/json/cluster/nextid?vmid={vmid}", {}, b"").status_code == 200
+        return self.upstream.send("GET", f"/api2/json/cluster/nextid?vmid={vmid}", {}, b"").status == 200
 
     def _nextid(self, asked: str | None) -> Answer:
         """``/cluster/nextid`` in phases 3-4: a free VMID of the temporary range, never a production one."""
@@ -253,14 +266,14 @@ class SafetyProxy:
         return Answer(200, "OK", [("Content-Type", "application/json;charset=UTF-8")],
                       json.dumps({"data": data}).encode())
 
-    def _relay(self, response: requests.Response) -> Answer:
-        headers = [(name, value) for name, value in response.headers.items() if name.lower() not in NOT_RETURNED]
-        body = response.content
+    def _relay(self, response: RawAnswer) -> Answer:
+        headers = [(name, value) for name, value in response.headers if name.lower() not in NOT_RETURNED]
+        body = response.body
         if self.upstream.guard.recorder is not None:  # answer what the cassette keeps, so replay is identical
             from ..recording.recorder import scrub_body  # vcrpy only for a run that records or replays
 
             body = scrub_body(body)
-        return Answer(response.status_code, response.reason or "", headers, body)
+        return Answer(response.status, response.reason or "", headers, body)
 
     def stop(self) -> None:
         """Stop listening, close the tools' connections and the upstream session."""

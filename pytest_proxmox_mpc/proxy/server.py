@@ -16,11 +16,12 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ..cluster.direct import RawAnswer
 from .tls import make_certificate, server_context
 
 LOG = logging.getLogger("pytest_proxmox_mpc.proxy")
@@ -30,13 +31,8 @@ HANDSHAKE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(RawAnswer):
     """What the proxy sends back: status, reason phrase, headers (without Content-Length) and body."""
-
-    status: int
-    reason: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
 
 
 Exchange = Callable[[str, str, Mapping[str, str], bytes], Answer]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +27,21 @@ def _utcnow() -> datetime:
 def now_iso() -> str:
     """The current UTC time, ISO-8601 with milliseconds: ``2026-11-24T10:00:00.123Z``."""
     return _utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text: one strftime a second
+
+
+def iso_of(epoch: float) -> str:
+    """``epoch`` (seconds) as ``now_iso`` writes it, milliseconds truncated as ``isoformat`` does; the audit
+    trail's clock, a tenth of ``now_iso``'s cost."""
+    global _second
+    whole, micro = divmod(round(epoch * 1_000_000), 1_000_000)  # to the microsecond first, as datetime does
+    seen, text = _second
+    if seen != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)  # one assignment: threads see the old pair or the new one
+    return f"{text}.{micro // 1000:03d}Z"
 
 
 def new_run_id() -> str:
@@ -80,6 +96,7 @@ class AuditRecord:
 
 _FIELD_NAMES = tuple(f.name for f in fields(AuditRecord))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # made once: dumps() would build one per line
+encode_json = _ENCODER.encode
 
 
 class AuditLog(JsonlFile):

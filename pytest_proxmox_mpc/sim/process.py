@@ -43,9 +43,11 @@ def free_port(host: str) -> int:
 
 @contextmanager
 def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str = "127.0.0.1",
-                    startup: float = 30.0) -> Iterator[FakePveProcess]:
+                    startup: float = 30.0, latency: float = 0.0) -> Iterator[FakePveProcess]:
     """``python -m fakepve SCENARIO --time-scale 0`` on ``host`` with a certificate made in ``workdir``;
-    ``RuntimeError`` with its log if it does not listen within ``startup`` seconds. Stopped on exit."""
+    ``RuntimeError`` with its log if it does not listen within ``startup`` seconds. Stopped on exit. With
+    ``latency`` (seconds), every answer waits that long, as over a network (fakepve then runs at time scale 1,
+    since it scales its latency too: its tasks then take their simulated time)."""
     from fakepve.certs import make_cert
 
     port = free_port(host)
@@ -53,7 +55,8 @@ def fakepve_process(scenario: Path, workdir: Path, *, password: str, host: str =
     log = workdir / "fakepve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fakepve", str(scenario), "--time-scale", "0", "--host", host,
+            [sys.executable, "-m", "fakepve", str(scenario), "--time-scale", "1" if latency else "0",
+             *(["--latency", str(latency)] if latency else []), "--host", host,
              "--port", str(port), "--password", password, "--cert", certfile, "--key", keyfile],
             stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -169,12 +170,19 @@ def run_ansible_lint(project: Path, home: Path, *options: str,
 
 
 def lint_key(project: Path, options: tuple[str, ...]) -> str:
-    """What an ansible-lint result depends on: every file of ``project`` (path and content), the options, and the
-    versions of ansible-lint and ansible-core."""
-    digest = hashlib.sha256(repr((options, _version("ansible-lint"), _version("ansible-core"))).encode())
+    """What an ansible-lint result depends on: every file of ``project``, path and content (the playbooks, vars,
+    roles; its config, ``.ansible-lint`` and ``ansible.cfg``; and the inventory, which ansible-lint lints as
+    YAML and its syntax checks load through ``ansible.cfg``), the options, the versions of ansible-lint and
+    ansible-core, and the ``ANSIBLE_*`` environment the syntax checks see (their own home and temp aside)."""
+    environment = sorted((name, value) for name, value in os.environ.items()
+                         if name.startswith("ANSIBLE_") and name not in _OWN_ENV)
+    digest = hashlib.sha256(repr((options, _version("ansible-lint"), _version("ansible-core"), environment)).encode())
     for path in sorted(p for p in project.rglob("*") if p.is_file() and not _is_lint_cache(p.relative_to(project))):
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+_OWN_ENV = frozenset({"ANSIBLE_HOME", "ANSIBLE_LOCAL_TEMP"})  # set per lint by run_ansible_lint
 
 
 def _is_lint_cache(relative: Path) -> bool:
@@ -188,25 +196,39 @@ def _version(package: str) -> str:
         return "none"
 
 
+@dataclass(frozen=True)
+class LintOutcome:
+    """One ``lint_ansible`` call: the project, whether the result was a kept one (``cached``), its file."""
+
+    project: Path
+    cached: bool
+    kept: Path | None
+
+
+LINT_OUTCOMES: list[LintOutcome] = []
+"""This process's ``lint_ansible`` calls in order, so a suite can say which results were cached."""
+
+
 def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> list[Finding]:
     """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
     ``home``; one finding per violation it reports. With ``cache`` (a directory), a result is kept under the
-    project's ``lint_key`` and reused for the same content, options and versions; such findings say so."""
+    project's ``lint_key`` and reused for the same content, options, versions and config; such findings say so
+    (and ``LINT_OUTCOMES`` records every call, cached or not)."""
     options = ("-f", "pep8")
     key = lint_key(ansible_dir, options) if cache is not None else None
     kept = cache / f"{key}.json" if cache is not None and key is not None else None
-    cached = kept is not None and kept.is_file()
-    if cached:
-        assert kept is not None
-        returncode, stdout, stderr = json.loads(kept.read_text(encoding="utf-8"))
-    else:
+    result = _kept_result(kept)
+    cached = result is not None
+    if result is None:
         done = run_ansible_lint(ansible_dir, home, *options)
-        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+        result = done.returncode, done.stdout, done.stderr
         if kept is not None:
             kept.parent.mkdir(parents=True, exist_ok=True)
-            temporary = kept.with_suffix(f".{os.getpid()}.tmp")  # several workers may lint the same content
-            temporary.write_text(json.dumps([returncode, stdout, stderr]), encoding="utf-8")
+            temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # workers may race
+            temporary.write_text(json.dumps(list(result)), encoding="utf-8")
             os.replace(temporary, kept)
+    LINT_OUTCOMES.append(LintOutcome(ansible_dir, cached, kept))
+    returncode, stdout, stderr = result
     if returncode == 0:
         return []
     suffix = " (cached result)" if cached else ""
@@ -216,3 +238,14 @@ def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> li
         return [Finding(CHECK, "ansible/", "ansible-lint", note=f"exited with {returncode}: {tail}{suffix}")]
     return [Finding(CHECK, f"ansible/{line.split(':', 1)[0]}", "ansible-lint",
                     note=line.split(":", 1)[1].strip() + suffix) for line in violations]
+
+
+def _kept_result(kept: Path | None) -> tuple[int, str, str] | None:
+    """A kept (returncode, stdout, stderr), or None when there is none (or it is unreadable: lint again)."""
+    if kept is None or not kept.is_file():
+        return None
+    try:
+        returncode, stdout, stderr = json.loads(kept.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return None
+    return int(returncode), str(stdout), str(stderr)

@@ -43,7 +43,7 @@ class Watch:
         self._first_test = max(len(run.tests_started) - 1, 0)
         try:
             with self.acting():
-                self.before = read_inventory(api)
+                self.before = read_inventory(api, version=version)
         except Exception as exc:  # the gates fail closed on it; phase 1 tests still run and report
             self.problem = "cannot read the first inventory snapshot: " + one_line(exc)
         self.save()
@@ -128,7 +128,7 @@ class Watch:
             return []
         try:
             with self.acting():
-                self.after = read_inventory(self.api)
+                self.after = read_inventory(self.api, version=self.version)
         except Exception as exc:
             self.problem = "cannot read the final inventory snapshot: " + one_line(exc)
             self.save()

@@ -71,3 +71,15 @@ def _run_users_command(request: pytest.FixtureRequest, settings: Any, directory:
 def _record(run: Any, workspace: Workspace) -> None:
     """Keep how the workspace was made for the run report."""
     run.files.write_worker_file("workspace", run.worker, workspace.to_dict())
+
+
+@pytest.fixture(scope="session")
+def pve_lint_cache(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where workspace checks keep ansible-lint results by content (``CheckContext.lint_cache``): the
+    ``--pve-lint-cache`` directory, kept across runs; with ``--no-pve-lint-cache`` one of this run's own,
+    shared by its xdist workers, so the same content is still linted once per run."""
+    configured = pytestconfig.stash[RUN_KEY].settings.lint_cache
+    if configured is not None:
+        return Path(configured)
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if hasattr(pytestconfig, "workerinput") else base) / "lint-cache"

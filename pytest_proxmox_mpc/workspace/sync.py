@@ -1,6 +1,7 @@
 """The reference sync: the cluster written into a Proxmox-MPC ``.proxmox/state.db`` (see statedb.py).
 
-The cluster is read first, with ``read_inventory`` (no node networks: 5 + nodes + guests requests);
+The cluster is read first, with ``read_inventory`` (without node networks, ``/cluster/status`` and ``/pools``,
+whose answers the database has no place for: 3 + nodes + guests requests);
 only then is the database written, in one ``BEGIN IMMEDIATE`` transaction: rows of new resources inserted,
 changed rows updated, rows of vanished resources deleted (guests before nodes), one ``state_snapshots`` row per
 changed resource (``discovered`` for every resource of the first sync into an empty database, one without
@@ -140,7 +141,8 @@ def sync_database(api_or_inventory: Any, db_path: StrPath, *, now: datetime | No
         inventory = api_or_inventory
     else:
         try:
-            inventory = read_inventory(api_or_inventory, networks=False, concurrency=concurrency)
+            inventory = read_inventory(api_or_inventory, networks=False, cluster_status=False, pools=False,
+                                       concurrency=concurrency)
         except Exception as exc:
             raise SyncReadError(f"sync of {path}: cannot read the cluster, nothing written: {one_line(exc)}") from exc
     read_seconds = time.perf_counter() - start
