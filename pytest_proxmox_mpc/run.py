@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .cluster.apischema import ApiSchema
 from .cluster.client import derive, read_permissions
 from .cluster.endpoint import Endpoint
-from .cluster.schemasource import SchemaSource, cache_dir_of, from_cache, from_fakepve, from_file, from_node
+from .cluster.schemasource import SchemaSource, cache_dir_of, from_cache, from_fakepve, from_node, from_setting
 from .config.options import DEFAULT_TEMP_RANGE
 from .config.settings import Settings
 from .errors import SettingsError
@@ -65,10 +65,7 @@ class Run:
         files = RunFiles(rootdir, run_id, settings.audit_log)
         schema, schema_source = None, None
         if settings.needs_schema and settings.api_schema is not None:
-            try:
-                schema, schema_source = from_file(settings.api_schema)
-            except ValueError as exc:
-                raise SettingsError(f"setting pve_api_schema ({settings.sources['api_schema']}): {exc}") from None
+            schema, schema_source = from_setting(settings.api_schema, settings.sources["api_schema"])
         elif settings.needs_schema and settings.target == "sim":
             schema, schema_source = from_fakepve()
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
@@ -103,8 +100,7 @@ class Run:
                 self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
             lines.append(self.schema_source.describe())
         elif settings.target == "live":
-            who = f"{endpoint.user}!{endpoint.token_name}" if endpoint.token_name else endpoint.user
-            warning = readonly_problem(who, *read_permissions(api))
+            warning = readonly_problem(endpoint.login_id, *read_permissions(api))
             if warning and settings.require_readonly_credentials:
                 raise SettingsError(f"setting pve_require_readonly_credentials "
                                     f"({settings.sources['require_readonly_credentials']}): {warning}")

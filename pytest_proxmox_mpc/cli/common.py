@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 from ..config.options import OPTIONS, add_flags
 from ..config.settings import RawSources, Settings, resolve
+from ..proxy.relay import LOCALHOST
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # what add_subparsers returns
 EXIT_DONE, EXIT_LEFT, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_WORKSPACE = 0, 1, 2, 3, 4
@@ -30,6 +31,12 @@ EXIT_CODES = {
 # The settings every subcommand that talks to a cluster takes: where it is, how to log in, the audit trail.
 CONNECTION = ("host", "target", "user", "token_name", "verify_ssl", "ca_bundle", "timeout", "audit_log")
 NEGATIVE_VALUE = re.compile(r"^-\d")  # -1h, -5: argparse would read it as a flag, not as the value
+
+
+def add_listen(parser: argparse.ArgumentParser) -> None:
+    """``--listen HOST:PORT``: the loopback address a serving subcommand listens on (``proxy``, ``sim``)."""
+    parser.add_argument("--listen", default=f"{LOCALHOST}:0", metavar="HOST:PORT",
+                        help="loopback address to listen on (default: 127.0.0.1, any free port)")
 
 
 def add_settings(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:

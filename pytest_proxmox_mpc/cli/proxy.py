@@ -24,7 +24,7 @@ from ..config.settings import Settings
 from ..errors import CassetteError, SettingsError, TargetUnavailable, one_line
 from ..files.private import write_private
 from ..guests.destroy import Timeouts
-from ..proxy.relay import LOCALHOST, PROXY_CASSETTES, SafetyProxy, open_proxy, parse_listen, with_hint
+from ..proxy.relay import PROXY_CASSETTES, SafetyProxy, open_proxy, parse_listen, with_hint
 from ..proxy.toolguests import summary_line
 from ..recording.layout import cassette_name
 from ..run import Run
@@ -37,6 +37,7 @@ from .common import (
     EXIT_DONE,
     EXIT_LEFT,
     Commands,
+    add_listen,
     add_settings,
     failure,
     settings_of,
@@ -54,8 +55,7 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
                                 description="Serve the safety proxy until SIGINT or SIGTERM: a loopback HTTPS "
                                 "endpoint with credentials of its own that polices another process's API requests "
                                 "with the policy of --phase, audits and (with --pve-record-mode) records them.")
-    proxy.add_argument("--listen", default=f"{LOCALHOST}:0", metavar="HOST:PORT",
-                       help="loopback address to listen on (default: 127.0.0.1, any free port)")
+    add_listen(proxy)
     proxy.add_argument("--phase", type=int, choices=(1, 2, 3, 4), default=1,
                        help="the phase whose policy every request passes (default 1: read-only)")
     proxy.add_argument("--credentials-file", type=Path, required=True, metavar="PATH",

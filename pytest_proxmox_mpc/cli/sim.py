@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ..config.secret import Secret
 from ..files.private import write_private
-from ..proxy.relay import LOCALHOST, parse_listen
+from ..proxy.relay import parse_listen
 from ..sim import simulator_installed
 from ..sim.scenario import packaged_scenarios, resolve_scenario
-from .common import EXIT_DONE, Commands, failure, stop_on_signals, usage
+from .common import EXIT_DONE, Commands, add_listen, failure, stop_on_signals, usage
 
 TOKEN_FILE = "token"
 
@@ -32,8 +32,7 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
     sim.add_argument("scenario", nargs="?", default="homelab", metavar="SCENARIO",
                      help=f"a packaged scenario ({', '.join(packaged_scenarios())}) or a scenario file (default "
                      "homelab)")
-    sim.add_argument("--listen", default=f"{LOCALHOST}:0", metavar="HOST:PORT",
-                     help="loopback address to listen on (default: 127.0.0.1, any free port)")
+    add_listen(sim)
     sim.add_argument("--token-name", default="sim", metavar="NAME",
                      help="the API token's name (default sim); its secret is PVE_TOKEN_VALUE if set, else made now "
                      "and written to DIR/token")
@@ -46,6 +45,9 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
+    except ValueError as exc:
+        return usage(f"--listen {exc}")
+    try:
         scenario = resolve_scenario(args.scenario, Path.cwd())  # checked: ValueError names file and line
     except ValueError as exc:
         return usage(str(exc))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..cluster.client import connect_checked
-from ..cluster.schemasource import from_file, from_node
+from ..cluster.schemasource import from_node, from_setting
 from ..cluster.target import TargetSession
 from ..errors import SettingsError, TargetUnavailable
 from ..files.runfiles import RunFiles
@@ -36,7 +36,8 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     try:  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
         settings = settings_of(args, args.rootdir, "the sweep command", pve_sweep=True)
-    except SettingsError as exc:
+        given = from_setting(settings.api_schema, settings.sources["api_schema"]) if settings.api_schema else None
+    except SettingsError as exc:  # a bad setting, or a schema file that is none: before anything is sent
         return usage(str(exc))
     if settings.target != "live":
         return usage("sweep works on a live cluster: give --pve-host (or PVE_HOST)")
@@ -45,13 +46,8 @@ def run(args: argparse.Namespace) -> int:
     session = TargetSession(settings, args.rootdir)
     try:
         readonly, version = connect_checked(session.endpoint, Guard(ReadOnlyPolicy(), trail))
-        if settings.api_schema is not None:
-            try:
-                schema, source = from_file(settings.api_schema)
-            except ValueError as exc:
-                return usage(f"setting pve_api_schema ({settings.sources['api_schema']}): {exc}")
-        else:
-            schema, source = from_node(session.endpoint, Guard(ReadOnlyPolicy(), trail, source="schema"), version)
+        schema, source = given or from_node(session.endpoint, Guard(ReadOnlyPolicy(), trail, source="schema"),
+                                            version)
         if schema is None:
             print(source.describe(), file=sys.stderr)
         plan, failed = sweep_cluster(readonly, exclusions=settings.exclusions, temp_range=settings.temp_vmid_range,

@@ -125,7 +125,7 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
         answer = api.version.get()
     except ResourceException as exc:
         if exc.status_code == 401:
-            who = f"API token {endpoint.user}!{endpoint.token_name}" if endpoint.token_name else endpoint.user
+            who = f"API token {endpoint.login_id}" if endpoint.token_name else endpoint.login_id
             raise TargetUnavailable(f"{endpoint.base_url} refused {who}: authentication failure") from None
         if exc.status_code in (404, 501):
             raise TargetUnavailable(not_pve(endpoint.base_url, f"GET /version got HTTP {exc.status_code}")) from None

@@ -28,6 +28,11 @@ class Endpoint:
         return f"{host}:{self.port}"
 
     @property
+    def login_id(self) -> str:
+        """Who logs in: ``USER@REALM!TOKEN`` for an API token, else ``USER@REALM``."""
+        return f"{self.user}!{self.token_name}" if self.token_name else self.user
+
+    @property
     def base_url(self) -> str:
         """The API root, https://host:port/api2/json."""
         return f"https://{self.netloc}/api2/json"

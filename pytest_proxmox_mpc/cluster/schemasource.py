@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from ..errors import SettingsError
 from ..recording.layout import SESSION_DIR
 from ..safety.guard import Guard, police_session
 from .apischema import ApiSchema, fakepve_schema_file
@@ -69,6 +70,14 @@ def from_file(path: Path) -> Resolved:
     schema = ApiSchema.from_file(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return schema, SchemaSource("file", str(path), sha256=digest, paths=len(schema))
+
+
+def from_setting(path: Path, origin: str) -> Resolved:
+    """The schema file the setting names (``origin``: where it was set); ``SettingsError`` if it is none."""
+    try:
+        return from_file(path)
+    except ValueError as exc:
+        raise SettingsError(f"setting pve_api_schema ({origin}): {exc}") from None
 
 
 def from_fakepve() -> Resolved:

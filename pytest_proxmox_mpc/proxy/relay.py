@@ -70,8 +70,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     if host == "localhost":
         return LOCALHOST, int(port)
     if not is_loopback_host(host):
-        raise ValueError(f"{text!r} is not a loopback address: the safety proxy listens on 127.0.0.1, ::1 or "
-                         "localhost only")
+        raise ValueError(f"{text!r} is not a loopback address: only 127.0.0.1, ::1 or localhost are listened on")
     return host, int(port)
 
 

@@ -20,7 +20,7 @@ from ..run import Run
 from ..safety.incident import Abort
 from ..safety.ledger import read_events
 from .drift import Change, unintended_changes
-from .gates import GateResult, GateVerdict, check_gates, usage_problems
+from .gates import GateResult, GateVerdict, check_gates, protected_guests, usage_problems
 
 PROBE_BACKOFF = (0.2, 0.5, 1.0, 2.0)  # seconds between connectivity probes after a failure
 GATES_CASSETTE = f"{SESSION_DIR}/_pve_gates"
@@ -134,9 +134,8 @@ class Watch:
             self.save()
             return []
         tests = tuple(self.run.tests_started[self._first_test:])
-        exclusions = self.settings.exclusions  # as the guest was before, or (a new one) is now
-        seen = [*self.after.guests.values(), *self.before.guests.values()]
-        protected = self.protected | exclusions.resolve(guest.facts for guest in seen)
+        protected = {guest.vmid for snapshot in (self.before, self.after)  # as it was, or (a new one) is now
+                     for guest in protected_guests(snapshot, self.settings.exclusions, self.protected)}
         self.changes = [change.with_context(protected, tests)
                         for change in unintended_changes(self.before, self.after, frozenset(intended))]
         self.save()
