@@ -76,12 +76,14 @@ UNRELATED_PLUGINS = "-p no:hypothesispytest -p no:benchmark -p no:fakepve"
 
 
 @pytest.fixture(autouse=True)
-def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch, lint_cache: Path) -> None:
     """Inner pytest runs share os.environ: the developer's own PVE_* settings must not leak into them, and the
-    plugins they do not use stay out of them."""
+    plugins they do not use stay out of them. They keep ansible-lint results in this run's shared cache, so
+    the same workspace content is linted once per test run however many inner runs check it."""
     for name in list(os.environ):
         if name.startswith("PVE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("PVE_LINT_CACHE", str(lint_cache))
     monkeypatch.setenv("PYTEST_ADDOPTS", (os.environ.get("PYTEST_ADDOPTS", "") + " " + UNRELATED_PLUGINS).strip())
 
 @pytest.fixture

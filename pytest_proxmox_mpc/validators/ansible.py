@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..cluster.inventory import GuestInfo, Inventory
+from ..files.lock import exclusively
 from .findings import Finding
 from .terraform import GIB, cluster_cores, cluster_memory_mib
 
@@ -217,16 +219,17 @@ def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> li
     options = ("-f", "pep8")
     key = lint_key(ansible_dir, options) if cache is not None else None
     kept = cache / f"{key}.json" if cache is not None and key is not None else None
-    result = _kept_result(kept)
-    cached = result is not None
-    if result is None:
-        done = run_ansible_lint(ansible_dir, home, *options)
-        result = done.returncode, done.stdout, done.stderr
-        if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # workers may race
-            temporary.write_text(json.dumps(list(result)), encoding="utf-8")
-            os.replace(temporary, kept)
+    # Workers that lint the same content at once take turns: the second reads what the first kept.
+    with exclusively(kept.with_suffix(".lock")) if kept is not None else nullcontext():
+        result = _kept_result(kept)
+        cached = result is not None
+        if result is None:
+            done = run_ansible_lint(ansible_dir, home, *options)
+            result = done.returncode, done.stdout, done.stderr
+            if kept is not None:
+                temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+                temporary.write_text(json.dumps(list(result)), encoding="utf-8")
+                os.replace(temporary, kept)  # a reader without the lock (an older version) sees it whole
     LINT_OUTCOMES.append(LintOutcome(ansible_dir, cached, kept))
     returncode, stdout, stderr = result
     if returncode == 0:
