@@ -81,10 +81,9 @@ def start_from(pytester: pytest.Pytester, recorded: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly")
-    recorded.assert_outcomes(passed=4)
+def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester,
+                                                               recorded_suite: Path) -> None:
+    start_from(pytester, recorded_suite)
     names = [str(p.relative_to(pytester.path)) for p in cassettes(pytester.path)]
     # test_state sends nothing, so it needs no cassette; the refused request is not in any. The watch's
     # snapshots (first when the session connects, second at its end) and the gates before the first write
