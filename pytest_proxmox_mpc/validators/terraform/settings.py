@@ -65,6 +65,14 @@ def number(key: str, default: int | None = None, option: str | None = None) -> R
     return read
 
 
+def volume_storage(key: str) -> Read:
+    """The storage of a volume (``local-lvm`` of ``rootfs: local-lvm:vm-200-disk-0,size=8G``)."""
+    def read(guest: GuestInfo, config: Config) -> tuple[tuple[Any, ...], bool]:
+        volume = props(config.get(key))[0]
+        return ((volume.split(":", 1)[0],) if ":" in volume else ("",)), ":" in volume
+    return read
+
+
 def tags(guest: GuestInfo, config: Config) -> tuple[tuple[Any, ...], bool]:
     return (tuple(sorted({t.lower() for t in re.split(r"[;,\s]+", str(config.get("tags") or "")) if t})),), \
         bool(config.get("tags"))
@@ -122,6 +130,9 @@ ROWS: dict[str, tuple[Setting, ...]] = {
         Setting("ostype", "str", text("ostype", "unmanaged"), declared_only=True),
         Setting("template", "bool", flag("template"), declared_only=True),
         Setting("start", "bool", power(True, False), declared_only=True),
+        # ForceNew in telmate's tables: a template PVE keeps no record of, or another root storage, replaces it
+        Setting("ostemplate", "str", text("ostemplate", ""), declared_only=True),
+        Setting("rootfs.storage", "str", volume_storage("rootfs"), declared_only=True),
         Setting("features.nesting", "bool", flag("features", option="nesting")),
         Setting("features.keyctl", "bool", flag("features", option="keyctl")),
         Setting("features.fuse", "bool", flag("features", option="fuse")),
