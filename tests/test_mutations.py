@@ -476,8 +476,8 @@ MUTATIONS: tuple[Mutation, ...] = (
                                                        '  qemu_os     = "l26"\n  oncreate    = true\n'), TF_SCHEMA,
       ("web_01.tf", "proxmox_vm_qemu.web_01", "oncreate", "no argument"), provider="telmate"),
     M("telmate-2.9-disk-block-under-a-3.0-pin", replace("terraform/vms/web_01.tf", (
-        '  disks {\n    scsi {\n      scsi0 {\n        disk {\n          storage  = "ceph-vm"\n          size     = "32G"\n'
-        '          iothread = true\n        }\n      }\n    }\n  }\n'), (
+        '  disks {\n    scsi {\n      scsi0 {\n        disk {\n          storage  = "ceph-vm"\n'
+        '          size     = "32G"\n          iothread = true\n        }\n      }\n    }\n  }\n'), (
         '  disk {\n    type     = "scsi"\n    storage  = "ceph-vm"\n    size     = "32G"\n    iothread = true\n  }\n')),
       TF_SCHEMA, ("web_01.tf", "proxmox_vm_qemu.web_01", "disk.slot", "required"), provider="telmate"),
     M("telmate-network-id-missing", replace("terraform/vms/web_01.tf", "    id       = 0\n", ""), TF_SCHEMA,
@@ -490,8 +490,9 @@ MUTATIONS: tuple[Mutation, ...] = (
                                                     'storage = "ceph-vm"'), TF_REPLACE,
       ("dns_01.tf", "proxmox_lxc.dns_01", "rootfs.storage", "'local-lvm'", "ForceNew"), absent=("rootfs.storage",),
       provider="telmate"),
-    M("telmate-ostemplate-on-an-adopted-container", replace("terraform/containers/dns_01.tf", "  onboot       = false\n", (
-        '  onboot       = false\n  ostemplate   = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"\n')),
+    M("telmate-ostemplate-on-an-adopted-container", replace(
+        "terraform/containers/dns_01.tf", "  onboot       = false\n",
+        '  onboot       = false\n  ostemplate   = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"\n'),
       TF_REPLACE, ("dns_01.tf", "proxmox_lxc.dns_01", "ostemplate", "does not have", "ForceNew"),
       absent=("ostemplate",), provider="telmate"),
     M("tf-force-new-unprivileged-flipped", replace("terraform/containers/dns_01.tf", "unprivileged  = true",

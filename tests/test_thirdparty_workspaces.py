@@ -152,8 +152,9 @@ TELMATE_SEEDS = (
 # what the provider's table (3.0.2-rc07) shows wrong: kept apart, since the version seed above pins a release
 # with no packaged table
 TELMATE_TABLE_SEEDS = (
-    Seed("terraform/pve2/web-02.tf", "          iothread = true\n", "          iothread = true\n          ssd      = true\n",
-         SCHEMA, ("terraform/pve2/web-02.tf", "qemu_102_web_02", "disks.scsi.scsi0.disk.ssd", "no argument")),
+    Seed("terraform/pve2/web-02.tf", "          iothread = true\n",
+         "          iothread = true\n          ssd      = true\n", SCHEMA,
+         ("terraform/pve2/web-02.tf", "qemu_102_web_02", "disks.scsi.scsi0.disk.ssd", "no argument")),
     Seed("terraform/pve2/ct-proxy.tf", '    name   = "eth0"\n', "", SCHEMA,
          ("terraform/pve2/ct-proxy.tf", "lxc_201_proxy", "network.name", "required")),
     Seed("terraform/pve2/ct-proxy.tf", 'storage = "local-lvm"', 'storage = "ceph-vm"', REPLACE,
