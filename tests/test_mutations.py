@@ -448,6 +448,9 @@ MUTATIONS: tuple[Mutation, ...] = (
       ("web_01.tf", "network_device", "invented NIC")),
     M("telmate-onboot-differs", replace("terraform/vms/web_01.tf", "onboot      = false", "onboot      = true"),
       TF_SETTINGS, ("web_01.tf", "proxmox_vm_qemu.web_01", "onboot", "True"), provider="telmate"),
+    M("telmate-description-left-out", replace("terraform/vms/web_01.tf", '  description = ""\n', ""), TF_SETTINGS,
+      ("web_01.tf", "proxmox_vm_qemu.web_01", "description", "provider's default 'Managed by Terraform.'"),
+      provider="telmate"),
     # what the provider takes (its packaged schema table)
     M("tf-unknown-argument", replace("terraform/vms/web_01.tf", "    sockets = 1\n",
                                      "    sockets = 1\n    threads = 2\n"), TF_SCHEMA,

@@ -122,7 +122,10 @@ ROWS: dict[str, tuple[Setting, ...]] = {
         Setting("boot", "boot", boot_order, declared_only=True), Setting("protection", "bool", flag("protection")),
         Setting("tablet", "bool", flag("tablet", True)), Setting("scsihw", "str", text("scsihw", "lsi")),
         Setting("cpu.type", "str", text("cpu", "kvm64", "qemu64", leading=True), declared_only=True),
-        Setting("vm_state", "str", power("running", "stopped")), Setting("pool", "str", pool, declared_only=True)),
+        Setting("vm_state", "str", power("running", "stopped")), Setting("pool", "str", pool, declared_only=True),
+        # 3.0.2 defaults description to "Managed by Terraform."; desc (3.0.1 and 2.9, deprecated since) has none
+        Setting("description", "str", text("description", "")),
+        Setting("desc", "str", text("description", ""), declared_only=True)),
     "proxmox_lxc": (
         Setting("onboot", "bool", flag("onboot")), Setting("unprivileged", "bool", flag("unprivileged")),
         Setting("tags", "tags", tags), Setting("protection", "bool", flag("protection")),

@@ -146,6 +146,8 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
         ("tags", str(config.get("tags") or ";".join(guest.tags))),
         ("pool", guest.pool), ("onboot", api_flag(config.get("onboot"))),  # the provider's default and PVE's: off
         ("vm_state", ("running" if running else "stopped") if qemu else None),
+        # 3.0.2 writes "Managed by Terraform." into a VM's description left out: keep the config's, even empty
+        ("description", (config.get("description") or "") if qemu else config.get("description")),
         ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None)]
     if qemu:
         body.append(("", Block("cpu", [("cores", cores), ("sockets", sockets)])))
