@@ -25,6 +25,7 @@ from hcl2.utils import SerializationOptions
 from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
+from pytest_proxmox_mpc.validators import CheckContext, checks_of
 from pytest_proxmox_mpc.validators import ansible as ansible_validator
 from pytest_proxmox_mpc.validators.ansible import lint_ansible
 from pytest_proxmox_mpc.validators.findings import Finding
@@ -384,3 +385,19 @@ def test_awkward_names_give_unique_valid_identifiers(provider: str, cluster: Clu
     assert sorted(path.name for path in (tmp_path / "terraform").rglob("*.tf")) == [
         "imports.tf", "main.tf", "module.providers.tf", "web_01.tf"]
     assert [set(entry) for entry in blocks(tmp_path / "terraform" / "main.tf", "module")] == [{"vms"}]
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_settings_that_differ_from_the_provider_defaults_are_written(provider: str, cluster: Cluster,
+                                                                     tmp_path: Path) -> None:
+    """Guests whose configs differ from the provider's defaults: firmware, agent, tablet, protection, a
+    container's architecture, features and swap. Left out, each would be changed by a plan after import."""
+    odd = [guest(310, "qemu", "uefi-vm", bios="ovmf", agent="1,fstrim_cloned_disks=1", tablet=0, protection=1),
+           guest(311, "lxc", "arm-ct", arch="arm64", protection=1, features="nesting=1,keyctl=1", unprivileged=1)]
+    inventory = replace(cluster.inventory, guests={g.vmid: g for g in odd})
+    export_terraform(inventory, tmp_path, provider)
+    judged = ("terraform-settings-match-guest-config", "terraform-provider-schema", "terraform-plan-replaces-no-guest")
+    for check in (c for c in checks_of("iac") if c.name in judged):
+        (tmp_path / check.name).mkdir()
+        found = check.run(tmp_path, inventory, CheckContext(tmp_path / check.name))
+        assert found == [], "\n".join(map(str, found))
