@@ -37,6 +37,10 @@ class ConsoleSession:
         self.raw: list[str] = []
         self.mark = 0  # where the running step's transcript starts in ``text()``
         self.child.logfile_read = _Collect(self.raw)
+        # pexpect waits 50 ms before each send so a password is not typed before the echo is off; this session
+        # types only once the tool has shown its prompt or question, and waits for the echo to go off before a
+        # secret (``_no_echo``), so the delay would only add seconds to every step.
+        self.child.delaybeforesend = None
         self.alive = True
         self.problem: str | None = None
         self._wait_prompt(profile.start_timeout, "to show its prompt after starting")
