@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from ..errors import BodyTooLarge
+
 MAX_LINE = 65536
 MAX_HEADERS = 100
 NO_BODY_STATUSES = frozenset({204, 304})
@@ -62,8 +64,8 @@ class WireConnection:
             lines.append(f"Content-Length: {len(body or b'')}")
         sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
         while True:
-            version, status, reason = _status_line(reader)
-            answer_headers = _header_lines(reader)
+            version, status, reason = read_status_line(reader)
+            answer_headers = read_headers(reader)
             if status >= 200 or status == 101:
                 break  # 1xx (100 Continue, 103 Early Hints) are interim: the final answer follows
         fields = {name.lower(): value for name, value in answer_headers}
@@ -72,7 +74,7 @@ class WireConnection:
         if method == "HEAD" or status in NO_BODY_STATUSES or status < 200:
             return status, reason, answer_headers, b""
         if "chunked" in fields.get("transfer-encoding", "").lower():
-            return status, reason, answer_headers, _chunks(reader)
+            return status, reason, answer_headers, read_chunks(reader)
         length = fields.get("content-length")
         if length is None:
             self.will_close = True
@@ -94,15 +96,17 @@ class WireConnection:
             sock.close()
 
 
-def _line(reader: BinaryIO) -> bytes:
+def read_line(reader: BinaryIO) -> bytes:
+    """One line (with its end), at most ``MAX_LINE`` bytes (``LineTooLong`` beyond); b"" at the end."""
     line = reader.readline(MAX_LINE + 1)
     if len(line) > MAX_LINE:
         raise http.client.LineTooLong("header line")
     return line
 
 
-def _status_line(reader: BinaryIO) -> tuple[str, int, str]:
-    line = _line(reader)
+def read_status_line(reader: BinaryIO) -> tuple[str, int, str]:
+    """(version, status, reason) of an answer's first line."""
+    line = read_line(reader)
     if not line:
         raise http.client.RemoteDisconnected("the server closed the connection without an answer")
     version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
@@ -112,10 +116,11 @@ def _status_line(reader: BinaryIO) -> tuple[str, int, str]:
     return version, int(code), reason.strip()
 
 
-def _header_lines(reader: BinaryIO) -> list[tuple[str, str]]:
+def read_headers(reader: BinaryIO) -> list[tuple[str, str]]:
+    """The header lines up to the empty one, as (name, value) in order (folded lines joined)."""
     found: list[tuple[str, str]] = []
     while True:
-        line = _line(reader)
+        line = read_line(reader)
         if line in (b"\r\n", b"\n", b""):
             return found
         if len(found) >= MAX_HEADERS:
@@ -131,18 +136,23 @@ def _header_lines(reader: BinaryIO) -> list[tuple[str, str]]:
         found.append((name.strip(), value.strip()))
 
 
-def _chunks(reader: BinaryIO) -> bytes:
+def read_chunks(reader: BinaryIO, limit: int | None = None) -> bytes:
+    """A chunked body, trailers skipped; ``BodyTooLarge`` once it grows over ``limit`` bytes (the rest unread)."""
     parts: list[bytes] = []
+    total = 0
     while True:
-        line = _line(reader)
+        line = read_line(reader)
         try:
             size = int(line.split(b";")[0].strip(), 16)
         except ValueError:
             raise http.client.IncompleteRead(b"".join(parts)) from None
         if size == 0:
-            while _line(reader).strip():  # trailers, up to the empty line
+            while read_line(reader).strip():  # trailers, up to the empty line
                 pass
             return b"".join(parts)
+        total += size
+        if limit is not None and total > limit:
+            raise BodyTooLarge(f"body over {limit} bytes")
         part = reader.read(size)
         if len(part) != size:
             raise http.client.IncompleteRead(b"".join(parts) + part, size - len(part))
