@@ -175,6 +175,10 @@ class _Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]
 
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping's own goes through an exception
+        found = self._items.get(name.lower())
+        return default if found is None else found[1]
+
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._items.values())
 
