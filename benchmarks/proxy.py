@@ -56,7 +56,8 @@ def proxy_process(server: FakePveProcess, workdir: Path, source: Path = ROOT) ->
     process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.cli", "proxy", "--phase", "1",
                                 "--pve-host", server.address, "--pve-ca-bundle", server.cafile,
                                 "--credentials-file", str(creds), "--rootdir", str(workdir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=workdir)  # ``-m`` puts the working directory first: it must not hold a tree
     try:
         assert process.stdout is not None
         for _ in range(4):
