@@ -76,12 +76,14 @@ UNRELATED_PLUGINS = "-p no:hypothesispytest -p no:benchmark -p no:fakepve"
 
 
 @pytest.fixture(autouse=True)
-def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_outer_pve_settings(monkeypatch: pytest.MonkeyPatch, lint_cache: Path) -> None:
     """Inner pytest runs share os.environ: the developer's own PVE_* settings must not leak into them, and the
-    plugins they do not use stay out of them."""
+    plugins they do not use stay out of them. They keep ansible-lint results in this run's shared cache, so
+    the same workspace content is linted once per test run however many inner runs check it."""
     for name in list(os.environ):
         if name.startswith("PVE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("PVE_LINT_CACHE", str(lint_cache))
     monkeypatch.setenv("PYTEST_ADDOPTS", (os.environ.get("PYTEST_ADDOPTS", "") + " " + UNRELATED_PLUGINS).strip())
 
 @pytest.fixture
@@ -93,7 +95,11 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that needs a fakepve process of its own is slow too (``-m "not slow"`` leaves it out)."""
+    """A test that needs a fakepve process of its own is slow too (``-m "not slow"`` leaves it out). Slow tests
+    files run first: under xdist the quick ones then fill the gaps, instead of one long test ending the run alone
+    (a file stays together, so its module-scoped fixtures are made once)."""
     for item in items:
         if "fakepve_process" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the files keep their order

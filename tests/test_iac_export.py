@@ -2,14 +2,15 @@
 
 Expected values are worked out here from each guest's PVE config with the test's own small parsers, not
 with the exporter's helpers; the Terraform is read back with python-hcl2 and the inventory with PyYAML;
-the Ansible directory is linted once with ``ansible-lint --offline --profile production``.
+the Ansible directory is linted with ``ansible-lint --offline`` under its own config (``profile: production``)
+by the suite's lint check, once per test run.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,8 +25,10 @@ from hcl2.utils import SerializationOptions
 from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
+from pytest_proxmox_mpc.validators import CheckContext, checks_of
 from pytest_proxmox_mpc.validators import ansible as ansible_validator
-from pytest_proxmox_mpc.validators.ansible import lint_ansible, run_ansible_lint
+from pytest_proxmox_mpc.validators.ansible import lint_ansible
+from pytest_proxmox_mpc.validators.findings import Finding
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 from pytest_proxmox_mpc.workspace.export.iac import export_iac
 from pytest_proxmox_mpc.workspace.export.terraform import export_terraform
@@ -289,26 +292,35 @@ def test_playbooks_target_only_inventory_groups(export: Export, cluster: Cluster
     assert (ansible / "group_vars" / "all.yml").is_file()
 
 
+@dataclass(frozen=True)
+class Linted:
+    """The exported ``ansible/`` and what ansible-lint said of it: its findings and its output."""
+
+    project: Path
+    findings: list[Finding]
+    output: str
+
+
 @pytest.fixture(scope="module")
-def linted(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """``ansible/`` exported once (it does not depend on the Terraform provider) and linted once."""
+def linted(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, lint_cache: Path) -> Linted:
+    """``ansible/`` exported once (it does not depend on the Terraform provider) and linted by the check the
+    suite runs, through this test run's shared cache (the reference workspace's Ansible is linted once)."""
     root = tmp_path_factory.mktemp("ansible-only")
     export_ansible(cluster.inventory, root)
-    return root / "ansible", ansible_lint(root / "ansible", tmp_path_factory.mktemp("ansible-home"))
-
-
-def ansible_lint(project: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    """``ansible-lint --offline --profile production`` on ``project``, writing only under ``home``."""
-    return run_ansible_lint(project, home, "--profile", "production", timeout=240)
+    findings = lint_ansible(root / "ansible", tmp_path_factory.mktemp("ansible-home"), lint_cache)
+    kept = ansible_validator.LINT_OUTCOMES[-1].kept
+    assert kept is not None
+    _, stdout, stderr = json.loads(kept.read_text(encoding="utf-8"))
+    return Linted(root / "ansible", findings, stdout + stderr)
 
 
 @pytest.mark.slow
-def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export: Export) -> None:
-    project, result = linted
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+def test_ansible_lint_production_profile_passes(linted: Linted, export: Export) -> None:
+    project = linted.project
+    assert linted.findings == [], linted.output
+    assert "Profile 'production' was required, and it passed" in linted.output
     config = yaml.safe_load((project / ".ansible-lint").read_text(encoding="utf-8"))
-    assert not {"skip_list", "warn_list", "enable_list"} & set(config)
+    assert config["profile"] == "production" and not {"skip_list", "warn_list", "enable_list"} & set(config)
     for path in sorted(project.rglob("*")):  # the provider exports wrote the same ansible/ that was linted
         if path.is_file():
             twin = export.root / "ansible" / path.relative_to(project)
@@ -317,10 +329,10 @@ def test_ansible_lint_production_profile_passes(linted: tuple[Path, Any], export
 
 @pytest.mark.slow
 def test_ansible_lint_fails_a_sloppy_playbook_and_a_kept_result_is_reused_only_for_the_same_content(
-        linted: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        linted: Linted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "ansible"
     (project / "playbooks").mkdir(parents=True)
-    shutil.copy(linted[0] / ".ansible-lint", project / ".ansible-lint")  # the export's own lint settings
+    shutil.copy(linted.project / ".ansible-lint", project / ".ansible-lint")  # the export's own lint settings
     playbook = project / "playbooks" / "sloppy.yml"
     playbook.write_text("---\n- hosts: running\n  tasks:\n    - shell: uptime\n")
     first = lint_ansible(project, tmp_path / "home", tmp_path / "cache")
@@ -373,3 +385,19 @@ def test_awkward_names_give_unique_valid_identifiers(provider: str, cluster: Clu
     assert sorted(path.name for path in (tmp_path / "terraform").rglob("*.tf")) == [
         "imports.tf", "main.tf", "module.providers.tf", "web_01.tf"]
     assert [set(entry) for entry in blocks(tmp_path / "terraform" / "main.tf", "module")] == [{"vms"}]
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_settings_that_differ_from_the_provider_defaults_are_written(provider: str, cluster: Cluster,
+                                                                     tmp_path: Path) -> None:
+    """Guests whose configs differ from the provider's defaults: firmware, agent, tablet, protection, a
+    container's architecture, features and swap. Left out, each would be changed by a plan after import."""
+    odd = [guest(310, "qemu", "uefi-vm", bios="ovmf", agent="1,fstrim_cloned_disks=1", tablet=0, protection=1),
+           guest(311, "lxc", "arm-ct", arch="arm64", protection=1, features="nesting=1,keyctl=1", unprivileged=1)]
+    inventory = replace(cluster.inventory, guests={g.vmid: g for g in odd})
+    export_terraform(inventory, tmp_path, provider)
+    judged = ("terraform-settings-match-guest-config", "terraform-provider-schema", "terraform-plan-replaces-no-guest")
+    for check in (c for c in checks_of("iac") if c.name in judged):
+        (tmp_path / check.name).mkdir()
+        found = check.run(tmp_path, inventory, CheckContext(tmp_path / check.name))
+        assert found == [], "\n".join(map(str, found))

@@ -5,6 +5,7 @@ seconds per run); tests/test_iac_export.py runs the real one through the same ca
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,27 @@ def test_what_ansible_lint_writes_itself_does_not_change_the_key(project: Path) 
     (project / ".ansible" / "tmp").mkdir(parents=True)
     (project / ".ansible" / "tmp" / "state").write_text("x")
     assert lint.lint_key(project, ("-f", "pep8")) == before
+
+
+def test_two_workers_linting_the_same_content_at_once_lint_it_once(project: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second caller waits for the first one's result instead of linting the same content again."""
+    cache, calls, second = tmp_path / "cache", [], []
+
+    def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+        calls.append(project)
+        if len(calls) == 1:  # while the first lint runs, a second worker asks for the same content
+            worker = threading.Thread(target=lambda: second.extend(lint.lint_ansible(project, home, cache)))
+            worker.start()
+            worker.join(2.0)
+            second.append(worker)
+        return subprocess.CompletedProcess([], 2, stdout=VIOLATION + "\n", stderr="")
+    monkeypatch.setattr(lint, "run_ansible_lint", run)
+    first = lint.lint_ansible(project, tmp_path / "home", cache)
+    worker = second.pop()
+    worker.join(10.0)
+    assert len(calls) == 1, "the second worker linted the same content again"
+    assert [f.note for f in second] == [first[0].note + " (cached result)"]
 
 
 @pytest.fixture

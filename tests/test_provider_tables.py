@@ -10,6 +10,7 @@ import pytest
 from pytest_proxmox_mpc.validators import provider_tables as pt
 
 BPG, TELMATE = ("bpg/proxmox", "0.66.3"), ("telmate/proxmox", "3.0.1-rc4")
+TELMATE_302, TELMATE_29 = ("telmate/proxmox", "3.0.2-rc07"), ("telmate/proxmox", "2.9.14")
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,18 @@ def telmate() -> pt.ProviderTable:
 
 def test_every_packaged_table_parses_and_names_its_source() -> None:
     tables = pt.available_tables()
-    assert set(tables) == {BPG, TELMATE}
+    assert set(tables) == {BPG, TELMATE, TELMATE_302, TELMATE_29}
+    names = sorted(f.name for f in pt.resources.files(pt.PACKAGE).iterdir() if f.name.endswith(".json"))
+    assert len(names) == len(tables) + 1, f"every JSON file but the compatibility rules is a table: {names}"
     for provider, version in tables:
         table = pt.load_table(provider, version)
         assert (table.provider, table.version) == (provider, version)
         assert table.source["repository"].startswith("https://github.com/")
         assert table.source["license"] in {"MPL-2.0", "MIT"}
         assert all(len(p["commit"]) == 40 for p in table.source["paths"])
+        if not table.source.get("ref_is_tag", True):
+            assert table.source["version_evidence"], "a table not read at a tag says how it is tied to its version"
+        assert table.resources, f"{provider} {version} lists no resource"
 
 
 def test_bpg_vm(bpg: pt.ProviderTable) -> None:
@@ -109,11 +115,16 @@ def test_telmate_lxc(telmate: pt.ProviderTable) -> None:
     ("bpg/proxmox", None, BPG),
     ("bpg/proxmox", "~> 0.66.4", None),
     ("bpg/proxmox", "< 0.66.3", None),
-    ("telmate/proxmox", ">= 3.0.1-rc1", TELMATE),
+    ("telmate/proxmox", ">= 3.0.1-rc1", TELMATE_302),
+    ("telmate/proxmox", ">= 3.0.1-rc1, < 3.0.2-rc01", TELMATE),
     ("Telmate/proxmox", "3.0.1-rc4", TELMATE),
-    ("telmate/proxmox", "~> 2.9", None),  # no 2.9 table is packaged
+    ("telmate/proxmox", "3.0.2-rc07", TELMATE_302),
+    ("telmate/proxmox", "3.0.2-rc05", None),  # an exact pin selects only its own version's table
+    ("telmate/proxmox", "~> 2.9", TELMATE_29),
+    ("telmate/proxmox", "2.9.14", TELMATE_29),
+    ("telmate/proxmox", "~> 2.8.0", None),
     ("telmate/proxmox", ">= 3.0", None),  # a pre-release is selected only by a constraint naming one
-    ("telmate/proxmox", None, None),
+    ("telmate/proxmox", None, TELMATE_29),  # no constraint: the newest release, and 3.x has pre-releases only
     ("hashicorp/null", None, None),
 ])
 def test_table_for(source: str, constraint: str | None, expected: tuple[str, str] | None) -> None:
@@ -133,6 +144,65 @@ def test_table_for(source: str, constraint: str | None, expected: tuple[str, str
 ])
 def test_satisfies(version: str, constraint: str, ok: bool) -> None:
     assert pt.satisfies(version, constraint) is ok
+
+
+def test_telmate_302_vm_qemu() -> None:
+    vm = pt.load_table(*TELMATE_302).resources["proxmox_vm_qemu"]
+    assert not vm.partial and vm.import_id == "<target_node>/qemu/<vmid>"
+    cpu = vm.blocks["cpu"]
+    assert cpu.max_items == 1 and cpu.attributes["cores"].default == 1 and cpu.attributes["type"].default == "host"
+    assert vm.attributes["cores"].deprecated and vm.attributes["cores"].default is None  # the legacy argument
+    assert vm.attributes["description"].default == "Managed by Terraform." and vm.attributes["desc"].deprecated
+    assert vm.attributes["vmid"].force_new and vm.attributes["clone_id"].force_new
+    network = vm.blocks["network"]
+    assert network.attributes["id"].required and network.attributes["model"].required
+    assert network.attributes["bridge"].default == "nat" and network.attributes["tag"].default is None
+    disks = vm.blocks["disks"]
+    assert [len(disks.blocks[bus].blocks) for bus in ("ide", "sata", "scsi", "virtio")] == [4, 6, 31, 16]
+    scsi0 = disks.blocks["scsi"].blocks["scsi0"]
+    assert scsi0.attributes["ignore"].type == "bool" and set(scsi0.blocks) == {"cdrom", "cloudinit", "disk",
+                                                                                 "passthrough"}
+    disk = scsi0.blocks["disk"].attributes
+    assert disk["size"].required and disk["storage"].required and disk["iothread"].type == "bool"
+    assert disk["backup"].default is True and disk["format"].default == "raw"
+    assert "iothread" not in disks.blocks["sata"].blocks["sata0"].blocks["disk"].attributes
+    virtio = disks.blocks["virtio"].blocks["virtio15"]
+    assert "emulatessd" not in virtio.blocks["disk"].attributes and "cloudinit" not in virtio.blocks
+    assert vm.blocks["disk"].attributes["slot"].required  # the 3.0.1 shape, still accepted beside disks
+    assert vm.blocks["tpm_state"].attributes["storage"].force_new and vm.blocks["pcis"].partial
+
+
+def test_telmate_302_lxc() -> None:
+    lxc = pt.load_table(*TELMATE_302).resources["proxmox_lxc"]
+    assert not lxc.partial and lxc.import_id == "<target_node>/lxc/<vmid>"
+    assert not lxc.attributes["target_node"].required and not lxc.attributes["target_node"].force_new
+    assert lxc.attributes["current_node"].computed and lxc.attributes["ostemplate"].force_new
+    assert lxc.blocks["rootfs"].attributes["storage"].force_new and lxc.attributes["swap"].default == 0
+
+
+def test_telmate_29_vm_qemu_has_the_2_9_shapes() -> None:
+    table = pt.load_table(*TELMATE_29)
+    vm = table.resources["proxmox_vm_qemu"]
+    assert not vm.partial and vm.import_id == "<target_node>/qemu/<vmid>"
+    assert "disks" not in vm.blocks and "cpu" not in vm.blocks
+    assert vm.attributes["cores"].default == 1 and vm.attributes["cpu"].default == "host"
+    disk = vm.blocks["disk"].attributes
+    assert disk["type"].required and disk["storage"].required and disk["size"].required
+    assert disk["iothread"].type == "int" and disk["cache"].default == "none" and not disk["slot"].required
+    assert "id" not in vm.blocks["network"].attributes and vm.blocks["network"].attributes["tag"].default == -1
+    assert table.resources["proxmox_lxc"].partial, "its 2.9 shape was not read"
+
+
+def test_a_template_is_written_once_and_must_exist() -> None:
+    text = json.dumps({"provider": "p/q", "version": "1.0.0", "source": {}, "data_sources": {},
+                       "templates": {"slot": {"attributes": {"size": {"type": "string", "required": True,
+                                                                      "optional": False, "computed": False,
+                                                                      "force_new": None}}}},
+                       "resources": {"r": {"blocks": {"a": {"template": "slot"}, "b": {"template": "slot"}}}}})
+    table = pt.parse_table(text, "t.json")
+    assert [table.resources["r"].blocks[k].attributes["size"].required for k in "ab"] == [True, True]
+    with pytest.raises(ValueError, match=r"t\.json: resources\.r\.blocks\.a: no template 'disk'"):
+        pt.parse_table(text.replace('"template": "slot"}, "b"', '"template": "disk"}, "b"'), "t.json")
 
 
 def test_malformed_table_names_the_file() -> None:

@@ -81,10 +81,9 @@ def start_from(pytester: pytest.Pytester, recorded: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "-p", "no:randomly")
-    recorded.assert_outcomes(passed=4)
+def test_a_suite_recorded_on_sim_replays_with_the_same_outcomes(pytester: pytest.Pytester,
+                                                               recorded_suite: Path) -> None:
+    start_from(pytester, recorded_suite)
     names = [str(p.relative_to(pytester.path)) for p in cassettes(pytester.path)]
     # test_state sends nothing, so it needs no cassette; the refused request is not in any. The watch's
     # snapshots (first when the session connects, second at its end) and the gates before the first write
@@ -337,3 +336,26 @@ def test_a_request_arriving_while_cassettes_are_written_waits_and_is_kept(tmp_pa
     assert "/nodes" not in (tmp_path / "tool.yaml").read_text(), "the file written holds what came before"
     recorder.save()
     assert "/nodes" in (tmp_path / "tool.yaml").read_text(), "and the late answer is written by the next save"
+
+
+OUTSIDE = """
+def test_nodes(pve_readonly, pve_recording):
+    assert pve_recording.state in ("recording", "replaying")
+    assert len(pve_readonly.nodes.get()) == 3
+"""
+
+
+def test_modules_outside_the_rootdir_record_into_folders_of_their_own(pytester: pytest.Pytester) -> None:
+    """A test file outside the rootdir has no path in its node ID: two such files with the same test names still
+    get cassettes of their own, and replay."""
+    for suite in ("one", "two"):
+        (pytester.path / "suites" / suite).mkdir(parents=True)
+        (pytester.path / "suites" / suite / "test_outside.py").write_text(OUTSIDE)
+    (pytester.path / "project").mkdir()
+    files = [str(pytester.path / "suites" / suite / "test_outside.py") for suite in ("one", "two")]
+    common = ["--rootdir", str(pytester.path / "project"), f"--pve-cassette-dir={pytester.path / 'cassettes'}",
+              "--import-mode=importlib"]  # two modules of one name
+    pytester.runpytest(*files, *common, "--pve-record-mode", "once").assert_outcomes(passed=2)
+    names = [str(p.relative_to(pytester.path / "cassettes")) for p in cassettes(pytester.path)]
+    assert "one/test_outside/test_nodes.yaml" in names and "two/test_outside/test_nodes.yaml" in names, names
+    pytester.runpytest(*files, *common, "--pve-target", "replay").assert_outcomes(passed=2)

@@ -1,16 +1,20 @@
 """Validator rules a user relies on, each shown on a small workspace: secrets matched as whole values only,
 a literal secret default found, outputs and token IDs not taken for secrets; partial schema tables not judged
-by what they did not read; the seed's "No impact on production" never judged by a workspace check."""
+by what they did not read; a telmate 2.9 pin judged by the 2.9 table; the seed's "No impact on production"
+never judged by a workspace check."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
 
 from pytest_proxmox_mpc.cluster.inventory import Inventory
 from pytest_proxmox_mpc.report.criteria import CRITERIA
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, check_no_secrets
-from pytest_proxmox_mpc.validators.provider_tables import available_tables, load_table
+from pytest_proxmox_mpc.validators.provider_tables import COMPATIBILITY, PACKAGE, available_tables, load_table
 from pytest_proxmox_mpc.validators.terraform import read_terraform
+from pytest_proxmox_mpc.validators.terraform.provider import check_provider
 from pytest_proxmox_mpc.validators.terraform.schema import check_schema
 
 PROVIDER = '''terraform {
@@ -78,3 +82,113 @@ def test_no_workspace_check_is_evidence_for_no_impact_on_production() -> None:
 
 def test_the_compatibility_rules_are_no_schema_table() -> None:
     assert all(provider in ("bpg/proxmox", "telmate/proxmox") for provider, _ in available_tables())
+
+
+# A workspace as a telmate 2.9 user wrote it: top-level cores/sockets/cpu, numbered disk blocks with a type,
+# network blocks without an id, the provider configured from variables.
+TELMATE_29 = PROVIDER % "~> 2.9" + '''
+provider "proxmox" {
+  pm_api_url      = var.pm_api_url
+  pm_tls_insecure = false
+}
+
+variable "pm_api_url" {
+  type = string
+}
+
+resource "proxmox_vm_qemu" "web" {
+  name        = "web-01"
+  target_node = "pve1"
+  vmid        = 101
+  agent       = 1
+  cores       = 2
+  sockets     = 1
+  cpu         = "host"
+  memory      = 4096
+  scsihw      = "virtio-scsi-pci"
+  bootdisk    = "scsi0"
+  ipconfig0   = "ip=dhcp"
+
+  disk {
+    type     = "scsi"
+    storage  = "local-lvm"
+    size     = "32G"
+    iothread = 1
+    ssd      = 1
+    discard  = "on"
+  }
+
+  network {
+    model  = "virtio"
+    bridge = "vmbr0"
+    tag    = -1
+  }
+}
+
+resource "proxmox_lxc" "dns" {
+  target_node  = "pve1"
+  vmid         = 200
+  hostname     = "dns-01"
+  unprivileged = true
+
+  rootfs {
+    storage = "local-lvm"
+    size    = "8G"
+  }
+
+  network {
+    name   = "eth0"
+    bridge = "vmbr0"
+    ip     = "dhcp"
+  }
+}
+'''
+DISK_29 = '''  disk {
+    type     = "scsi"
+    storage  = "local-lvm"
+    size     = "32G"
+    iothread = 1
+    ssd      = 1
+    discard  = "on"
+  }
+'''
+DISKS_30 = '''  disks {
+    scsi {
+      scsi0 {
+        disk {
+          storage = "local-lvm"
+          size    = "32G"
+        }
+      }
+    }
+  }
+'''
+
+
+def _inventory(version: str) -> Inventory:
+    return Inventory(version, "homelab", True, {}, {}, {}, {}, {}, 0.0, 0)
+
+
+def test_a_telmate_29_pin_is_judged_by_the_29_table(tmp_path: Path) -> None:
+    assert TELMATE_29.count(DISK_29) == 1
+    root = workspace(tmp_path / "good", {"terraform/main.tf": TELMATE_29})
+    assert check_schema(read_terraform(root), _inventory("9.0.3")) == [], "the 2.9 shapes are what 2.9 takes"
+    root = workspace(tmp_path / "bad", {"terraform/main.tf": TELMATE_29.replace(DISK_29, DISKS_30).replace(
+        '  cpu         = "host"\n', "  cpu {\n    type = \"host\"\n  }\n")})
+    found = check_schema(read_terraform(root), _inventory("9.0.3"))
+    assert [(f.resource, f.field, f.note) for f in found] == [
+        ("terraform/main.tf proxmox_vm_qemu.web", "cpu",
+         "telmate/proxmox 2.9.14 proxmox_vm_qemu takes cpu as an argument (cpu = ...), not as a block"),
+        ("terraform/main.tf proxmox_vm_qemu.web", "disks",
+         "telmate/proxmox 2.9.14 proxmox_vm_qemu has no argument or block 'disks'")]
+
+
+def test_a_telmate_29_pin_on_pve_9_is_not_judged_without_evidence(tmp_path: Path) -> None:
+    rules = json.loads(resources.files(PACKAGE).joinpath(COMPATIBILITY).read_text(encoding="utf-8"))["rules"]
+    telmate = next(rule for rule in rules if rule["provider"] == "telmate/proxmox" and rule["pve_major"] == 9)
+    assert "2.9" in telmate["not_judged"] and not [r for r in telmate["releases"] if r.startswith("2.")]
+    root = workspace(tmp_path, {"terraform/main.tf": TELMATE_29})
+    assert check_provider(read_terraform(root), _inventory("9.0.3")) == []
+    (root / "terraform" / "main.tf").write_text(TELMATE_29.replace("~> 2.9", "3.0.1-rc10"), encoding="utf-8")
+    found = check_provider(read_terraform(root), _inventory("9.0.3"))
+    assert [(f.field, "PVE 9" in f.note) for f in found] == [("version", True)], "a 3.0.1 pin is judged"

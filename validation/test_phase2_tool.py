@@ -6,6 +6,7 @@ The tool talks to the phase 2 safety proxy: it reads, and any write it sends is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ def test_sync_writes_what_it_reports_and_passes_every_workspace_check(
     held = mpc_tool.snapshot().row_count()
     assert held == expected, (f"{run.command!r} reports success, but state.db holds {held} of {expected} rows "
                               "(nodes, guests, storages): success printed over failed database writes")
-    context = CheckContext(scratch=tmp_path / "checks", secrets=(*check_context.secrets, *mpc_tool.secrets))
+    # The run's context (protected guests, lint cache) with the tool's own secrets added to the run's.
+    context = replace(check_context, scratch=tmp_path / "checks", secrets=(*check_context.secrets, *mpc_tool.secrets))
     context.scratch.mkdir()
     found = every_check(workspace_checks(pytestconfig), mpc_tool.workspace, inventory, context)
     assert not found, describe(found, f"the workspace {run.command!r} wrote")

@@ -86,8 +86,14 @@ def from_fakepve() -> Resolved:
     if where is None:
         return None, SchemaSource("none", "", problem="fakepve's copy is not installed")
     raw = where.read_bytes()
-    schema = ApiSchema.from_bytes(raw)
-    return schema, SchemaSource("fakepve", str(where), sha256=hashlib.sha256(raw).hexdigest(), paths=len(schema))
+    digest = hashlib.sha256(raw).hexdigest()
+    schema = _PARSED.get(digest) or _PARSED.setdefault(digest, ApiSchema.from_bytes(raw))
+    return schema, SchemaSource("fakepve", str(where), sha256=digest, paths=len(schema))
+
+
+# fakepve's copy parsed, by digest: a process that starts many runs (pytester's inner runs) parses it once.
+# Nothing changes an ApiSchema after it is built, so sharing one is safe.
+_PARSED: dict[str, ApiSchema] = {}
 
 
 def from_node(endpoint: Endpoint, guard: Guard, version: str, cache_dir: Path | None = None) -> Resolved:

@@ -13,4 +13,4 @@ from .layout import RECORDING_PLUGIN, Recording
 def pve_recording(request: pytest.FixtureRequest) -> Recording:
     """Whether this test records (``state == "recording"``), replays (``"replaying"``) or neither (``"off"``)."""
     hooks = request.config.pluginmanager.get_plugin(RECORDING_PLUGIN)  # registered only when the run records
-    return Recording("off") if hooks is None else hooks.state_of(request.node.nodeid)
+    return Recording("off") if hooks is None else hooks.state_of(request.node)

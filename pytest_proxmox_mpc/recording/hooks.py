@@ -23,20 +23,26 @@ from .layout import SESSION_DIR, Recording, cassette_name
 from .recorder import Recorder
 
 
-def _module_dir(nodeid: str) -> str:
+def _module_dir(node: pytest.Item | pytest.Collector) -> str:
     """``tests/test_x.py::...`` -> ``tests/test_x``: the folder of a test module's cassettes."""
-    return str(Path(nodeid.partition("::")[0]).with_suffix(""))
+    file_part = node.nodeid.partition("::")[0]
+    if file_part.endswith(".py"):
+        return str(Path(file_part).with_suffix(""))
+    # A module outside the rootdir has no path in its node ID: its folder's and its own name keep the
+    # cassettes of two such modules apart.
+    path = Path(node.path)
+    return f"{path.parent.name}/{path.stem}"
 
 
-def test_cassette(nodeid: str) -> str:
+def test_cassette(item: pytest.Item) -> str:
     """``tests/test_x.py::TestA::test_b[1]`` -> ``tests/test_x/TestA.test_b_1``."""
-    return _module_dir(nodeid) + "/" + cassette_name(nodeid.partition("::")[2].replace("::", "."))
+    return _module_dir(item) + "/" + cassette_name(item.nodeid.partition("::")[2].replace("::", "."))
 
 
 def fixture_cassette(fixturedef: Any, request: pytest.FixtureRequest) -> str:
     if fixturedef.scope == "session":
         return f"{SESSION_DIR}/{cassette_name(fixturedef.argname)}"
-    return f"{_module_dir(request.node.nodeid)}/_{fixturedef.scope}/{cassette_name(fixturedef.argname)}"
+    return f"{_module_dir(request.node)}/_{fixturedef.scope}/{cassette_name(fixturedef.argname)}"
 
 
 class RecordingHooks:
@@ -49,8 +55,8 @@ class RecordingHooks:
         if replay or recorder.replaying_only:
             set_sleep(lambda seconds: None)  # recorded answers are all there: waiting gains nothing
 
-    def state_of(self, nodeid: str) -> Recording:
-        where = self.recorder.directory / (test_cassette(nodeid) + ".yaml")
+    def state_of(self, item: pytest.Item) -> Recording:
+        where = self.recorder.directory / (test_cassette(item) + ".yaml")
         mode = self.recorder.mode
         replaying = self.recorder.replaying_only or (mode == "once" and where.exists())
         return Recording("replaying" if replaying else "recording", mode, where)
@@ -58,7 +64,7 @@ class RecordingHooks:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None,
                                 ) -> Generator[None, object, object]:
-        self.recorder.push(test_cassette(item.nodeid), item.nodeid)
+        self.recorder.push(test_cassette(item), item.nodeid)
         try:
             return (yield)
         finally:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from ..cluster.inventory import GuestInfo, Inventory
+from ..files.lock import exclusively
 from . import lintsplit
 from .findings import Finding
 from .terraform import GIB, cluster_cores, cluster_memory_mib
@@ -230,8 +232,15 @@ def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> li
     inventory (``lintsplit``) also keeps the violations outside the inventory, under a key of everything but
     the inventory: the same project with another inventory is then judged by those and by ansible-lint on
     the inventory alone (itself kept by the inventory's and the config's content), and says so."""
+    kept = cache / f"{lint_key(ansible_dir, LINT_OPTIONS)}.json" if cache is not None else None
+    # Workers that lint the same content at once take turns: the second reads what the first kept.
+    with exclusively(kept.with_suffix(".lock")) if kept is not None else nullcontext():
+        return _lint_or_reuse(ansible_dir, home, cache, kept)
+
+
+def _lint_or_reuse(ansible_dir: Path, home: Path, cache: Path | None, kept: Path | None) -> list[Finding]:
+    """``lint_ansible`` once its turn has come: a kept result, the inventory linted apart, or a whole run."""
     options = LINT_OPTIONS
-    kept = cache / f"{lint_key(ansible_dir, options)}.json" if cache is not None else None
     result = _kept_result(kept)
     if result is not None:
         LINT_OUTCOMES.append(LintOutcome(ansible_dir, True, kept))
@@ -293,9 +302,9 @@ def _keep(kept: Path | None, result: Result) -> None:
     if kept is None:
         return
     kept.parent.mkdir(parents=True, exist_ok=True)
-    temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # workers may race
+    temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.write_text(json.dumps(list(result)), encoding="utf-8")
-    os.replace(temporary, kept)
+    os.replace(temporary, kept)  # a reader without the lock (an older version) sees it whole
 
 
 def _kept_result(kept: Path | None) -> Result | None:

@@ -114,6 +114,20 @@ def _resource(raw: Any, where: str) -> ResourceSchema:
                           bool(raw.get("partial")))
 
 
+def _expand(node: Any, templates: Any, where: str, depth: int = 0) -> Any:
+    """``node`` with every ``{"template": NAME}`` replaced by ``templates[NAME]`` (a block a provider repeats,
+    such as telmate's 57 disk slots, is written once)."""
+    if not isinstance(templates, dict) or depth > 8:
+        raise ValueError("templates must be an object of blocks, nested at most 8 deep")
+    if isinstance(node, dict) and set(node) == {"template"} and isinstance(node["template"], str):
+        if node["template"] not in templates:
+            raise ValueError(f"{where}: no template {node['template']!r}")
+        return _expand(templates[node["template"]], templates, where, depth + 1)
+    if isinstance(node, dict):
+        return {k: _expand(v, templates, f"{where}.{k}".lstrip("."), depth) for k, v in node.items()}
+    return node
+
+
 def parse_table(text: str, name: str) -> ProviderTable:
     """Parse one table's JSON text; ``name`` (the file) is named in every ValueError."""
     try:
@@ -121,6 +135,7 @@ def parse_table(text: str, name: str) -> ProviderTable:
         if not isinstance(raw, dict) or not isinstance(raw.get("provider"), str):
             raise ValueError("the table must be an object with a provider")
         parse_version(str(raw.get("version")))
+        raw = _expand(raw, raw.pop("templates", {}), "")
         sections = {k: raw.get(k) for k in ("resources", "data_sources")}
         if not all(isinstance(v, dict) for v in sections.values()) or not isinstance(raw.get("source"), dict):
             raise ValueError("source, resources and data_sources must be objects")

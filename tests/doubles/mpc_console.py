@@ -20,6 +20,7 @@ Defects, switched on with ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (befor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -196,12 +198,10 @@ class Console:
         except Exception as exc:
             print(f"❌ Failed to connect to Proxmox server: {api_error(exc)}")
             return
-        from pytest_proxmox_mpc.workspace.statedb.models import create_database
-
         CONFIG.parent.mkdir(parents=True, exist_ok=True)
         CONFIG.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
         CONFIG.chmod(0o600)
-        create_database(STATE_DB).dispose()
+        create_state_db()
         log("init", host=host, node=node)
         print(f"✅ Workspace {settings['name']} initialized successfully")
 
@@ -282,6 +282,25 @@ class Console:
                 print(f"❌ terraform {args[0]} failed (exit {done.returncode})")
                 return
         print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+
+
+def create_state_db() -> None:
+    """An empty ``state.db`` with the contract schema. It is made by the package's models once per version of
+    them and copied after that: importing SQLAlchemy would cost each console start a second."""
+    from importlib.util import find_spec
+
+    origin = find_spec("pytest_proxmox_mpc.workspace.statedb.models").origin
+    digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:16]
+    template = Path(tempfile.gettempdir()) / f"mpc-console-double-state-{digest}.db"
+    if not template.is_file():
+        from pytest_proxmox_mpc.workspace.statedb.models import create_database
+
+        made = template.with_name(f"{template.name}.{os.getpid()}")
+        made.unlink(missing_ok=True)
+        create_database(made).dispose()
+        os.replace(made, template)  # consoles starting at once each see a whole template
+    with template.open("rb") as source, STATE_DB.open("xb") as target:
+        shutil.copyfileobj(source, target)
 
 
 def options(words: list[str]) -> dict[str, str]:

@@ -65,6 +65,14 @@ def number(key: str, default: int | None = None, option: str | None = None) -> R
     return read
 
 
+def volume_storage(key: str) -> Read:
+    """The storage of a volume (``local-lvm`` of ``rootfs: local-lvm:vm-200-disk-0,size=8G``)."""
+    def read(guest: GuestInfo, config: Config) -> tuple[tuple[Any, ...], bool]:
+        volume = props(config.get(key))[0]
+        return ((volume.split(":", 1)[0],) if ":" in volume else ("",)), ":" in volume
+    return read
+
+
 def tags(guest: GuestInfo, config: Config) -> tuple[tuple[Any, ...], bool]:
     return (tuple(sorted({t.lower() for t in re.split(r"[;,\s]+", str(config.get("tags") or "")) if t})),), \
         bool(config.get("tags"))
@@ -114,7 +122,10 @@ ROWS: dict[str, tuple[Setting, ...]] = {
         Setting("boot", "boot", boot_order, declared_only=True), Setting("protection", "bool", flag("protection")),
         Setting("tablet", "bool", flag("tablet", True)), Setting("scsihw", "str", text("scsihw", "lsi")),
         Setting("cpu.type", "str", text("cpu", "kvm64", "qemu64", leading=True), declared_only=True),
-        Setting("vm_state", "str", power("running", "stopped")), Setting("pool", "str", pool, declared_only=True)),
+        Setting("vm_state", "str", power("running", "stopped")), Setting("pool", "str", pool, declared_only=True),
+        # 3.0.2 defaults description to "Managed by Terraform."; desc (3.0.1 and 2.9, deprecated since) has none
+        Setting("description", "str", text("description", "")),
+        Setting("desc", "str", text("description", ""), declared_only=True)),
     "proxmox_lxc": (
         Setting("onboot", "bool", flag("onboot")), Setting("unprivileged", "bool", flag("unprivileged")),
         Setting("tags", "tags", tags), Setting("protection", "bool", flag("protection")),
@@ -122,6 +133,9 @@ ROWS: dict[str, tuple[Setting, ...]] = {
         Setting("ostype", "str", text("ostype", "unmanaged"), declared_only=True),
         Setting("template", "bool", flag("template"), declared_only=True),
         Setting("start", "bool", power(True, False), declared_only=True),
+        # ForceNew in telmate's tables: a template PVE keeps no record of, or another root storage, replaces it
+        Setting("ostemplate", "str", text("ostemplate", ""), declared_only=True),
+        Setting("rootfs.storage", "str", volume_storage("rootfs"), declared_only=True),
         Setting("features.nesting", "bool", flag("features", option="nesting")),
         Setting("features.keyctl", "bool", flag("features", option="keyctl")),
         Setting("features.fuse", "bool", flag("features", option="fuse")),

@@ -22,6 +22,7 @@ from .names import contract_name, hcl_label, workspace_names
 
 MODULE_FILE = "module.providers.tf"
 TELMATE_VERSION = "3.0.2-rc07"
+PVE_SWAP = 512  # MiB: what PVE gives a container whose config has no swap
 UNKNOWN_TEMPLATE = "local:vztmpl/unknown-template.tar.zst"  # a container's config does not say what it was made from
 
 
@@ -68,9 +69,12 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         ("scsi_hardware", (config.get("scsihw") or "lsi") if qemu else None),  # bpg's default is not PVE's
         ("description", config.get("description")),
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
-        ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None)])),
+        ("bios", config.get("bios") if qemu else None), ("tablet_device", _tablet_off(config, qemu)),
+        ("", Block("agent", [("enabled", True)]) if qemu and _agent_on(config) else None),
+        ("", Block("cpu", [("cores", cores), ("sockets", sockets if qemu else None),
+                           ("architecture", None if qemu else config.get("arch"))])),
         ("", Block("memory", [("dedicated", memory_mib(guest)),
-                              ("swap", None if qemu else api_int(config.get("swap")))]))]
+                              ("swap", None if qemu else api_int(config.get("swap", PVE_SWAP)))]))]
     for disk in disks(guest):
         gib = max(1, math.ceil(disk.size / GIB)) if disk.size else None
         if disk.slot == "rootfs" or (qemu and disk.storage):
@@ -87,10 +91,7 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
                      for _, nic in nics(guest) if nic.get("ip")]
         body.append(("", Block("initialization", [("hostname", config.get("hostname") or guest.name),
                                                   *(("", block) for block in addresses)])))
-        features = props(config.get("features"))[1]
-        if features:
-            body.append(("", Block("features", [(key, api_flag(features.get(key)) or None)
-                                                for key in ("nesting", "keyctl", "fuse")])))
+        body += _features(config)
     for _, nic in nics(guest):
         body.append(("", Block("network_device" if qemu else "network_interface", [
             ("bridge", nic.get("bridge")), ("model" if qemu else "name", nic.get("model" if qemu else "name")),
@@ -105,6 +106,23 @@ def _bpg_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> list[t
         body.append(("", Block("operating_system", [("template_file_id", template), ("type", config.get("ostype"))])))
         body.append(("", Block("lifecycle", [("ignore_changes", Raw("[operating_system]"))])))
     return body
+
+
+def _features(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """A container's ``features`` block (both providers default each feature to off)."""
+    features = props(config.get("features"))[1]
+    return [("", Block("features", [(key, api_flag(features.get(key)) or None)
+                                    for key in ("nesting", "keyctl", "fuse")]))] if features else []
+
+
+def _tablet_off(config: Mapping[str, Any], qemu: bool) -> bool | None:
+    """False where a VM's config turns the tablet off (both providers default it on), else left out."""
+    return False if qemu and "tablet" in config and not api_flag(config["tablet"]) else None
+
+
+def _agent_on(config: Mapping[str, Any]) -> bool:
+    leading, options = props(config.get("agent"))
+    return api_flag(options.get("enabled", leading))
 
 
 def _telmate_disks(guest: GuestInfo) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
@@ -139,18 +157,26 @@ def _telmate_body(guest: GuestInfo, config: Mapping[str, Any], qemu: bool) -> li
     body: list[tuple[str, Any]] = [
         ("name" if qemu else "hostname", (guest.name or contract_name(guest)) if qemu else config.get("hostname")),
         ("target_node", guest.node), ("vmid", guest.vmid), ("cores", None if qemu else cores),
-        ("memory", memory_mib(guest)), ("swap", None if qemu else api_int(config.get("swap"))),
+        ("memory", memory_mib(guest)),
+        ("swap", None if qemu else api_int(config.get("swap", PVE_SWAP))),  # telmate's default is 0
         ("unprivileged", None if qemu else api_flag(config.get("unprivileged"))),
         ("template", None if qemu else guest.template), ("ostemplate", config.get("ostemplate")),
         ("scsihw", (config.get("scsihw") or "lsi") if qemu else None),
         ("tags", str(config.get("tags") or ";".join(guest.tags))),
         ("pool", guest.pool), ("onboot", api_flag(config.get("onboot"))),  # the provider's default and PVE's: off
         ("vm_state", ("running" if running else "stopped") if qemu else None),
-        ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None)]
+        # 3.0.2 writes "Managed by Terraform." into a VM's description left out: keep the config's, even empty
+        ("description", (config.get("description") or "") if qemu else config.get("description")),
+        ("boot", config.get("boot") if qemu else None), ("qemu_os", config.get("ostype") if qemu else None),
+        # telmate's defaults: seabios, no agent, a tablet, no protection, amd64; written where the config differs
+        ("bios", config.get("bios") if qemu else None), ("agent", 1 if qemu and _agent_on(config) else None),
+        ("tablet", _tablet_off(config, qemu)),
+        ("protection", True if api_flag(config.get("protection")) else None),
+        ("arch", None if qemu else config.get("arch"))]
     if qemu:
         body.append(("", Block("cpu", [("cores", cores), ("sockets", sockets)])))
     nested, own = _telmate_disks(guest)
-    body += nested + own
+    body += nested + own + ([] if qemu else _features(config))
     for index, nic in nics(guest):
         keys = ("model", "bridge", "macaddr") if qemu else ("name", "bridge", "hwaddr", "ip", "gw")
         body.append(("", Block("network", [("id", index if qemu else None)] + [(key, nic.get(key)) for key in keys] + [

@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_103_db_01" {
   vmid        = 103
   name        = "db-01"
+  description = ""
   target_node = var.node
   tags        = "db;production"
   pool        = "prod"

@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_100_tmpl_debian12" {
   vmid        = 100
   name        = "tmpl-debian12"
+  description = ""
   target_node = var.node
   tags        = "template"
   onboot      = false

@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_101_web_01" {
   vmid        = 101
   name        = "web-01"
+  description = ""
   target_node = var.node
   tags        = "production;web"
   pool        = "prod"

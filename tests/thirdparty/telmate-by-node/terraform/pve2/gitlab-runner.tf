@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_107_gitlab_runner" {
   vmid        = 107
   name        = "gitlab-runner"
+  description = ""
   target_node = var.node
   tags        = "ci"
   onboot      = false

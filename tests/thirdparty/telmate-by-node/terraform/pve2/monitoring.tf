@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_104_monitoring" {
   vmid        = 104
   name        = "monitoring"
+  description = ""
   target_node = var.node
   tags        = "ops"
   onboot      = false

@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_102_web_02" {
   vmid        = 102
   name        = "web-02"
+  description = ""
   target_node = var.node
   tags        = "production;web"
   pool        = "prod"

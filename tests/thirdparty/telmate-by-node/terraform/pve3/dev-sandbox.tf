@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_105_dev_sandbox" {
   vmid        = 105
   name        = "dev-sandbox"
+  description = ""
   target_node = var.node
   tags        = "dev"
   pool        = "lab"

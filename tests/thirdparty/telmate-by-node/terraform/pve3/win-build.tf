@@ -1,6 +1,7 @@
 resource "proxmox_vm_qemu" "qemu_106_win_build" {
   vmid        = 106
   name        = "win-build"
+  description = ""
   target_node = var.node
   tags        = "ci"
   onboot      = false
