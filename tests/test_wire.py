@@ -80,7 +80,8 @@ def test_answers_by_length_in_chunks_after_an_interim_answer_and_to_a_head_share
     conn = server.client()
     assert conn.request("GET", "/a", {"Accept": "application/json"}) == (
         200, "OK", [("Content-Type", "application/json"), ("Content-Length", "11")], b'{"data":1}\n')
-    status, reason, headers, body = conn.request("POST", "/b", {"Content-Type": "text/plain"}, b"x=1")
+    status, reason, headers, body = conn.request("POST", "/b", {"Content-Type": "text/plain", "Host": "elsewhere",
+                                                                "Content-Length": "99"}, b"x=1")
     assert (status, reason, body, headers) == (201, "Created", b'{"data":2}', [("Transfer-Encoding", "chunked")])
     assert conn.request("HEAD", "/c", {})[3] == b""
     assert conn.request("DELETE", "/d", {})[:3] == (204, "No Content", [("X-Folded", "one two")])
@@ -88,7 +89,8 @@ def test_answers_by_length_in_chunks_after_an_interim_answer_and_to_a_head_share
     conn.close()
     first, second = server.received[0], server.received[1]
     assert first.startswith(b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:") and b"\r\nAccept: application/json\r\n" in first
-    assert second.endswith(b"Content-Length: 3\r\n\r\nx=1")
+    assert second.endswith(b"Content-Length: 3\r\n\r\nx=1") and second.count(b"Content-Length") == 1
+    assert b"elsewhere" not in second and b"Accept-Encoding: identity" in first
 
 
 def test_a_closing_answer_ends_the_connection_and_one_without_length_is_read_to_its_end(canned):
@@ -122,3 +124,13 @@ def test_a_malformed_or_cut_off_answer_is_an_error(canned, answer: bytes, error:
             conn.request("GET", "/", {})
     finally:
         conn.close()
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(canned):
+    server = canned([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
+    conn = server.client()
+    with pytest.raises(ValueError, match="line break"):
+        conn.request("GET", "/", {"X-Injected": "a\r\nCookie: stolen"})
+    assert conn.request("GET", "/", {})[0] == 200
+    conn.close()
+    assert server.received == [server.received[0]] and b"stolen" not in server.received[0]

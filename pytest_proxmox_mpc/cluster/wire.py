@@ -25,6 +25,7 @@ MAX_LINE = 65536
 MAX_HEADERS = 100
 NO_BODY_STATUSES = frozenset({204, 304})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # given Content-Length: 0 when sent without a body
+FRAMING = frozenset({"host", "content-length", "transfer-encoding"})  # set here, never taken from a caller
 
 
 class WireConnection:
@@ -55,14 +56,21 @@ class WireConnection:
 
     def request(self, method: str, target: str, headers: Mapping[str, str],
                 body: bytes | None = None) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """Send ``method target`` with ``headers`` (``Host`` and ``Content-Length`` are added) and ``body``;
+        """Send ``method target`` with ``headers`` (``Host`` and ``Content-Length`` are this connection's, a
+        caller's are dropped) and ``body``;
         (status, reason, headers in order, body) of the final answer."""
         sock, reader = self._open()
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.netloc}", "Accept-Encoding: identity"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.netloc}"]
+        given = [(name, value) for name, value in headers.items() if name.lower() not in FRAMING]
+        if not any(name.lower() == "accept-encoding" for name, _ in given):
+            lines.append("Accept-Encoding: identity")  # a compressed body would reach the caller as it came
+        lines += [f"{name}: {value}" for name, value in given]
         if body or method in BODY_METHODS:
             lines.append(f"Content-Length: {len(body or b'')}")
-        sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
+        head = "\r\n".join(lines)
+        if head.count("\n") != len(lines) - 1 or head.count("\r") != len(lines) - 1:
+            raise ValueError("a request line or header holds a line break")  # as http.client refuses it
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + (body or b""))
         while True:
             version, status, reason = read_status_line(reader)
             answer_headers = read_headers(reader)
