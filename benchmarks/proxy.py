@@ -56,7 +56,8 @@ def proxy_process(server: FakePveProcess, workdir: Path, source: Path = ROOT) ->
     process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.cli", "proxy", "--phase", "1",
                                 "--pve-host", server.address, "--pve-ca-bundle", server.cafile,
                                 "--credentials-file", str(creds), "--rootdir", str(workdir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=workdir)  # ``-m`` puts the working directory first: it must not hold a tree
     try:
         assert process.stdout is not None
         for _ in range(4):
@@ -153,11 +154,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def driven(creds: dict[str, Any], clients: int, total: int) -> tuple[float, float, list[str]]:
-    """(requests/s, proxy CPU ms per request, errors) of one ``concurrency`` run."""
-    before = cpu_seconds(creds["pid"])
+def driven(creds: dict[str, Any], clients: int, total: int, upstream: int) -> tuple[float, float, float, list[str]]:
+    """(requests/s, proxy CPU ms per request, fakepve's (process ``upstream``) CPU ms per request, errors) of
+    one ``concurrency`` run."""
+    before, upstream_before = cpu_seconds(creds["pid"]), cpu_seconds(upstream)
     wall, errors = concurrency(creds, clients, total)
-    return total / wall, (cpu_seconds(creds["pid"]) - before) / total * 1000, errors
+    return (total / wall, (cpu_seconds(creds["pid"]) - before) / total * 1000,
+            (cpu_seconds(upstream) - upstream_before) / total * 1000, errors)
 
 
 def audit_lines(workdir: Path) -> int:
@@ -174,7 +177,7 @@ def ms(seconds: float) -> str:
 
 
 def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
-    added, ratio, rates, base_rates, cpus, base_cpus = [], [], [], [], [], []
+    added, ratio, rates, base_rates, cpus, base_cpus, upstream_cpus = [], [], [], [], [], [], []
     failures: list[str] = []
     base_failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,12 +190,13 @@ def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
                 diffs = [p - d for d, p in zip(direct_s, proxied_s, strict=True)]
                 added.append(statistics.median(diffs))
                 ratio.append(statistics.median(diffs) / statistics.median(direct_s))
-                rate, cpu, errors = driven(creds, clients, total)
+                rate, cpu, upstream_cpu, errors = driven(creds, clients, total, server.process.pid)
                 rates.append(rate)
                 cpus.append(cpu)
+                upstream_cpus.append(upstream_cpu)
                 failures.extend(errors)
                 if base is not None:  # the same clients against the baseline tree's proxy, in the same run
-                    rate, cpu, errors = driven(base, clients, total)
+                    rate, cpu, _, errors = driven(base, clients, total, server.process.pid)
                     base_rates.append(rate)
                     base_cpus.append(cpu)
                     base_failures.extend(errors)
@@ -204,12 +208,19 @@ def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
     print(f"  {clients} clients x {total} requests: {spread(rates, '{:.0f}')} requests/s, {len(failures)} errors"
           + (f" ({', '.join(sorted(set(failures)))})" if failures else "")
           + f"; the proxy's CPU per request {spread(cpus)} ms")
+    ceiling = [1000 / u for u in upstream_cpus]
+    print(f"  fakepve's own CPU per request {spread(upstream_cpus)} ms: one process, so no proxy gets past "
+          f"{spread(ceiling, '{:.0f}')} requests/s here (with 2 cores, clients and proxy share the other)")
     if base_rates:
         gains = [ours / theirs for ours, theirs in zip(rates, base_rates, strict=True)]
         print(f"  baseline proxy ({baseline}): {spread(base_rates, '{:.0f}')} requests/s; ours / baseline: "
               f"{spread(gains)} (goal >= 2: {verdict(statistics.median(gains), 2, at_most=False)}); "
               f"{len(base_failures)} errors; its CPU per request {spread(base_cpus)} ms, ours / its: "
               f"{spread([o / b for o, b in zip(cpus, base_cpus, strict=True)])}")
+        capacity = [b / o for o, b in zip(cpus, base_cpus, strict=True)]
+        print(f"  requests per CPU second of the proxy, ours / baseline: {spread(capacity)} (what each proxy could "
+              f"serve with a core of its own and an upstream that keeps up: goal >= 2: "
+              f"{verdict(statistics.median(capacity), 2, at_most=False)})")
     expected = REPETITIONS * (rounds + 20 + total)
     print(f"  audit lines of proxied requests: {audited} (expected {expected})")
     return 1 if failures or audited != expected else 0

@@ -10,7 +10,9 @@ LAN) so that its work does not compete with the client's for the GIL. The client
   guests' configs read in parallel, then one transaction), against a naive sync: ``/nodes``, per node its qemu
   and lxc lists and storages, then one config GET per guest, one request at a time, written with the same
   writer into another database; both databases must hold the same rows (bookkeeping and usage aside);
-- P2', the two full snapshots a phase-1 run's watch takes (before and after, every config), against one sync;
+- P2', the two full snapshots a phase-1 run's watch takes (before and after, every config), against one sync
+  (taken right after that sync, so that the two compared runs are as close in time as the shared machine
+  allows; the naive sync comes last);
 
 then once ``pytest validation --pve-max-phase 1`` against the cluster as a live target (wall time and peak
 RSS). ``--growth`` repeats the sync and the phase-1 run at 100 and 1,000 guests.
@@ -178,17 +180,17 @@ def measure(guests: int, full: bool) -> dict[str, Any]:
         for _ in range(REPETITIONS if full else 1):
             result = ours(api, ours_db)
             syncs.append(result)
-            if full:
-                start = time.perf_counter()
-                naive_inv = naive_inventory(api)
-                naive_db.unlink(missing_ok=True)
-                sync_inventory(naive_inv, naive_db)
-                naives.append((time.perf_counter() - start, naive_inv.requests))
+            if full:  # the snapshots right after the sync they are compared with, then the naive sync
                 start = time.perf_counter()
                 with trail.acting_as("watch"):  # the watch's before and after snapshots, as a phase-1 run takes them
                     read_inventory(api, version=version)
                     read_inventory(api, version=version)
                 snapshots.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                naive_inv = naive_inventory(api)
+                naive_db.unlink(missing_ok=True)
+                sync_inventory(naive_inv, naive_db)
+                naives.append((time.perf_counter() - start, naive_inv.requests))
         out["syncs"] = syncs
         if full:
             before = ours_db.read_bytes()

@@ -118,3 +118,7 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     """``Class: message`` on one line (see ``flat_text``), at most ``limit`` characters: for reports and
     messages that must stay one line."""
     return f"{type(exc).__name__}: {flat_text(exc)}"[:limit]
+
+
+class BodyTooLarge(ValueError):
+    """An HTTP body (in chunks) grew over the limit set for it."""

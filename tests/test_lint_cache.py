@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_proxmox_mpc.validators import ansible as lint
+from pytest_proxmox_mpc.validators import lintsplit as split
 
 VIOLATION = "playbooks/site.yml:4: fqcn[action-core]: Use FQCN for builtin module actions (shell)."
 
@@ -116,3 +117,112 @@ def test_two_workers_linting_the_same_content_at_once_lint_it_once(project: Path
     worker.join(10.0)
     assert len(calls) == 1, "the second worker linted the same content again"
     assert [f.note for f in second] == [first[0].note + " (cached result)"]
+
+
+@pytest.fixture
+def judged(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """ansible-lint as a double that judges what the project it is given holds: a violation in the playbook
+    while it runs a shell, one in the inventory while it says 'bad'; each run's files are recorded."""
+    seen: list[list[str]] = []
+
+    def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+        seen.append(sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()))
+        lines = []
+        if "shell:" in ((project / "playbooks" / "site.yml").read_text() if seen[-1].count("playbooks/site.yml")
+                        else ""):
+            lines.append(VIOLATION)
+        if "bad" in (project / "inventory.yml").read_text():
+            lines.append("inventory.yml:3: yaml[truthy]: Truthy value should be one of [false, true]")
+        return subprocess.CompletedProcess([], 2 if lines else 0, stdout="\n".join(lines) + "\n", stderr="")
+    monkeypatch.setattr(lint, "run_ansible_lint", run)
+    return seen
+
+
+def notes(findings: list) -> list[tuple[str, str]]:
+    return [(f.resource, f.note) for f in findings]
+
+
+def test_another_inventory_alone_is_linted_and_the_rest_reused_saying_so(project: Path, tmp_path: Path,
+                                                                          judged: list[list[str]]) -> None:
+    cache = tmp_path / "cache"
+    (project / "group_vars").mkdir()
+    (project / "group_vars" / "all.yml").write_text("---\nx: 1\n")
+    (project / "inventory.yml").write_text("---\nall:\n  hosts:\n    web: {vmid: 101, note: bad}\n")
+    first = lint.lint_ansible(project, tmp_path / "home", cache)
+    assert notes(first) == [("ansible/playbooks/site.yml", VIOLATION.split(":", 1)[1].strip()),
+                            ("ansible/inventory.yml", "3: yaml[truthy]: Truthy value should be one of [false, true]")]
+    (project / "inventory.yml").write_text("---\nall:\n  hosts:\n    web: {vmid: 101}\n    db: {vmid: 102}\n")
+    second = lint.lint_ansible(project, tmp_path / "home", cache)
+    assert len(judged) == 2 and judged[1] == [".ansible-lint", "ansible.cfg", "inventory.yml"]
+    assert notes(second) == [("ansible/playbooks/site.yml", VIOLATION.split(":", 1)[1].strip() + lint.APART)]
+    assert "cached result" in lint.APART and "inventory was linted on its own" in lint.APART
+    assert (lint.LINT_OUTCOMES[-1].cached, lint.LINT_OUTCOMES[-1].inventory_apart) == (False, True)
+    assert notes(lint.lint_ansible(project, tmp_path / "home", cache)) == [
+        ("ansible/playbooks/site.yml", VIOLATION.split(":", 1)[1].strip() + lint.APART)]
+    assert len(judged) == 2 and lint.LINT_OUTCOMES[-1].cached, "both parts were kept"
+
+
+@pytest.mark.parametrize("change", ["playbook", "group vars", "lint config"])
+def test_a_change_outside_the_inventory_lints_the_whole_project(project: Path, tmp_path: Path,
+                                                                judged: list[list[str]], change: str) -> None:
+    cache = tmp_path / "cache"
+    lint.lint_ansible(project, tmp_path / "home", cache)
+    target = {"playbook": "playbooks/site.yml", "group vars": "group_vars/all.yml",
+              "lint config": ".ansible-lint"}[change]
+    path = project / target
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text() if path.exists() else "---\n") + "# changed\n")
+    (project / "inventory.yml").write_text("---\nall:\n  hosts:\n    db: {vmid: 102}\n")
+    lint.lint_ansible(project, tmp_path / "home", cache)
+    assert len(judged) == 2 and "playbooks/site.yml" in judged[1]
+    assert not lint.LINT_OUTCOMES[-1].inventory_apart
+
+
+@pytest.mark.parametrize("cfg", ["[defaults]\nroles_path = roles\n",
+                                 "[defaults]\ninventory = inventory.yml\n[inventory]\nunparsed_is_failed = True\n",
+                                 "[defaults]\ninventory = /etc/ansible/hosts\n", "not an ini file\n"])
+def test_without_an_inventory_judged_apart_another_inventory_lints_the_whole_project(
+        project: Path, tmp_path: Path, judged: list[list[str]], cfg: str) -> None:
+    (project / "ansible.cfg").write_text(cfg)
+    cache = tmp_path / "cache"
+    lint.lint_ansible(project, tmp_path / "home", cache)
+    (project / "inventory.yml").write_text("---\nall:\n  hosts:\n    db: {vmid: 102}\n")
+    lint.lint_ansible(project, tmp_path / "home", cache)
+    assert len(judged) == 2 and "playbooks/site.yml" in judged[1]
+
+
+def test_an_inventory_folder_or_several_are_judged_apart_and_failing_on_unparsed_by_environment_is_not(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "inventory").mkdir()
+    (project / "inventory" / "hosts.yml").write_text("---\nall: {}\n")
+    (project / "ansible.cfg").write_text("[defaults]\ninventory = inventory/, inventory.yml ; two sources\n")
+    assert split.inventory_sources(project) == ("inventory", "inventory.yml")
+    assert split.in_sources("inventory/hosts.yml", ("inventory",)) and not split.in_sources("inventory.yml.bak",
+                                                                                             ("inventory.yml",))
+    monkeypatch.setenv("ANSIBLE_INVENTORY_UNPARSED_FAILED", "yes")
+    assert split.inventory_sources(project) == ()
+
+
+@pytest.mark.slow
+def test_with_the_real_ansible_lint_the_split_judges_as_the_whole_project_does(tmp_path: Path) -> None:
+    """A playbook violation and a broken inventory: the violations reported with the inventory linted apart
+    are those of ansible-lint on the whole project."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(lint, "LINT_OUTCOMES", [])
+    root = tmp_path / "ansible"
+    (root / "playbooks").mkdir(parents=True)
+    (root / "playbooks" / "site.yml").write_text(
+        "---\n- name: Site\n  hosts: web\n  tasks:\n    - name: Uptime\n      shell: uptime\n")
+    (root / ".ansible-lint").write_text("---\nprofile: production\noffline: true\n")
+    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory.yml\n")
+    (root / "inventory.yml").write_text("---\nall:\n  hosts:\n    web:\n")
+    cache = tmp_path / "cache"
+    lint.lint_ansible(root, tmp_path / "home", cache)
+    (root / "inventory.yml").write_text("---\nall:\n  hosts:\n    web: [unclosed\n")
+    apart = lint.lint_ansible(root, tmp_path / "home", cache)
+    assert lint.LINT_OUTCOMES[-1].inventory_apart
+    whole = lint.lint_ansible(root, tmp_path / "home2")
+    monkeypatch.undo()
+    unmarked = sorted((f.resource, f.note.replace(lint.APART, "")) for f in apart)
+    assert unmarked == sorted(notes(whole)) and any("inventory.yml" in f.resource for f in whole)
+    assert any("site.yml" in f.resource for f in whole)

@@ -35,18 +35,20 @@ def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory, 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran or cached."""
+    """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran, cached, or
+    inventory (only the inventory linted, the rest of the result kept from the same playbooks, vars and config)."""
     seen = len(LINT_OUTCOMES)
     try:
         return (yield)
     finally:
         for outcome in LINT_OUTCOMES[seen:]:
-            item.user_properties.append(("ansible-lint", "cached" if outcome.cached else "ran"))
+            label = "cached" if outcome.cached else "inventory" if outcome.inventory_apart else "ran"
+            item.user_properties.append(("ansible-lint", label))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line: how many ansible-lint results were linted afresh and how many came from the cache."""
-    counts = {"ran": 0, "cached": 0}
+    counts = {"ran": 0, "inventory": 0, "cached": 0}
     for reports in terminalreporter.stats.values():
         for report in reports:
             if getattr(report, "when", None) == "call":
@@ -54,5 +56,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                     if name == "ansible-lint" and value in counts:
                         counts[value] += 1
     if any(counts.values()):
-        terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted, {counts['cached']} cached result(s) "
+        terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted, {counts['inventory']} linted in the "
+                                    f"inventory alone (the rest cached), {counts['cached']} cached result(s) "
                                     "(kept by content in --pve-lint-cache)")

@@ -1,14 +1,14 @@
-"""Requests to a PVE API on plain ``http.client`` keep-alive connections, each one through the guard.
+"""Requests to a PVE API on plain keep-alive connections (``wire``), each one through the guard.
 
 ``requests`` costs some 1.5 ms of CPU per request (sessions, cookie jars, adapters, pools), five times a
-plain ``http.client`` round trip, which is what bounds a parallel snapshot of a big cluster and the safety
-proxy. ``DirectChannel`` sends as a guarded proxmoxer client would: the client's own auth (its API token; or
-its ticket, renewed by the auth as proxmoxer does, with the CSRF token on writes), the session's TLS
-verification, and ``Guard.admit`` before and ``Guard.settle`` after every request, exactly as
-``PolicedAdapter`` does. It is used only where nothing else must see the request: with a recorder (which
-records and plays through ``requests``) or an HTTP proxy, callers stay on ``requests``. Idle connections are
-kept (up to ``pool_size``), checked before reuse (one the server closed meanwhile is dropped, as urllib3
-does), and closed by ``close``. Nothing here imports pytest.
+lean keep-alive round trip (``wire.WireConnection``, 0.2 ms with the guard), which is what bounds a parallel
+snapshot of a big cluster and the safety proxy. ``DirectChannel`` sends as a guarded proxmoxer client would:
+the client's own auth (its API token; or its ticket, renewed by the auth as proxmoxer does, with the CSRF
+token on writes), the session's TLS verification, and ``Guard.admit`` before and ``Guard.settle`` after
+every request, exactly as ``PolicedAdapter`` does. It is used only where nothing else must see the request:
+with a recorder (which records and plays through ``requests``) or an HTTP proxy, callers stay on
+``requests``. Idle connections are kept (up to ``pool_size``), checked before reuse (one the server closed
+meanwhile is dropped, as urllib3 does), and closed by ``close``. Nothing here imports pytest.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from ..safety.guard import Guard, PolicedAdapter
 from ..safety.policy import ApiRequest
 from . import _proxmoxer
+from .wire import WireConnection
 
 POOL_SIZE = 32
 
@@ -77,20 +78,20 @@ class DirectChannel:
         self.timeout = timeout
         self.context = tls_context(verify)
         self.pool_size = pool_size
-        self._idle: list[http.client.HTTPSConnection] = []
+        self._idle: list[WireConnection] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def _take(self) -> http.client.HTTPSConnection:
+    def _take(self) -> WireConnection:
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()
                 if not _dropped(conn):
                     return conn
                 conn.close()
-        return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, context=self.context)
+        return WireConnection(self.netloc, self.context, self.timeout)
 
-    def _give_back(self, conn: http.client.HTTPSConnection) -> None:
+    def _give_back(self, conn: WireConnection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < self.pool_size:
                 self._idle.append(conn)
@@ -114,13 +115,11 @@ class DirectChannel:
         decision = self.guard.admit(described)
         sent = {**(headers or {}), **self.auth_headers(method)}
         start = time.perf_counter()
-        conn: http.client.HTTPSConnection | None = None
+        conn: WireConnection | None = None
         try:
             conn = self._take()
-            conn.request(method, target, body=body or None, headers=sent)
-            response = conn.getresponse()
-            answer = RawAnswer(response.status, response.reason, response.getheaders(), response.read())
-            if response.will_close:
+            answer = RawAnswer(*conn.request(method, target, sent, body or None))
+            if conn.will_close:
                 conn.close()
             else:
                 self._give_back(conn)
@@ -145,7 +144,7 @@ class DirectChannel:
             conn.close()
 
 
-def _dropped(conn: http.client.HTTPSConnection) -> bool:
+def _dropped(conn: WireConnection) -> bool:
     """Whether the server closed an idle connection (it is readable: EOF, or bytes nobody asked for)."""
     sock = conn.sock
     if sock is None:

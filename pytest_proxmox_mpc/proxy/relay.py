@@ -78,7 +78,7 @@ class Upstream:
     """The cluster behind the proxy, policed by ``guard``, authenticating with ``auth`` (a ``client.connect``
     client's: an API token, or the ticket of its login, renewed as proxmoxer does).
 
-    Requests go out on a ``DirectChannel`` (``http.client`` keep-alive connections, one per proxy thread at a
+    Requests go out on a ``DirectChannel`` (lean keep-alive connections, ``wire``, one per proxy thread at a
     time, the guard called directly: a fraction of ``requests``' cost per request), or, while a recorder
     records or plays (it works through ``requests``) or an HTTP proxy is configured, through one keep-alive
     ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: the channel's
