@@ -101,22 +101,24 @@ def test_what_ansible_lint_writes_itself_does_not_change_the_key(project: Path) 
 def test_two_workers_linting_the_same_content_at_once_lint_it_once(project: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The second caller waits for the first one's result instead of linting the same content again."""
-    cache, calls, second = tmp_path / "cache", [], []
+    cache, calls, found = tmp_path / "cache", [], []
+    workers: list[threading.Thread] = []
 
     def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
         calls.append(project)
         if len(calls) == 1:  # while the first lint runs, a second worker asks for the same content
-            worker = threading.Thread(target=lambda: second.extend(lint.lint_ansible(project, home, cache)))
+            worker = threading.Thread(target=lambda: found.extend(lint.lint_ansible(project, home, cache)))
+            workers.append(worker)
             worker.start()
-            worker.join(2.0)
-            second.append(worker)
+            worker.join(2.0)  # it waits on the lock (without the lock it would lint again here)
         return subprocess.CompletedProcess([], 2, stdout=VIOLATION + "\n", stderr="")
     monkeypatch.setattr(lint, "run_ansible_lint", run)
     first = lint.lint_ansible(project, tmp_path / "home", cache)
-    worker = second.pop()
-    worker.join(10.0)
+    (worker,) = workers
+    worker.join(30.0)
+    assert not worker.is_alive()
     assert len(calls) == 1, "the second worker linted the same content again"
-    assert [f.note for f in second] == [first[0].note + " (cached result)"]
+    assert [f.note for f in found] == [first[0].note + " (cached result)"]
 
 
 @pytest.fixture
