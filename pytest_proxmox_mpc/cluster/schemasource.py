@@ -24,7 +24,7 @@ import requests
 from ..errors import SettingsError
 from ..recording.layout import SESSION_DIR
 from ..safety.guard import Guard, police_session
-from .apischema import ApiSchema, fakepve_schema_file
+from .apischema import ApiSchema, fakepve_schema_file, load_schema
 from .endpoint import Endpoint
 
 APIDOC_PATH = "/pve-docs/api-viewer/apidoc.js"
@@ -85,15 +85,10 @@ def from_fakepve() -> Resolved:
     where = fakepve_schema_file()
     if where is None:
         return None, SchemaSource("none", "", problem="fakepve's copy is not installed")
-    raw = where.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    schema = _PARSED.get(digest) or _PARSED.setdefault(digest, ApiSchema.from_bytes(raw))
+    schema = load_schema(where)  # parsed once per process, however many runs it starts (pytester's inner runs)
+    assert schema is not None
+    digest = hashlib.sha256(where.read_bytes()).hexdigest()
     return schema, SchemaSource("fakepve", str(where), sha256=digest, paths=len(schema))
-
-
-# fakepve's copy parsed, by digest: a process that starts many runs (pytester's inner runs) parses it once.
-# Nothing changes an ApiSchema after it is built, so sharing one is safe.
-_PARSED: dict[str, ApiSchema] = {}
 
 
 def from_node(endpoint: Endpoint, guard: Guard, version: str, cache_dir: Path | None = None) -> Resolved:

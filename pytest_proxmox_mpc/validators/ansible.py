@@ -254,9 +254,7 @@ def _lint_or_reuse(ansible_dir: Path, home: Path, cache: Path | None, kept: Path
         rest = _kept_result(rest_kept)
         if rest is not None:
             return _inventory_apart(ansible_dir, home, cache, sources, rest)
-    done = run_ansible_lint(ansible_dir, home, *options)
-    result = done.returncode, done.stdout, done.stderr
-    _keep(kept, result)
+    result = _lint_and_keep(ansible_dir, home, kept)
     violations = _violations(result[1])
     if rest_kept is not None and (violations or result[0] == 0):  # a run that failed as a whole is not split
         outside = [line for line in violations if not lintsplit.in_sources(line.split(":", 1)[0], sources)]
@@ -275,11 +273,17 @@ def _inventory_apart(project: Path, home: Path, cache: Path, sources: tuple[str,
         home.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=home) as staged:
             lintsplit.stage(project, sources, Path(staged))
-            done = run_ansible_lint(Path(staged), home, *options)
-        result = done.returncode, done.stdout, done.stderr
-        _keep(kept, result)
+            result = _lint_and_keep(Path(staged), home, kept)
     LINT_OUTCOMES.append(LintOutcome(project, cached, kept, inventory_apart=True))
     return _findings(rest, APART) + _findings(result, " (cached result)" if cached else "")
+
+
+def _lint_and_keep(project: Path, home: Path, kept: Path | None) -> Result:
+    """ansible-lint's result on ``project`` with the suite's options, kept in ``kept`` (if given)."""
+    done = run_ansible_lint(project, home, *LINT_OPTIONS)
+    result = done.returncode, done.stdout, done.stderr
+    _keep(kept, result)
+    return result
 
 
 def _violations(stdout: str) -> list[str]:
