@@ -8,6 +8,7 @@ a few unnamed guests and name collisions). For each provider it prints the media
 (default 3) full exports (``export_iac``: Terraform and Ansible) into a fresh temporary directory, the
 Terraform and Ansible parts on their own, and the time to render the guests' HCL without writing it (the
 rest is the file system: one file per guest, and creating files is costly and noisy on shared machines).
+``--growth`` prints the export's growth, its rendering's alone, and what creating as many files costs here.
 """
 
 from __future__ import annotations
@@ -112,9 +113,26 @@ def main(argv: list[str]) -> None:
     print(f"  ansible alone      {median_seconds(partial(export_ansible, inventory), rounds):6.2f} s")
     if "--growth" in argv:
         sizes = (100, 1_000, guests)
-        seconds = [median_seconds(partial(export_iac, synthetic_inventory(size), provider="bpg"), rounds)
-                   for size in sizes]
+        inventories = {size: synthetic_inventory(size) for size in sizes}
+        seconds = [median_seconds(partial(export_iac, inventories[size], provider="bpg"), rounds) for size in sizes]
         print("growth of export_iac (bpg), median of each; should stay linear or better: " + growth(sizes, seconds))
+        rendering = [median_seconds(partial(render_guests, inventories[size]), rounds) for size in sizes]
+        print("  its rendering alone (no file system): " + growth(sizes, rendering))
+        files = [median_seconds(partial(create_files, size), rounds) for size in sizes]
+        print("  creating that many files of 1 KB here (the file system's share): " + growth(sizes, files))
+
+
+def render_guests(inventory: Inventory, _directory: Path) -> None:
+    """The guests' HCL text (bpg), without writing it."""
+    names = guest_names(inventory)
+    for guest in inventory.guests.values():
+        render(guest_resource(guest, hcl_label(names[guest.vmid]), "bpg"))
+
+
+def create_files(count: int, directory: Path) -> None:
+    """``count`` files of 1 KB in one folder: what the export's one file a guest costs the file system alone."""
+    for index in range(count):
+        (directory / f"guest-{index}.tf").write_text("x" * 1024, encoding="utf-8")
 
 
 if __name__ == "__main__":

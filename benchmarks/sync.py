@@ -52,7 +52,8 @@ from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
-from pytest_proxmox_mpc.workspace.sync import BOOKKEEPING, VOLATILE, sync_database, sync_inventory
+from pytest_proxmox_mpc.workspace.statedb.contract import BOOKKEEPING, VOLATILE
+from pytest_proxmox_mpc.workspace.sync import sync_database, sync_inventory
 
 NODES = ("pve1", "pve2", "pve3", "pve4")
 PASSWORD = "bench-password"

@@ -1,7 +1,7 @@
 """The system under test driven through its console and CLI (``pytest_proxmox_mpc.sut``): the profile and its
 errors, what the suite reads from a workspace and a transcript, and the validation suite's tool tests against the
-test double ``tests/doubles/mpc_console.py`` on sim, on a fakepve process as live, recorded and replayed, each of
-the double's defects failing the test named for it."""
+test double ``tests/doubles/mpc_console.py`` on a fakepve process as live, recorded and replayed, and on sim, each
+of the double's defects failing the test named for it."""
 
 from __future__ import annotations
 
@@ -160,10 +160,18 @@ def test_without_a_tool_every_tool_test_is_skipped_with_the_reason(pytester: pyt
 
 
 @pytest.mark.slow
-def test_the_tool_passes_on_sim_is_recorded_and_replays_offline(pytester: pytest.Pytester) -> None:
+def test_the_tool_passes_on_a_fakepve_process_as_live_is_recorded_and_replays_offline(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
+    """A user's flow: the whole tool suite against a cluster reached as live (a process of its own, with its own
+    certificate, exclusions and password), recorded; then the cassettes replayed without it. (The sim target
+    drives the tool in each defect run below.)"""
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    pytester.makefile(".yaml", excl="protect:\n  tags: [production]\n")
     cassettes = f"--pve-cassette-dir={pytester.path / 'cassettes'}"  # rootdir is this checkout: not its cassettes
-    recorded = tool_run(pytester, "--pve-record-mode", "once", "--pve-report", "r", cassettes)
+    recorded = tool_run(pytester, "--pve-host", fakepve_process.address, f"--pve-ca-bundle={fakepve_process.cafile}",
+                        "--pve-exclusions", "excl.yaml", "--pve-record-mode", "once", "--pve-report", "r", cassettes)
     recorded.assert_outcomes(passed=PASSED, skipped=SKIPPED)
+    recorded.stdout.fnmatch_lines(["proxmox: target=live max_phase=3 *sut_console=*"])
     recorded.stdout.fnmatch_lines(["*tool guests through the safety proxy: 1 created, 1 removed by the tool, "
                                    "0 removed by the plugin, 0 left*"])
     markdown = (pytester.path / "r.md").read_text(encoding="utf-8")
@@ -171,19 +179,12 @@ def test_the_tool_passes_on_sim_is_recorded_and_replays_offline(pytester: pytest
     assert "| test_the_tools_own_create_sync_and_delete_of_a_temporary_guest | create-vm | vm create --vmid" in markdown
     recorded_files = sorted(p.name for p in (pytester.path / "cassettes").rglob("*.yaml"))
     assert "test_the_tools_own_create_sync_and_delete_of_a_temporary_guest.yaml" in recorded_files
-    replayed = tool_run(pytester, "--pve-target", "replay", cassettes)
+    assert fakepve_process.password not in "".join(
+        p.read_text(encoding="utf-8") for p in (pytester.path / "cassettes").rglob("*.yaml"))
+    monkeypatch.delenv("PVE_PASSWORD")
+    replayed = tool_run(pytester, "--pve-target", "replay", "--pve-exclusions", "excl.yaml", cassettes)
     replayed.assert_outcomes(passed=PASSED, skipped=SKIPPED)
-
-
-@pytest.mark.slow
-def test_the_tool_passes_on_a_fakepve_process_as_live(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                      fakepve_process: FakePveProcess) -> None:
-    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
-    pytester.makefile(".yaml", excl="protect:\n  tags: [production]\n")
-    result = tool_run(pytester, "--pve-host", fakepve_process.address, f"--pve-ca-bundle={fakepve_process.cafile}",
-                      "--pve-exclusions", "excl.yaml")
-    result.assert_outcomes(passed=PASSED, skipped=SKIPPED)
-    result.stdout.fnmatch_lines(["proxmox: target=live max_phase=3 *sut_console=*"])
+    replayed.stdout.fnmatch_lines(["proxmox: target=replay max_phase=3 *sut_console=*"])
 
 
 @pytest.mark.slow

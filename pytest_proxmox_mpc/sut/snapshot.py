@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..workspace.statedb.contract import CONTRACT_TABLES
-from ..workspace.statedb.models import readonly_connection
-from ..workspace.sync import BOOKKEEPING, VOLATILE
+from ..workspace.statedb.contract import BOOKKEEPING, CONTRACT_TABLES, VOLATILE
 from .transcript import matches_any
 
 STATE_DB = ".proxmox/state.db"
@@ -55,6 +53,8 @@ class WorkspaceSnapshot:
 
 
 def _rows(db: Path) -> dict[str, list[tuple[tuple[str, Any], ...]]]:
+    from ..workspace.statedb.models import readonly_connection  # SQLAlchemy: not at the plugin's start-up
+
     with closing(readonly_connection(db)) as conn:
         present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         out = {}

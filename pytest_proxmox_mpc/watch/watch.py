@@ -172,6 +172,9 @@ def intended_vmids(run: Run) -> set[int]:
 
 def database_abort(paths: Iterable[Path], test: str) -> Abort | None:
     """An abort when a watched state database is corrupt or unreadable."""
+    paths = list(paths)
+    if not paths:
+        return None
     from ..workspace.statedb.models import integrity_problems  # SQLAlchemy only for a run that watches a database
 
     problems = [problem for path in paths for problem in integrity_problems(path)]

@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..cluster.inventory import DEFAULT_CONCURRENCY, GuestInfo, Inventory, StorageInfo, read_inventory
 from ..errors import StateDbError, SyncError, SyncReadError, one_line
+from .statedb.contract import BOOKKEEPING, VOLATILE
 from .statedb.models import (
     Base,
     Container,
@@ -59,14 +60,6 @@ from .statedb.models import (
 
 MIB = 1024 * 1024
 CHANGE_TYPES = ("discovered", "created", "updated", "deleted")
-BOOKKEEPING = frozenset({"last_seen", "created_at", "updated_at"})
-VOLATILE: Mapping[str, frozenset[str]] = {
-    "nodes": frozenset({"cpu_usage", "memory_usage", "uptime"}),
-    "vms": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime", "pid"}),
-    "containers": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime",
-                             "swap_usage"}),
-    "storage": frozenset({"total_bytes", "used_bytes", "available_bytes"}),
-}
 """Per table, the usage columns a change of which alone is no change of the resource."""
 _KEEP = object()  # "keep the stored value": a config-derived column of a guest whose config was not read
 # Tables in write order (nodes first: guests need them), with their snapshot resource type.

@@ -10,8 +10,10 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+if TYPE_CHECKING:  # only a type here: the plugin imports this module at start-up, SQLAlchemy takes 0.3 s
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,14 @@ def schema_differences(engine: Engine) -> list[str]:
 
 def _fk_text(fk: ForeignKeyRef | None) -> str:
     return "none" if fk is None else f"-> {fk.table}.{fk.column} ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
+
+
+# Columns a comparison of two syncs leaves out: the sync's own bookkeeping, and usage that moves on a live cluster.
+BOOKKEEPING = frozenset({"last_seen", "created_at", "updated_at"})
+VOLATILE: Mapping[str, frozenset[str]] = {
+    "nodes": frozenset({"cpu_usage", "memory_usage", "uptime"}),
+    "vms": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime", "pid"}),
+    "containers": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime",
+                             "swap_usage"}),
+    "storage": frozenset({"total_bytes", "used_bytes", "available_bytes"}),
+}
