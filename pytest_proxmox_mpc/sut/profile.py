@@ -25,6 +25,7 @@ imports pytest.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -248,7 +249,13 @@ def load_profile(path: Path) -> Profile:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(str(path), None, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
-    return _Reader(str(path)).profile(text)
+    return _parsed(str(path), text)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(source: str, text: str) -> Profile:
+    """Kept by file and text: every pytest run resolves its settings, and YAML with line numbers takes 30 ms."""
+    return _Reader(source).profile(text)
 
 
 def packaged_profiles() -> list[str]:
