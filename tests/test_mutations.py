@@ -6,7 +6,8 @@ workspace per Terraform provider. Each mutation copies one of them, damages it i
 ``validators.checks.WORKSPACE_CHECKS`` (the validation suite's tests): the check named by the mutation must
 report a finding that points at the damage (the vmid, the file, the column, the variable). The correct
 workspaces must pass every check, ansible-lint included. ansible-lint takes seconds, so it runs only for the
-mutations that need it.
+mutations that need it, and once for them all: each damages a playbook of its own, and ansible-lint judges each
+playbook by itself, so one run on a workspace with every one of them applied gives each its findings by file.
 """
 
 from __future__ import annotations
@@ -606,13 +607,48 @@ def _param(mutation: Mutation) -> Any:
 # --- the tests --------------------------------------------------------------------------------------------
 
 
+def changed_files(workspace: Path, original: Path) -> set[str]:
+    """The files of ``workspace`` (relative POSIX paths) that are not in ``original`` as they are there."""
+    return {path.relative_to(workspace).as_posix() for path in workspace.rglob("*") if path.is_file()
+            and not ((original / path.relative_to(workspace)).is_file()
+                     and (original / path.relative_to(workspace)).read_bytes() == path.read_bytes())}
+
+
+@pytest.fixture(scope="module")
+def lint_by_file(reference: Reference, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Finding]]:
+    """ansible-lint's findings, by the file they name, on one workspace with every lint mutation applied."""
+    root = tmp_path_factory.mktemp("lint-mutations")
+    workspace = root / "workspace"
+    shutil.copytree(reference.workspaces["bpg"], workspace)
+    lint_mutations = [m for m in MUTATIONS if m.lint]
+    assert {m.provider for m in lint_mutations} == {"bpg"}, "the lint mutations damage the bpg workspace"
+    for mutation in lint_mutations:
+        mutation.apply(workspace, reference)
+    damaged = changed_files(workspace, reference.workspaces["bpg"])
+    check = next(check for check in WORKSPACE_CHECKS if check.name == LINT)
+    (root / "scratch").mkdir()
+    found = check.run(workspace, reference.inventory, CheckContext(root / "scratch", secrets=(reference.password,),
+                                                                   lint_cache=reference.lint_cache,
+                                                                   protected=reference.protected))
+    by_file: dict[str, list[Finding]] = {}
+    for finding in found:
+        by_file.setdefault(finding.resource, []).append(finding)
+    assert set(by_file) <= damaged, f"ansible-lint found something outside the damaged files: {found}"
+    return by_file
+
+
 @pytest.mark.parametrize("mutation", [_param(m) for m in MUTATIONS])
-def test_mutation_is_caught(mutation: Mutation, reference: Reference, tmp_path: Path) -> None:
+def test_mutation_is_caught(mutation: Mutation, reference: Reference, tmp_path: Path,
+                            request: pytest.FixtureRequest) -> None:
     workspace = tmp_path / "workspace"
     shutil.copytree(reference.workspaces[mutation.provider], workspace)
     mutation.apply(workspace, reference)
 
-    findings, crashes = run_checks(workspace, reference, tmp_path / "scratch", lint=mutation.lint)
+    findings, crashes = run_checks(workspace, reference, tmp_path / "scratch", lint=False)
+    if mutation.lint:  # ansible-lint's findings on the files this mutation damaged, from the one run for them all
+        by_file = request.getfixturevalue("lint_by_file")
+        changed = changed_files(workspace, reference.workspaces[mutation.provider])
+        findings[LINT] = [finding for path in sorted(changed) for finding in by_file.get(path, [])]
     shown = report(findings, crashes)
     failing = sorted(name for name, found in findings.items() if found)
     assert failing, f"{mutation.name}: no check found anything\n{shown}"
