@@ -105,28 +105,28 @@ def main(argv: list[str]) -> None:
         full = median_seconds(partial(export_iac, inventory, provider=provider), rounds)
         terraform = median_seconds(partial(export_terraform, inventory, provider=provider), rounds)
         start = time.perf_counter()
-        for guest in inventory.guests.values():  # the HCL text alone, no file system
-            render(guest_resource(guest, hcl_label(names[guest.vmid]), provider))
+        render_guests(inventory, provider, names)
         text = time.perf_counter() - start
         print(f"  {provider:8} export_iac {full:6.2f} s   (terraform alone {terraform:6.2f} s, "
               f"of which rendering the guests' HCL {text:5.2f} s)")
     print(f"  ansible alone      {median_seconds(partial(export_ansible, inventory), rounds):6.2f} s")
     if "--growth" in argv:
-        sizes = (100, 1_000, guests)
+        sizes = tuple(sorted({100, 1_000, guests}))
         inventories = {size: synthetic_inventory(size) for size in sizes}
         seconds = [median_seconds(partial(export_iac, inventories[size], provider="bpg"), rounds) for size in sizes]
         print("growth of export_iac (bpg), median of each; should stay linear or better: " + growth(sizes, seconds))
-        rendering = [median_seconds(partial(render_guests, inventories[size]), rounds) for size in sizes]
+        rendering = [median_seconds(lambda _directory, size=size: render_guests(inventories[size]), rounds)
+                     for size in sizes]
         print("  its rendering alone (no file system): " + growth(sizes, rendering))
         files = [median_seconds(partial(create_files, size), rounds) for size in sizes]
         print("  creating that many files of 1 KB here (the file system's share): " + growth(sizes, files))
 
 
-def render_guests(inventory: Inventory, _directory: Path) -> None:
-    """The guests' HCL text (bpg), without writing it."""
-    names = guest_names(inventory)
+def render_guests(inventory: Inventory, provider: str = "bpg", names: dict[int, str] | None = None) -> None:
+    """The guests' HCL text for ``provider``, without writing it (``names``: ``guest_names``, made if not given)."""
+    names = guest_names(inventory) if names is None else names
     for guest in inventory.guests.values():
-        render(guest_resource(guest, hcl_label(names[guest.vmid]), "bpg"))
+        render(guest_resource(guest, hcl_label(names[guest.vmid]), provider))
 
 
 def create_files(count: int, directory: Path) -> None:
