@@ -27,6 +27,7 @@ import yaml
 
 from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
+from pytest_proxmox_mpc.sut.snapshot import WorkspaceSnapshot
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 
@@ -608,10 +609,9 @@ def _param(mutation: Mutation) -> Any:
 
 
 def changed_files(workspace: Path, original: Path) -> set[str]:
-    """The files of ``workspace`` (relative POSIX paths) that are not in ``original`` as they are there."""
-    return {path.relative_to(workspace).as_posix() for path in workspace.rglob("*") if path.is_file()
-            and not ((original / path.relative_to(workspace)).is_file()
-                     and (original / path.relative_to(workspace)).read_bytes() == path.read_bytes())}
+    """The files of ``workspace`` (relative POSIX paths, state.db aside) not in ``original`` as they are there."""
+    now, before = WorkspaceSnapshot.take(workspace).files, WorkspaceSnapshot.take(original).files
+    return {path for path, content in now.items() if before.get(path) != content}
 
 
 @pytest.fixture(scope="module")
