@@ -83,10 +83,11 @@ def live(pytester: pytest.Pytester, server: FakePveProcess, *extra: str) -> list
 
 
 @pytest.fixture(scope="session")
-def lint_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """Where ansible-lint results are kept by content for this test run, shared by its xdist workers."""
+def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where ansible-lint results are kept by content for this test run, shared by its xdist workers (read from
+    the environment xdist gives a worker, so a run with ``-p no:xdist`` works too)."""
     base = tmp_path_factory.getbasetemp()
-    return (base.parent if worker_id != "master" else base) / "lint-cache"
+    return (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "lint-cache"
 
 
 # Plugins the inner runs never use: each costs an inner process about half a second to import.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..workspace.statedb.contract import BOOKKEEPING, CONTRACT_TABLES, VOLATILE
+from ..workspace.statedb.sqlitefile import readonly_connection
 from .transcript import matches_any
 
 STATE_DB = ".proxmox/state.db"
@@ -53,8 +54,6 @@ class WorkspaceSnapshot:
 
 
 def _rows(db: Path) -> dict[str, list[tuple[tuple[str, Any], ...]]]:
-    from ..workspace.statedb.models import readonly_connection  # SQLAlchemy: not at the plugin's start-up
-
     with closing(readonly_connection(db)) as conn:
         present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         out = {}

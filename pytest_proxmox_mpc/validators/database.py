@@ -16,13 +16,8 @@ from typing import Any, ParamSpec
 
 from ..cluster.inventory import GuestInfo, Inventory
 from ..errors import StateDbError, one_line
-from ..workspace.statedb.models import (
-    CONTRACT_TABLES,
-    integrity_problems,
-    open_readonly,
-    readonly_connection,
-    schema_differences,
-)
+from ..workspace.statedb.contract import CONTRACT_TABLES, schema_differences
+from ..workspace.statedb.sqlitefile import integrity_problems, readonly_connection
 from .findings import Finding
 
 CHECK = "state.db"
@@ -178,6 +173,8 @@ def _encoding_problem(table: str, column: str, declared: str, value: Any, kind: 
 @_readable
 def check_schema(path: Path | str) -> list[Finding]:
     """The tables, columns, types and keys of the contract."""
+    from ..workspace.statedb.models import open_readonly  # SQLAlchemy only for a run that checks a schema
+
     engine = open_readonly(path)
     try:
         return [Finding(CHECK, "schema", "contract", note=line) for line in schema_differences(engine)]

@@ -19,6 +19,7 @@ from ..recording.layout import SESSION_DIR
 from ..run import Run
 from ..safety.incident import Abort
 from ..safety.ledger import read_events
+from ..workspace.statedb.sqlitefile import integrity_problems
 from .drift import Change, unintended_changes
 from .gates import GateResult, GateVerdict, check_gates, protected_guests, usage_problems
 
@@ -175,7 +176,5 @@ def database_abort(paths: Iterable[Path], test: str) -> Abort | None:
     paths = list(paths)
     if not paths:
         return None
-    from ..workspace.statedb.models import integrity_problems  # SQLAlchemy only for a run that watches a database
-
     problems = [problem for path in paths for problem in integrity_problems(path)]
     return Abort("database", test, tuple(problems)) if problems else None

@@ -50,13 +50,13 @@ from .statedb.models import (
     Node,
     StateSnapshot,
     Storage,
-    StrPath,
     Task,
     Vm,
     create_database,
     open_readwrite,
     schema_differences,
 )
+from .statedb.sqlitefile import StrPath
 
 MIB = 1024 * 1024
 CHANGE_TYPES = ("discovered", "created", "updated", "deleted")

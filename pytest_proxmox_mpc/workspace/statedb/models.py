@@ -3,14 +3,12 @@ and opening it (read-only, read-write, or new with the contract's schema).
 
 The contract's tables are data in ``statecontract.py`` and its encodings (epoch milliseconds, 0/1, JSON
 arrays) type decorators in ``statetypes.py``; the models below must create exactly that schema (the tests
-hold them to it). The names of both modules that users need are exported from here too.
+hold them to it). The names of both modules that users need are exported from here too, and the plain
+``sqlite3`` readers of ``sqlitefile.py``.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from ...errors import StateDbError, flat_text
 from .contract import CONTRACT_TABLES, ContractColumn, ForeignKeyRef, schema_differences
+from .sqlitefile import StrPath, connector, integrity_problems, readonly_connection
 from .types import EpochMillis, IntBool, JsonList
 
 __all__ = [
@@ -29,8 +28,6 @@ __all__ = [
     "Node", "StateDbError", "StateSnapshot", "Storage", "Task", "Vm", "create_database", "integrity_problems",
     "open_readonly", "open_readwrite", "readonly_connection", "schema_differences",
 ]
-
-StrPath = str | os.PathLike[str]
 
 
 def _now() -> datetime:
@@ -179,33 +176,17 @@ class StateSnapshot(Base):
     created_at: Mapped[datetime] = _created()
 
 
-def _connector(path: Path, mode: str) -> Callable[[], sqlite3.Connection]:
-    uri = f"{path.resolve().as_uri()}?mode={mode}"
-
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(uri, uri=True)
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
-    return connect
-
-
 def _open(path: StrPath, mode: str) -> Engine:
     target = Path(path)
     if not target.is_file():
         raise StateDbError(f"state database {target}: {'no such file' if not target.exists() else 'not a file'}")
-    engine = create_engine("sqlite+pysqlite://", creator=_connector(target, mode), poolclass=NullPool)
+    engine = create_engine("sqlite+pysqlite://", creator=connector(target, mode), poolclass=NullPool)
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
     except SQLAlchemyError as exc:
         raise StateDbError(f"state database {target}: cannot open as SQLite ({flat_text(exc)})") from None
     return engine
-
-
-def readonly_connection(path: StrPath) -> sqlite3.Connection:
-    """A plain ``sqlite3`` connection to ``path`` opened with ``mode=ro`` (values as stored, no ORM types)."""
-    return _connector(Path(path), "ro")()
 
 
 def open_readonly(path: StrPath) -> Engine:
@@ -235,27 +216,3 @@ def create_database(path: StrPath) -> Engine:
         target.unlink(missing_ok=True)
         raise
     return engine
-
-
-def integrity_problems(path: StrPath) -> list[str]:
-    """Problems found by ``PRAGMA quick_check`` and ``PRAGMA foreign_key_check`` (read-only); empty when fine."""
-    target = Path(path)
-    if not target.is_file():
-        return [f"state database {target}: no such file"]
-    problems: list[str] = []
-    try:
-        conn = readonly_connection(target)
-        try:
-            for (line,) in conn.execute("PRAGMA quick_check"):
-                if line != "ok":
-                    problems.append(f"state database {target}: quick_check: {' '.join(str(line).split())}")
-            fk_rows = [] if problems else conn.execute("PRAGMA foreign_key_check").fetchall()  # unreliable if corrupt
-            for table, rowid, parent, fkid in fk_rows:
-                fks = {row[0]: row for row in conn.execute(f'PRAGMA foreign_key_list("{table}")')}
-                column, ref = fks[fkid][3], fks[fkid][4]
-                problems.append(f"{table} rowid {rowid}: {column} has no matching {parent}.{ref}")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        problems.append(f"state database {target}: {flat_text(exc)}")
-    return problems
