@@ -126,20 +126,24 @@ def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, m
     assert "InsecureRequestWarning" not in result.stdout.str()
 
 
-def test_a_live_run_never_imports_the_simulator(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                fakepve_process: FakePveProcess) -> None:
-    """fakepve is AGPL and optional: a project testing its own cluster must not load it."""
+def test_a_live_phase_1_run_never_imports_the_simulator_the_database_layer_or_the_terraform_parser(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
+    """fakepve is AGPL and optional: a project testing its own cluster must not load it. Phase 1 reads no state
+    database and no Terraform, so it does not pay for SQLAlchemy or python-hcl2 either (a third of its start-up)."""
     pytester.makepyfile(check_modules="""
         import sys
 
         def pytest_sessionfinish(session):
             assert "fakepve" not in sys.modules, "the simulator was imported on a live run"
             print("SIMULATOR NOT IMPORTED")
+            loaded = [name for name in ("sqlalchemy", "hcl2", "lark") if name in sys.modules]
+            assert not loaded, f"a phase-1 run imported {loaded}"
+            print("NO DATABASE LAYER OR TERRAFORM PARSER")
     """)
     monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
     result = pytester.runpytest_subprocess(*live_args(fakepve_process), "-p", "no:fakepve", "-p", "check_modules", "-s")
     result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
-    result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*"])
+    result.stdout.fnmatch_lines(["*SIMULATOR NOT IMPORTED*", "*NO DATABASE LAYER OR TERRAFORM PARSER*"])
 
 
 @pytest.mark.slow

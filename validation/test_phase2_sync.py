@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, Workspace, sync_database
+from pytest_proxmox_mpc import Inventory, Workspace
 from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, database_contents, describe
 
 pytestmark = pytest.mark.phase2
@@ -29,6 +29,8 @@ def test_state_database(check: WorkspaceCheck, mpc_workspace: Workspace, pve_inv
 def test_a_second_sync_changes_nothing(mpc_workspace: Workspace, pve_readonly: Any, tmp_path: Any) -> None:
     if mpc_workspace.source != "reference":
         pytest.skip(f"a second sync needs the workspace's tool; this workspace is a {mpc_workspace.source}")
+    from pytest_proxmox_mpc import sync_database  # here: the sync loads SQLAlchemy, which a phase-1 run never needs
+
     again = tmp_path / "state.db"
     shutil.copyfile(mpc_workspace.state_db, again)
     before = again.read_bytes()

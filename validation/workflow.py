@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, SyncResult, Workspace, export_iac, read_inventory, sync_database
+from pytest_proxmox_mpc import Inventory, Workspace, read_inventory
 from pytest_proxmox_mpc.validators import (
     RESOURCE_TYPES,
     CheckContext,
@@ -19,6 +19,9 @@ from pytest_proxmox_mpc.validators import (
     resource_values,
     terraform_resources,
 )
+
+if TYPE_CHECKING:
+    from pytest_proxmox_mpc import SyncResult
 
 
 def working_copy(workspace: Workspace, directory: Path) -> Path:
@@ -37,6 +40,8 @@ def provider_of(path: Path) -> str:
 
 def update(api: Any, path: Path) -> tuple[Inventory, SyncResult]:
     """Discover, sync ``path``'s state database and export its IaC again: what the tool does on a refresh."""
+    from pytest_proxmox_mpc import export_iac, sync_database  # here: a phase-1 run, which collects this, needs neither
+
     inventory = read_inventory(api)
     result = sync_database(inventory, path / ".proxmox" / "state.db", create=False)
     export_iac(inventory, path, provider=provider_of(path))

@@ -19,12 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hcl2
-from hcl2.utils import SerializationOptions
-
 from .expressions import BLOCK, expand_dynamic, resolve
 
-HCL = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)
 _TOP = re.compile(r'^([A-Za-z_][A-Za-z0-9_-]*)((?:\s+(?:"[^"\n]*"|[A-Za-z_][A-Za-z0-9_-]*))*)\s*\{', re.M)
 _VMID = re.compile(r"^\s*(?:vm_id|vmid)\b[^\n\d]*(\d+)\s*$", re.M)  # loosely: the block does not parse
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
@@ -34,8 +30,13 @@ MAX_DEPTH = 8
 @functools.lru_cache(maxsize=4096)
 def _parse_text(text: str) -> dict[str, Any]:
     """One text's parse, kept by its content: the registry's Terraform checks each read the same files, and
-    parsing is nearly all of a check's time. A file that changed is a new key, whatever its mtime."""
-    return dict(hcl2.loads(text, serialization_options=HCL))
+    parsing is nearly all of a check's time. A file that changed is a new key, whatever its mtime. (python-hcl2
+    and lark are imported by the first parse: a run that reads no Terraform, as phase 1, never loads them.)"""
+    import hcl2
+    from hcl2.utils import SerializationOptions
+
+    options = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)
+    return dict(hcl2.loads(text, serialization_options=options))
 
 
 def first_line(exc: Exception) -> str:
