@@ -36,6 +36,9 @@ def _import_the_whole_package() -> None:
     for module in pkgutil.walk_packages(pytest_proxmox_mpc.__path__, "pytest_proxmox_mpc."):
         if not module.name.endswith(".__main__"):  # __main__ runs the command line
             importlib.import_module(module.name)
+    import hcl2  # imported by the first Terraform parse: here, with its grammar built (kept by hcl2.parser)
+
+    hcl2.loads("")
 
 
 _import_the_whole_package()
