@@ -129,7 +129,7 @@ def test_unverifiable_certificate_is_one_clear_line(pytester: pytest.Pytester, m
 def test_a_live_phase_1_run_never_imports_the_simulator_the_database_layer_or_the_terraform_parser(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
     """fakepve is AGPL and optional: a project testing its own cluster must not load it. Phase 1 reads no state
-    database and no Terraform, so it does not pay for SQLAlchemy or python-hcl2 either (a third of its start-up)."""
+    database and no Terraform, so it does not pay for SQLAlchemy or python-hcl2 either (about a quarter of its CPU)."""
     pytester.makepyfile(check_modules="""
         import sys
 

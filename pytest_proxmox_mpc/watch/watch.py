@@ -173,8 +173,5 @@ def intended_vmids(run: Run) -> set[int]:
 
 def database_abort(paths: Iterable[Path], test: str) -> Abort | None:
     """An abort when a watched state database is corrupt or unreadable."""
-    paths = list(paths)
-    if not paths:
-        return None
     problems = [problem for path in paths for problem in integrity_problems(path)]
     return Abort("database", test, tuple(problems)) if problems else None

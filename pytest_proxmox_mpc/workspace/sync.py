@@ -1,4 +1,4 @@
-"""The reference sync: the cluster written into a Proxmox-MPC ``.proxmox/state.db`` (see statedb.py).
+"""The reference sync: the cluster written into a Proxmox-MPC ``.proxmox/state.db`` (see ``statedb/``).
 
 The cluster is read first, with ``read_inventory`` (without node networks, ``/cluster/status`` and ``/pools``,
 whose answers the database has no place for: 3 + nodes + guests requests);
@@ -60,7 +60,6 @@ from .statedb.sqlitefile import StrPath
 
 MIB = 1024 * 1024
 CHANGE_TYPES = ("discovered", "created", "updated", "deleted")
-"""Per table, the usage columns a change of which alone is no change of the resource."""
 _KEEP = object()  # "keep the stored value": a config-derived column of a guest whose config was not read
 # Tables in write order (nodes first: guests need them), with their snapshot resource type.
 _RESOURCES: tuple[tuple[str, Table], ...] = tuple(

@@ -1,5 +1,5 @@
 """The contract of Proxmox-MPC's ``.proxmox/state.db`` as data (``CONTRACT_TABLES``), and a database's schema
-compared with it (``schema_differences``). The models in ``statedb.py`` must create exactly this schema.
+compared with it (``schema_differences``). The models in ``models.py`` must create exactly this schema.
 
 Every foreign key is ON DELETE RESTRICT ON UPDATE CASCADE.
 """
@@ -138,7 +138,7 @@ def _fk_text(fk: ForeignKeyRef | None) -> str:
 
 # Columns a comparison of two syncs leaves out: the sync's own bookkeeping, and usage that moves on a live cluster.
 BOOKKEEPING = frozenset({"last_seen", "created_at", "updated_at"})
-VOLATILE: Mapping[str, frozenset[str]] = {
+VOLATILE: Mapping[str, frozenset[str]] = {  # per table: usage whose change alone is no change of the resource
     "nodes": frozenset({"cpu_usage", "memory_usage", "uptime"}),
     "vms": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime", "pid"}),
     "containers": frozenset({"cpu_usage", "memory_usage", "disk_usage", "network_in", "network_out", "uptime",

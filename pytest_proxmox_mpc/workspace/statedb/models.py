@@ -1,8 +1,8 @@
 """SQLAlchemy 2 model of Proxmox-MPC's ``.proxmox/state.db``, the SQLite database the tool creates with Prisma,
 and opening it (read-only, read-write, or new with the contract's schema).
 
-The contract's tables are data in ``statecontract.py`` and its encodings (epoch milliseconds, 0/1, JSON
-arrays) type decorators in ``statetypes.py``; the models below must create exactly that schema (the tests
+The contract's tables are data in ``contract.py`` and its encodings (epoch milliseconds, 0/1, JSON
+arrays) type decorators in ``types.py``; the models below must create exactly that schema (the tests
 hold them to it). The names of both modules that users need are exported from here too, and the plain
 ``sqlite3`` readers of ``sqlitefile.py``.
 """
