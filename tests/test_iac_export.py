@@ -330,24 +330,41 @@ def test_ansible_lint_production_profile_passes(linted: Linted, export: Export) 
 @pytest.mark.slow
 def test_ansible_lint_fails_a_sloppy_playbook_and_a_kept_result_is_reused_only_for_the_same_content(
         linted: Linted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export's own lint settings fail a sloppy playbook; the same content is not linted again, and another
+    inventory alone is (``lintsplit``), with the violations ansible-lint reports on the whole project."""
+    monkeypatch.setattr(ansible_validator, "LINT_OUTCOMES", [])
     project = tmp_path / "ansible"
     (project / "playbooks").mkdir(parents=True)
     shutil.copy(linted.project / ".ansible-lint", project / ".ansible-lint")  # the export's own lint settings
+    (project / "ansible.cfg").write_text("[defaults]\ninventory = inventory.yml\n")
+    (project / "inventory.yml").write_text("---\nrunning:\n  hosts:\n    web:\n")
     playbook = project / "playbooks" / "sloppy.yml"
     playbook.write_text("---\n- hosts: running\n  tasks:\n    - shell: uptime\n")
-    first = lint_ansible(project, tmp_path / "home", tmp_path / "cache")
+    cache = tmp_path / "cache"
+    first = lint_ansible(project, tmp_path / "home", cache)
     notes = " ".join(finding.note for finding in first)
     assert "fqcn" in notes and "name[play]" in notes and "cached" not in notes
 
     def linted_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("ansible-lint ran again")
 
+    with monkeypatch.context() as no_lint:
+        no_lint.setattr(ansible_validator, "run_ansible_lint", linted_again)
+        again = lint_ansible(project, tmp_path / "home", cache)
+        assert [(f.resource, f.note) for f in again] == [(f.resource, f.note + " (cached result)") for f in first]
+
+    (project / "inventory.yml").write_text("---\nrunning:\n  hosts:\n    web: [unclosed\n")  # another, broken
+    apart = lint_ansible(project, tmp_path / "home", cache)
+    assert ansible_validator.LINT_OUTCOMES[-1].inventory_apart
+    whole = lint_ansible(project, tmp_path / "home2")  # no cache: ansible-lint on the whole project
+    assert sorted((f.resource, f.note.replace(ansible_validator.APART, "")) for f in apart) == sorted(
+        (f.resource, f.note) for f in whole)
+    assert any("inventory.yml" in f.resource for f in whole) and any("sloppy.yml" in f.resource for f in whole)
+
     monkeypatch.setattr(ansible_validator, "run_ansible_lint", linted_again)
-    again = lint_ansible(project, tmp_path / "home", tmp_path / "cache")
-    assert [(f.resource, f.note) for f in again] == [(f.resource, f.note + " (cached result)") for f in first]
     playbook.write_text(playbook.read_text() + "    - shell: hostname\n")
     with pytest.raises(AssertionError, match="ansible-lint ran again"):
-        lint_ansible(project, tmp_path / "home", tmp_path / "cache")
+        lint_ansible(project, tmp_path / "home", cache)
 
 
 def guest(vmid: int, kind: str, name: str | None, node: str = "pve1", **config: Any) -> GuestInfo:

@@ -1,6 +1,7 @@
 """ansible-lint results kept by what they depend on: the same content, version and config reuse one, reported
 as cached; a change to any of them lints again. ansible-lint itself is played by a double here (it costs
-seconds per run); tests/test_iac_export.py runs the real one through the same cache."""
+seconds per run); tests/test_iac_export.py runs the real one through the same cache, an inventory judged apart
+included."""
 
 from __future__ import annotations
 
@@ -203,28 +204,3 @@ def test_an_inventory_folder_or_several_are_judged_apart_and_failing_on_unparsed
                                                                                              ("inventory.yml",))
     monkeypatch.setenv("ANSIBLE_INVENTORY_UNPARSED_FAILED", "yes")
     assert split.inventory_sources(project) == ()
-
-
-@pytest.mark.slow
-def test_with_the_real_ansible_lint_the_split_judges_as_the_whole_project_does(tmp_path: Path) -> None:
-    """A playbook violation and a broken inventory: the violations reported with the inventory linted apart
-    are those of ansible-lint on the whole project."""
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(lint, "LINT_OUTCOMES", [])
-    root = tmp_path / "ansible"
-    (root / "playbooks").mkdir(parents=True)
-    (root / "playbooks" / "site.yml").write_text(
-        "---\n- name: Site\n  hosts: web\n  tasks:\n    - name: Uptime\n      shell: uptime\n")
-    (root / ".ansible-lint").write_text("---\nprofile: production\noffline: true\n")
-    (root / "ansible.cfg").write_text("[defaults]\ninventory = inventory.yml\n")
-    (root / "inventory.yml").write_text("---\nall:\n  hosts:\n    web:\n")
-    cache = tmp_path / "cache"
-    lint.lint_ansible(root, tmp_path / "home", cache)
-    (root / "inventory.yml").write_text("---\nall:\n  hosts:\n    web: [unclosed\n")
-    apart = lint.lint_ansible(root, tmp_path / "home", cache)
-    assert lint.LINT_OUTCOMES[-1].inventory_apart
-    whole = lint.lint_ansible(root, tmp_path / "home2")
-    monkeypatch.undo()
-    unmarked = sorted((f.resource, f.note.replace(lint.APART, "")) for f in apart)
-    assert unmarked == sorted(notes(whole)) and any("inventory.yml" in f.resource for f in whole)
-    assert any("site.yml" in f.resource for f in whole)

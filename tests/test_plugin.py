@@ -109,7 +109,7 @@ def test_two_phase_markers_under_xdist_fail_the_test_with_the_same_message(pytes
         def test_fine():
             pass
     """)
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*usage error: *test_both has phase markers phase1 and phase2*"])

@@ -148,7 +148,7 @@ def test_a_live_phase_1_run_never_imports_the_simulator_the_database_layer_or_th
 
 @pytest.mark.slow
 def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(*PHASE1, "-n", "2", "--timeout", "120")
+    result = pytester.runpytest(*PHASE1, "-n", "2", "--timeout", "120")
     result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
 
