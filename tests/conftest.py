@@ -43,9 +43,10 @@ def _import_the_whole_package() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The package imported once, where tests run: not in an xdist controller, which only hands tests out (that
-    import cost it about 2 CPU-s at the start, while its workers were starting and collecting)."""
+    import costs 1.2-1.5 CPU-s, which it spent while its workers were starting and collecting)."""
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
         _import_the_whole_package()
+
 
 # Hypothesis: hundreds of examples while developing, thousands in CI (.ci/run sets HYPOTHESIS_PROFILE=ci).
 settings.register_profile("dev", max_examples=300)
