@@ -63,10 +63,14 @@ def test_create_vm_declares_a_new_guest_with_a_free_vmid_and_changes_nothing_els
     assert not wrong, f"{where} does not carry the declared values {DECLARED}: it has {wrong}"
     vmid = values["vmid"]
     on_cluster = cluster_vmids(pve_readonly)
+    next_free = int(pve_readonly.cluster.nextid.get())
     twins = sorted(other for other, v in now.items() if other != where and v["vmid"] == vmid)
     problems = [f"vmid {vmid} is taken on the cluster"] if vmid in on_cluster else []
     problems += [f"vmid {vmid} is declared already by {', '.join(twins)}"] if twins else []
     problems += ["it declares no vmid"] if vmid is None else []
+    if not problems and vmid != next_free and vmid not in mpc_tool.access.handed_out():
+        problems.append(f"vmid {vmid} is neither the cluster's next free VMID ({next_free}) nor one the safety "
+                        "proxy handed out")
     assert not problems, f"{where}: a placeholder vmid, not a free one: " + "; ".join(problems)
     found = mpc_tool.changes(before, added_files=True, added_lines=True)
     assert not found, f"{run.command!r} changed the rest of the workspace:\n    " + "\n    ".join(found)

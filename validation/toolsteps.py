@@ -14,8 +14,10 @@ from pytest_proxmox_mpc import StepRun, ToolDriver
 from pytest_proxmox_mpc.validators import RESOURCE_TYPES, parse_terraform, resource_values, terraform_resources
 
 # The steps the phase tests give a meaning to; any other step of the profile runs in test_the_profiles_other_steps.
-KNOWN_STEPS = frozenset({"status", "discover", "dry-run-sync", "sync", "declare-vm", "create-vm", "delete-vm",
-                         "invalid-create", "plan", "apply"})
+KNOWN_STEPS = frozenset({"status", "test-connection", "list-nodes", "discover", "dry-run-sync", "sync", "declare-vm",
+                         "create-vm", "start-vm", "stop-vm", "delete-vm", "invalid-create", "create-container",
+                         "start-container", "stop-container", "delete-container", "plan", "validate", "test", "apply",
+                         "destroy"})
 TAIL = 12  # transcript lines quoted in a failure message
 
 
@@ -62,6 +64,21 @@ def declared_number(command: str, option: str) -> int | None:
     """``--option N`` of a command line, if it has one."""
     match = re.search(rf"--{option}[= ](\d+)", command)
     return int(match[1]) if match else None
+
+
+def container_template(readonly: Any) -> dict[str, str]:
+    """``node``, ``ostemplate`` and ``storage`` (for its root disk) of the first online node (by name) that has a
+    container template and a storage for container disks, for the tool's container create; the test is skipped,
+    naming what to provide, on a cluster that has none (a precondition, not a defect of the tool)."""
+    for node in sorted(row["node"] for row in readonly.nodes.get() if row.get("status") == "online"):
+        disks = sorted(row["storage"] for row in readonly.nodes(node).storage.get(content="rootdir", enabled=1))
+        for storage in sorted(row["storage"] for row in readonly.nodes(node).storage.get(content="vztmpl")):
+            volumes = readonly.nodes(node).storage(storage).content.get(content="vztmpl")
+            if volumes and disks:
+                return {"node": node, "ostemplate": sorted(v["volid"] for v in volumes)[0], "storage": disks[0]}
+    pytest.skip("no online node has both a container template (content vztmpl) and a storage for container disks "
+                "(content rootdir): upload a template (pveam download <storage> <template>) to test the tool's "
+                "container commands")
 
 
 def run_other_steps(tool: ToolDriver, phase: int) -> None:

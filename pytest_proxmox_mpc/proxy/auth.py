@@ -141,6 +141,7 @@ class ProxyAccess:
     phase: int
     credentials: ProxyCredentials
     reserver: Callable[[], int] | None = field(default=None, repr=False, compare=False)
+    handed: Callable[[], frozenset[int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -182,6 +183,11 @@ class ProxyAccess:
             raise ValueError(f"the safety proxy of phase {self.phase} creates nothing: VMIDs are reserved in "
                              "phases 3 and 4 only")
         return self.reserver()
+
+    def handed_out(self) -> frozenset[int]:
+        """The VMIDs this proxy handed to tools (``/cluster/nextid``, ``reserve_vmid``) and has not released;
+        none in phases 1-2."""
+        return self.handed() if self.handed is not None else frozenset()
 
     def authorization(self) -> str:
         """``PVEAPIToken=USER@REALM!NAME=SECRET``, the header a tool sends (reveals the secret)."""

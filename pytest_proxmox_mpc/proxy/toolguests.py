@@ -76,6 +76,11 @@ class ToolGuests:
                 return self._reserve(vmid)
         raise GuestCreateFailed(f"{FREE_TRIES} VMIDs of the temporary range in a row are taken on the cluster")
 
+    def handed_out(self) -> frozenset[int]:
+        """The VMIDs handed to tools and not released yet (reserved, or created and not settled)."""
+        with self._lock:
+            return frozenset(self._reserved) | frozenset(self._made)
+
     def claim(self, vmid: int) -> bool:
         """``vmid`` for the running test, if it is this worker's, not handed out, and free on the cluster."""
         if vmid in self._reserved and self._reserved[vmid] == self.current_test():

@@ -25,6 +25,13 @@ def run_cli(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float) 
     return done.returncode, done.stdout + done.stderr
 
 
+def console_dir(console: str | None) -> Path | None:
+    """The directory of the console's program: the last word of its command that names an existing file
+    (``bin/proxmox-mpc``, or the script after an interpreter)."""
+    files = [Path(word) for word in shlex.split(console or "") if Path(word).is_file()]
+    return files[-1].resolve().parent if files else None
+
+
 def cli_argv(cli: str | None, console: str | None, fallback: bool, arguments: str) -> list[str] | None:
     """The command line of a CLI step: ``--mpc-cli``'s command, else (when the profile says so) the console's,
     followed by the step's arguments; None when there is neither."""

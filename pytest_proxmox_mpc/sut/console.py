@@ -20,6 +20,11 @@ from .profile import Answer, Profile
 NO_ECHO_WAIT = 30.0  # seconds a tool may take to turn the echo off once it shows its secret prompt
 EXIT_WAIT = 30.0
 ENTER = "\r"  # the Enter key; in canonical mode the terminal makes it a new line
+KEY_WAIT = 2.0  # seconds a tool that reacts to each keystroke (an echo, a mask) may take to react to one
+KEY_PACE = 0.05  # seconds between keystrokes to a tool that shows no reaction to them
+QUIET = 0.1  # seconds without output after the last keystroke before Enter: the tool has read every key
+QUESTION_GRACE = 10.0  # seconds a tool that printed its prompt in the middle of init has to ask its next question
+SCREEN_LINES = 6  # lines of the last screen quoted when the tool stops answering
 
 
 class ConsoleSession:
@@ -43,10 +48,19 @@ class ConsoleSession:
         self.child.delaybeforesend = None
         self.alive = True
         self.problem: str | None = None
+        self.last_question = "(none yet)"  # the last question of init answered, for a finding
+        self._silent = False  # the tool showed no reaction to a keystroke: typed at a fixed pace from then on
         self._wait_prompt(profile.start_timeout, "to show its prompt after starting")
 
     def text(self) -> str:
         return "".join(self.raw)
+
+    def screen(self) -> str:
+        """The last lines the tool showed (escape sequences removed), for a finding: the driver masks secrets."""
+        from .transcript import clean
+
+        lines = [line.strip() for line in clean(self.text()).splitlines() if line.strip()]
+        return " | ".join(lines[-SCREEN_LINES:]) or "(nothing)"
 
     def _wait_prompt(self, timeout: float, what: str) -> bool:
         if not self.alive:
@@ -56,9 +70,11 @@ class ConsoleSession:
             return True
         except self._pexpect.EOF:
             self.alive = False
-            self.problem = f"the console exited (status {self._status()}) instead of {what}"
+            self.problem = (f"the console exited (status {self._status()}) instead of {what}; "
+                            f"last screen: {self.screen()}")
         except self._pexpect.TIMEOUT:
-            self.problem = f"the console did not come back {what} within {timeout:g} s"
+            self.problem = (f"the console did not come back {what} within {timeout:g} s (it stopped answering); "
+                            f"last screen: {self.screen()}")
         return False
 
     def _status(self) -> Any:
@@ -81,24 +97,81 @@ class ConsoleSession:
         return problem or self.problem
 
     def answer(self, answers: tuple[Answer, ...], values: Mapping[str, str], timeout: float) -> str | None:
-        """Answer each question of ``answers`` in turn (``values`` fill the templates); stops early when the
-        prompt comes back (the tool gave up). The problem, or None once the prompt is back."""
+        """Answer each question of ``answers`` in turn (``values`` fill the templates), each where the tool asks
+        it; a ``keys`` answer key by key. The problem (one line: the question, the last one answered, the last
+        screen), or None once the prompt is back after the last answer."""
+        deadline = time.monotonic() + timeout
         for index, question in enumerate(answers):
-            patterns = [re.compile(question.prompt), re.compile(re.escape(self.profile.prompt))]
-            try:
-                which = self.child.expect(patterns, timeout=timeout)
-            except self._pexpect.EOF:
-                self.alive = False
-                return f"the console exited (status {self._status()}) before question {index + 1} ({question.prompt})"
-            except self._pexpect.TIMEOUT:
-                return f"the console asked no question matching {question.prompt!r} within {timeout:g} s"
-            if which == 1:
-                return None  # back at the prompt: the tool stopped asking (its output says why)
+            problem = self._question(question, index, max(deadline - time.monotonic(), 1.0))
+            if problem is not None:
+                return problem
             if question.secret:
                 self._no_echo()
-            self.child.send(question.answer.format(**values) + ENTER)
-        self._wait_prompt(timeout, "to its prompt after the last answer")
+            text = question.answer.format(**values)
+            if question.keys:
+                self._type_keys(text)
+            else:
+                self.child.send(text + ENTER)
+            self.last_question = question.prompt
+        self._wait_prompt(max(deadline - time.monotonic(), 1.0), "to its prompt after the last answer")
         return self.problem
+
+    def _question(self, question: Answer, index: int, timeout: float) -> str | None:
+        """Wait for ``question``. The tool's prompt on the way is let pass when the question follows it within
+        ``QUESTION_GRACE`` (a console that also read an answer as a command prints its prompt again, then asks
+        on); otherwise the tool stopped asking. The problem, or None once the question shows."""
+        where = (f"question {index + 1} ({question.prompt!r}; the last one answered: {self.last_question!r})")
+        patterns = [re.compile(question.prompt), re.compile(re.escape(self.profile.prompt))]
+        deadline = time.monotonic() + timeout
+        prompted = False
+        while True:
+            left = deadline - time.monotonic()
+            wait = min(left, QUESTION_GRACE) if prompted else left
+            try:
+                which = self.child.expect(patterns, timeout=max(wait, 0.1))
+            except self._pexpect.EOF:
+                self.alive = False
+                return f"the console exited (status {self._status()}) before {where}; last screen: {self.screen()}"
+            except self._pexpect.TIMEOUT:
+                if prompted:
+                    return (f"the console stopped asking before {where}: it is back at its prompt; "
+                            f"last screen: {self.screen()}")
+                return (f"the console asked no {where} within {timeout:g} s (it stopped answering); "
+                        f"last screen: {self.screen()}")
+            if which == 0:
+                return None
+            prompted = True
+
+    def _type_keys(self, text: str) -> None:
+        """Type ``text`` key by key, then Enter as a keystroke of its own: each key once the tool reacted to the
+        one before (its echo or mask), the Enter once the tool has shown it read the last key and gone quiet
+        (a raw-keystroke reader that gets the Enter in the same read as a key never sees it)."""
+        for char in text:
+            self.child.send(char)
+            self._reaction()
+        if not self._silent:
+            self._settle()
+        self.child.send(ENTER)
+
+    def _reaction(self) -> None:
+        if self._silent:
+            time.sleep(KEY_PACE)
+            return
+        try:
+            self.child.expect(r"[\s\S]+", timeout=KEY_WAIT)
+        except self._pexpect.TIMEOUT:
+            self._silent = True  # no echo and no mask: type at a person's pace from here on
+        except self._pexpect.EOF:
+            self.alive = False
+
+    def _settle(self) -> None:
+        """Wait until the tool writes nothing for ``QUIET`` seconds (at most ``KEY_WAIT``)."""
+        deadline = time.monotonic() + KEY_WAIT
+        while time.monotonic() < deadline:
+            try:
+                self.child.expect(r"[\s\S]+", timeout=QUIET)
+            except (self._pexpect.TIMEOUT, self._pexpect.EOF):
+                return
 
     def _no_echo(self) -> None:
         deadline = time.monotonic() + NO_ECHO_WAIT

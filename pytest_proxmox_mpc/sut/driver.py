@@ -22,13 +22,16 @@ from typing import Any
 from ..errors import StepUnavailable
 from ..proxy.auth import ProxyAccess
 from ..workspace.builder import Connection
-from .cli_steps import cli_argv, run_cli
+from .cli_steps import cli_argv, console_dir, run_cli
 from .console import ConsoleSession
 from .profile import Profile, Step
 from .snapshot import WorkspaceSnapshot, changes
 from .transcript import StepRun, clean, judge, mask, secret_leaks
 
 PYTHON_WORDS = ("python", "python3")
+# The programs outside the PVE API whose every run the suite polices (none yet): a step that runs another one
+# (``runs`` in its profile) would reach the cluster's machines around the safety proxy, so it is not run.
+POLICED_PROGRAMS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ class ToolDriver:
         return {"host": access.host, "port": str(access.port), "url": access.url, "user": access.user,
                 "token_name": access.token_name, "token_id": access.token_id,
                 "token_secret": access.token_value.reveal(), "node": self.node, "cafile": str(access.cafile),
-                "skip_tls": "N", "workspace": str(self.workspace), "name": "", "vmid": "",
+                "skip_tls": "N", "workspace": str(self.workspace), "name": "", "vmid": "", "ostemplate": "",
+                "storage": "",
+                "console_dir": str(console_dir(self.commands.console) or ""),
                 **{key: str(value) for key, value in extra.items()}}
 
     def environment(self) -> dict[str, str]:
@@ -89,7 +94,24 @@ class ToolDriver:
         connection = Connection(host=self.access.host, port=self.access.port, username=self.access.user,
                                 node=self.node, verify=True, token_id=self.access.token_name)
         extra = {name: template.format(**values) for name, template in self.profile.env.items()}
-        return {**os.environ, **extra, **connection.environment(values["token_secret"]), "TERM": "dumb"}
+        first = [str(Path(template.format(**values)).resolve()) for template in self.profile.path
+                 if "{console_dir}" not in template or values["console_dir"]]
+        path = os.pathsep.join([d for d in first if Path(d).is_dir()] + [os.environ.get("PATH", os.defpath)])
+        return {**os.environ, **extra, **connection.environment(values["token_secret"]), "TERM": "dumb",
+                "PATH": path}
+
+    def cli_argv(self, arguments: str) -> list[str] | None:
+        """The command line of a CLI step: ``--mpc-cli``, else the profile's ``cli.command`` (when every file it
+        names exists), else its fallback to the console; None when there is none."""
+        cli = self.commands.cli
+        if cli is None and self.profile.cli_command is not None:
+            directory = console_dir(self.commands.console)
+            if directory is not None:
+                command = self.profile.cli_command.format(**self.values())
+                words = shlex.split(command)
+                if all(Path(w).exists() for w in words if "/" in w):
+                    cli = command
+        return cli_argv(cli, self.commands.console, self.profile.cli_fallback, arguments)
 
     def reserve_vmid(self) -> int:
         """A VMID of the temporary range for the tool's own create (phases 3 and 4)."""
@@ -102,26 +124,37 @@ class ToolDriver:
         """What changed in the workspace since ``before`` (the tool's log and history may grow)."""
         return changes(before, self.snapshot(), appendable=self.profile.activity_files, **allowed)
 
-    def init(self) -> StepRun:
-        """The console's ``init``, every question answered from the proxy's settings."""
+    def init(self, restart: bool | None = None) -> StepRun:
+        """The console's ``init``, every question answered from the proxy's settings. The console is then ended
+        where the profile says the tool must be started again (``restart_after``; ``restart`` overrides it: a
+        test of the tool keeping its state in one session passes False)."""
         init = self.profile.init
         console = self._start(init)
         start, mark, refused = time.perf_counter(), console.mark, len(self._refusals())
         problem = (console.problem or console.type(init.run)
                    or console.answer(self.profile.answers, self.values(), init.timeout))
-        return self._finish(init, init.run, console.text()[mark:], None, problem, start, refused)
+        run = self._finish(init, init.run, console.text()[mark:], None, problem, start, refused)
+        if (init.restart_after if restart is None else restart) and run.succeeded:
+            self.close()
+        return run
 
     def available(self, name: str) -> Step:
         """The profile's step ``name``; ``StepUnavailable`` with the reason when it cannot run here."""
         step = self.profile.step(name)
         if step is None:
             raise StepUnavailable(f"the profile {self.profile.name} ({self.profile.source}) has no step {name!r}")
+        unpoliced = [program for program in step.runs if program not in POLICED_PROGRAMS]
+        if unpoliced:
+            raise StepUnavailable(
+                f"step {name!r} runs {', '.join(unpoliced)}, which reach the cluster's machines outside the PVE API; "
+                "the suite does not police such programs yet (only the PVE API passes its safety proxy), so the step "
+                "is not run")
         missing = [binary for binary in step.requires if shutil.which(binary) is None]
         if missing:
             raise StepUnavailable(f"step {name!r} needs {', '.join(missing)}, which is not installed here")
-        if step.via == "cli" and cli_argv(self.commands.cli, self.commands.console, self.profile.cli_fallback,
-                                          "") is None:
-            raise StepUnavailable(f"step {name!r} runs the tool's CLI: give --mpc-cli CMD")
+        if step.via == "cli" and self.cli_argv("") is None:
+            derived = f" (the profile's {self.profile.cli_command!r} is not there)" if self.profile.cli_command else ""
+            raise StepUnavailable(f"step {name!r} runs the tool's CLI: give --mpc-cli CMD{derived}")
         if step.via == "console" and self.commands.console is None:
             raise StepUnavailable(f"step {name!r} runs in the tool's console: give --mpc-console CMD")
         return step
@@ -132,7 +165,7 @@ class ToolDriver:
         command = step.run.format(**self.values(**extra))
         start, refused = time.perf_counter(), len(self._refusals())
         if step.via == "cli":
-            argv = cli_argv(self.commands.cli, self.commands.console, self.profile.cli_fallback, command) or []
+            argv = self.cli_argv(command) or []
             status, output = run_cli(argv, self.workspace, self.environment(), step.timeout)
             return self._finish(step, command, f"$ {' '.join(argv)}\n{output}", status, None, start, refused)
         console = self._start(step)
@@ -157,7 +190,8 @@ class ToolDriver:
             text = text.rstrip()[: -len(self.profile.prompt.strip())]
         outcome, reason = ("failure", problem) if problem else judge(step, text, status)
         self.raw.append((step.name, raw))
-        run = StepRun(self.test, self.phase, step.name, step.via, mask(command, self.secrets), outcome, reason,
+        run = StepRun(self.test, self.phase, step.name, step.via, mask(command, self.secrets), outcome,
+                      f"{step.name}: {mask(reason, self.secrets)}" if problem else reason,
                       mask(text, self.secrets), time.perf_counter() - start, status,
                       refused=self._refusals()[refused:])
         self.runs.append(run)

@@ -41,9 +41,9 @@ class StepLog:
 class SkippingDriver(ToolDriver):
     """``ToolDriver`` whose unavailable steps skip the test (skipped is never passed)."""
 
-    def init(self) -> StepRun:
+    def init(self, restart: bool | None = None) -> StepRun:
         try:
-            return super().init()
+            return super().init(restart)
         except StepUnavailable as exc:
             pytest.skip(str(exc))
 

@@ -4,19 +4,22 @@ A profile is a YAML file (the packaged ``proxmox-mpc`` one, or the user's, ``--m
 
     name: proxmox-mpc
     console: {prompt: "proxmox-mpc> ", exit: /exit, start_timeout: 120}
-    cli: {fallback: console}        # without --mpc-cli: the console's command with the step's arguments
+    cli: {command: "tsx {console_dir}/../src/cli.ts"}   # without --mpc-cli (or {fallback: console})
+    path: ["{console_dir}/../node_modules/.bin"]          # put first on the tool's PATH where they exist
     env: {NODE_EXTRA_CA_CERTS: "{cafile}"}
     activity_files: [".proxmox/logs/**"]   # files the tool may append to on any command
     init:
       run: /init
       answers: [{prompt: "Proxmox host", answer: "{host}"}, {prompt: "(?i)secret", answer: "{token_secret}",
-                 secret: true}, ...]
+                 secret: true, keys: true}, ...]   # keys: typed key by key, Enter a keystroke of its own
       success: ["initialized successfully"]
       failure: ["❌"]
+      restart_after: true            # the console must be started again to see the workspace init wrote
     steps:
       sync: {phase: 2, via: console, run: /sync, success: [...], failure: [...], timeout: 300}
+      discover: {phase: 1, via: cli, run: discover-all, counts: {vms: "VMs: (\\d+)"}}  # what it says it found
       create-vm: {phase: 3, via: cli, run: "vm create --vmid {vmid} ...", expect: success}
-      plan: {phase: 4, via: console, run: /plan, requires: [terraform]}
+      plan: {phase: 4, via: console, run: /plan, requires: [terraform], runs: [terraform]}
 
 Prompts, success and failure lines are regular expressions searched in the tool's output. Templates take the
 placeholders of ``PLACEHOLDERS``. Anything malformed is a ``ProfileError`` naming the file and line. Nothing here
@@ -41,23 +44,28 @@ PACKAGED = Path(__file__).resolve().parent / "profiles"
 PHASES = (1, 2, 3, 4)
 VIAS = ("console", "cli")
 PLACEHOLDERS = frozenset({"host", "port", "url", "user", "token_name", "token_id", "token_secret", "node", "cafile",
-                          "skip_tls", "workspace", "name", "vmid"})
+                          "skip_tls", "workspace", "name", "vmid", "ostemplate", "storage", "console_dir"})
+COUNTED = ("nodes", "vms", "containers", "storages")  # what a step's ``counts`` may say it found
 DEFAULT_TIMEOUT = 300.0  # seconds a step may take: generous, a loaded CI machine runs the tool slowly
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One question of ``init``: the prompt (a regex), the answer (a template), whether it is the secret."""
+    """One question of ``init``: the prompt (a regex), the answer (a template), whether it is the secret, whether
+    it is typed key by key (a prompt that reads raw keystrokes: Enter is then a keystroke of its own)."""
 
     prompt: str
     answer: str
     secret: bool = False
+    keys: bool = False
 
 
 @dataclass(frozen=True)
 class Step:
     """One command of the tool: through the ``console`` or the ``cli``, its template, the lines that mean success
-    and failure, the outcome the suite expects, the binaries it needs."""
+    and failure, the outcome the suite expects, the binaries it needs, the programs it starts that reach the
+    cluster's machines outside the PVE API (``runs``), and the regexes that read what it says it found (``counts``:
+    kind -> a regex whose first group is a number)."""
 
     name: str
     phase: int
@@ -68,6 +76,9 @@ class Step:
     expect: str = "success"
     requires: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
+    runs: tuple[str, ...] = ()
+    counts: Mapping[str, str] = field(default_factory=dict)
+    restart_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class Profile:
     steps: Mapping[str, Step]
     env: Mapping[str, str] = field(default_factory=dict)
     cli_fallback: bool = False
+    cli_command: str | None = None
+    path: tuple[str, ...] = ()
     activity_files: tuple[str, ...] = ()
 
     def step(self, name: str) -> Step | None:
@@ -173,8 +186,8 @@ class _Reader:
 
     def step(self, name: str, node: yaml.Node, where: str, init: bool = False) -> Step:
         keys = self.mapping(node, where, ("run",) if init else ("phase", "via", "run"),
-                            ("success", "failure", "timeout", "answers") if init else
-                            ("success", "failure", "expect", "requires", "timeout"))
+                            ("success", "failure", "timeout", "answers", "restart_after") if init else
+                            ("success", "failure", "expect", "requires", "timeout", "runs", "counts"))
         phase, via = 1, "console"
         if not init:
             phase_text = str(keys["phase"].value)
@@ -190,7 +203,22 @@ class _Reader:
                     self.items(keys.get("success"), f"{where}.success", self.regex),
                     self.items(keys.get("failure"), f"{where}.failure", self.regex), expect,
                     self.items(keys.get("requires"), f"{where}.requires", self.text),
-                    self.number(keys.get("timeout"), f"{where}.timeout", DEFAULT_TIMEOUT))
+                    self.number(keys.get("timeout"), f"{where}.timeout", DEFAULT_TIMEOUT),
+                    self.items(keys.get("runs"), f"{where}.runs", self.text),
+                    self.counts(keys.get("counts"), f"{where}.counts"),
+                    self.flag(keys.get("restart_after"), f"{where}.restart_after"))
+
+    def counts(self, node: yaml.Node | None, where: str) -> dict[str, str]:
+        """``counts``: a kind of ``COUNTED`` -> a regex with a group that captures the number."""
+        if node is None:
+            return {}
+        out = {}
+        for kind, value in self.mapping(node, where, (), COUNTED).items():
+            pattern = self.regex(value, f"{where}.{kind}")
+            if re.compile(pattern).groups < 1:
+                raise self.fail(value, f"{where}.{kind}: the regex needs a group that captures the number")
+            out[kind] = pattern
+        return out
 
     def variables(self, node: yaml.Node) -> dict[str, yaml.Node]:
         """``env``: any variable names, each once."""
@@ -199,10 +227,10 @@ class _Reader:
         return self.mapping(node, "env", (), tuple(str(key.value) for key, _ in node.value))
 
     def answer(self, node: yaml.Node, where: str) -> Answer:
-        keys = self.mapping(node, where, ("prompt", "answer"), ("secret",))
+        keys = self.mapping(node, where, ("prompt", "answer"), ("secret", "keys"))
         answer = Answer(self.regex(keys["prompt"], f"{where}.prompt"),
                         self.text(keys["answer"], f"{where}.answer", template=True),
-                        self.flag(keys.get("secret"), f"{where}.secret"))
+                        self.flag(keys.get("secret"), f"{where}.secret"), self.flag(keys.get("keys"), f"{where}.keys"))
         if "{token_secret}" in answer.answer and not answer.secret:
             # Typed only once the terminal's echo is off: a secret typed earlier is echoed by the terminal itself.
             raise self.fail(keys["answer"], f"{where}.answer: types {{token_secret}}: mark it secret: true")
@@ -217,13 +245,17 @@ class _Reader:
                                f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
         if root is None:
             raise self.fail(None, "empty profile: expected a mapping with name, console, init and steps")
-        top = self.mapping(root, "profile", ("name", "console", "init", "steps"), ("cli", "env", "activity_files"))
+        top = self.mapping(root, "profile", ("name", "console", "init", "steps"),
+                           ("cli", "env", "activity_files", "path"))
         console = self.mapping(top["console"], "console", ("prompt",), ("exit", "start_timeout"))
-        init_keys = self.mapping(top["init"], "init", ("run", "answers"), ("success", "failure", "timeout"))
-        cli = self.mapping(top["cli"], "cli", (), ("fallback",)) if "cli" in top else {}
+        init_keys = self.mapping(top["init"], "init", ("run", "answers"),
+                                 ("success", "failure", "timeout", "restart_after"))
+        cli = self.mapping(top["cli"], "cli", (), ("fallback", "command")) if "cli" in top else {}
         fallback = self.text(cli["fallback"], "cli.fallback") if "fallback" in cli else None
         if fallback not in (None, "console"):
             raise self.fail(cli["fallback"], f"cli.fallback: expected console, got {fallback!r}")
+        if fallback and "command" in cli:
+            raise self.fail(cli["command"], "cli: give command or fallback, not both")
         env = self.variables(top["env"]) if "env" in top else {}
         steps_node = top["steps"]
         if not isinstance(steps_node, yaml.MappingNode):
@@ -240,6 +272,8 @@ class _Reader:
             answers=self.items(init_keys["answers"], "init.answers", self.answer),
             steps=steps, env={name: self.text(value, f"env.{name}", template=True) for name, value in env.items()},
             cli_fallback=fallback == "console",
+            cli_command=self.text(cli["command"], "cli.command", template=True) if "command" in cli else None,
+            path=self.items(top.get("path"), "path", lambda node, where: self.text(node, where, template=True)),
             activity_files=self.items(top.get("activity_files"), "activity_files", self.text))
 
 

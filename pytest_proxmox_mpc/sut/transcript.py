@@ -7,6 +7,7 @@ Nothing here imports pytest.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,10 +30,29 @@ def clean(text: str) -> str:
     return _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
+PARTIAL = 8  # characters of a secret in a row (masks or echo between them aside) that count as showing it
+_GAP = r"[^0-9A-Za-z\n]{0,3}"  # what a masked echo puts between a secret's keys: '*', '\b \b', a space
+
+
+@functools.lru_cache(maxsize=64)
+def shown(secret: str) -> re.Pattern[str]:
+    """Where ``secret`` shows in a text: whole, interleaved with a masked echo (``S*A*e*...``: each key echoed
+    with a mask after it), or any ``PARTIAL`` characters of it in a row, interleaved or not."""
+    width = min(PARTIAL, len(secret))
+    windows = [secret] + [secret[i:i + width] for i in range(len(secret) - width + 1)]
+    return re.compile("|".join(_GAP.join(re.escape(c) for c in window) for window in dict.fromkeys(windows)))
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret that shows in it, whole or partly (``shown``), replaced by ``MASK``."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        # A secret too short to look for partly is looked for whole only.
+        text = text.replace(secret, MASK) if len(secret) < PARTIAL else shown(secret).sub(MASK, text)
     return text
+
+
+def shows(text: str, secrets: Iterable[str]) -> bool:
+    return mask(text, secrets) != text
 
 
 @dataclass
@@ -60,7 +80,8 @@ class StepRun:
         return [line for line in self.transcript.splitlines() if line.strip()]
 
     def last_line(self) -> str:
-        return (self.lines() or [""])[-1].strip()
+        """The last line that says something (a line of a JSON log's braces aside)."""
+        return next((line.strip() for line in reversed(self.lines()) if re.search(r"\w", line)), "")
 
     def failure_lines(self, step: Step) -> list[str]:
         """The transcript's lines that match a failure pattern of ``step``."""
@@ -91,19 +112,29 @@ def judge(step: Step, output: str, exit_status: int | None) -> tuple[str, str]:
 
 
 def secret_leaks(workspace: Path, secrets: Sequence[str], transcripts: Iterable[tuple[str, str]] = ()) -> list[str]:
-    """Where a secret appears: each raw transcript (``(step, text)``, unmasked) and each file in ``workspace``
-    that holds one. ``.proxmox/config.yml`` may hold the token secret as its ``tokenSecret`` and nowhere else."""
+    """Where a secret shows, whole or partly (``shown``): each raw transcript (``(step, text)``, unmasked) and
+    each file in ``workspace``. ``.proxmox/config.yml`` may hold the token secret as its ``tokenSecret`` and
+    nowhere else."""
     wanted = [s for s in secrets if s]
-    found = [f"the transcript of {step!r}" for step, text in transcripts if any(s in clean(text) for s in wanted)]
+    found = [f"the transcript of {step!r}" + _how(clean(text), wanted) for step, text in transcripts
+             if shows(clean(text), wanted)]
     for path in sorted(p for p in workspace.rglob("*") if p.is_file()):
         relative = path.relative_to(workspace).as_posix()
         data = path.read_bytes()
-        if not any(s.encode() in data for s in wanted):
+        if not shows(data.decode("utf-8", "replace"), wanted):
             continue
         if relative == CONFIG_FILE and _only_as_token_secret(data, wanted):
             continue
         found.append(relative)
     return found
+
+
+def _how(text: str, secrets: Sequence[str]) -> str:
+    """How a transcript shows a secret (in clear, or partly: a masked echo that still shows its keys), and the
+    lines that show it, the secret masked."""
+    how = "in clear" if any(s in text for s in secrets) else "partly"
+    lines = [mask(line.strip(), secrets) for line in text.splitlines() if shows(line, secrets)]
+    return f" ({how}, on {len(lines)} line(s): " + "; ".join(repr(line[:80]) for line in lines[:3]) + ")"
 
 
 def _only_as_token_secret(data: bytes, secrets: Sequence[str]) -> bool:
@@ -114,7 +145,7 @@ def _only_as_token_secret(data: bytes, secrets: Sequence[str]) -> bool:
     if not isinstance(config, dict):
         return False
     rest = {key: value for key, value in config.items() if key != SECRET_KEY}
-    return not any(s in yaml.safe_dump(rest) for s in secrets)
+    return not shows(yaml.safe_dump(rest), secrets)
 
 
 def matches_any(relative: str, patterns: Iterable[str]) -> bool:
