@@ -78,7 +78,10 @@ def mpc_tool(request: pytest.FixtureRequest, pytestconfig: pytest.Config, tmp_pa
         pytest.skip(NO_TOOL)
     access = request.getfixturevalue("pve_proxy")
     readonly = request.getfixturevalue("pve_readonly")
-    node = workspace_node(readonly)
+    nodes = readonly.nodes.get()
+    if not any(row.get("status") == "online" for row in nodes):
+        pytest.skip("no node of the cluster is online: the tool has none to point at (bring one online)")
+    node = workspace_node(readonly, nodes)
     commands = Commands.given(settings.mpc_console, settings.mpc_cli, pytestconfig.invocation_params.dir)
     driver = SkippingDriver(settings.mpc_profile, commands, access,
                             tmp_path / "workspace", node, test=request.node.nodeid,

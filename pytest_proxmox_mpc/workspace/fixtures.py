@@ -24,9 +24,12 @@ def _connection(session: TargetSession, node: str) -> Connection:
                       verify=endpoint.verify is not False)
 
 
-def workspace_node(api: Any) -> str:
-    """The node a workspace is made for (the contract's ``node``): the first by name."""
-    return str(sorted(row["node"] for row in api.nodes.get())[0])
+def workspace_node(api: Any, rows: list[dict[str, Any]] | None = None) -> str:
+    """The node a workspace is made for (the contract's ``node``): the first online one by name (the first of all
+    when none is online: a workspace of an offline cluster still names a node). ``rows``: ``GET /nodes`` if read."""
+    ordered = sorted(api.nodes.get() if rows is None else rows,
+                     key=lambda row: (row.get("status") != "online", str(row["node"])))
+    return str(ordered[0]["node"])
 
 
 @pytest.fixture(scope="session")
