@@ -1,34 +1,51 @@
-"""A test double of Proxmox-MPC: its interactive console and its non-interactive CLI, as
-``proxmox-mpc-workspace.md`` ("The console and the CLI") describes them, with switchable defects.
+"""A test double of Proxmox-MPC 1.0.0: its interactive console and its non-interactive CLI, printing what the real
+tool prints (its prompts, success and failure lines: /work/notes/double-spec.md, as observed), with switchable
+defects and behaviours of the real tool. By default it is well behaved: no defect at all.
 
-Run without arguments it is the console (banner, the prompt ``proxmox-mpc> ``, ``/init`` with its questions and
-a token secret read as raw keystrokes without echo, ``/status``, ``/sync``, ``create vm``, ``list``, ``/plan``,
-``/apply``, ``/exit``); with arguments it is the CLI (``discover-all``, ``vm create --vmid N``, ``vm delete N``,
-...) and takes its connection from the ``PROXMOX_*`` variables. It talks HTTPS with proxmoxer to whatever
-address it is given (the suite gives its safety proxy) and writes the workspace in the contract's format with
-the package's reference sync and export.
+Run without arguments it is the console (banner, the prompt ``proxmox-mpc> ``, ``/init`` with its seven
+questions and a token secret read as raw keystrokes without echo (a ``*`` per key), ``/status``, ``/sync``,
+``create vm``, ``list vms``, ``/plan``, ``/apply``, ``/exit``); with arguments it is the CLI (``mpc_cli.py``:
+``test-connection``, ``list-nodes``, ``discover-all``, ``vm create --vmid N``, ``vm delete N --confirm``,
+``container create ...``) and takes its connection from the ``PROXMOX_*`` variables. It talks HTTPS with
+proxmoxer to whatever address it is given (the suite gives its safety proxy) and writes the workspace in the
+contract's format with the package's reference sync and export. ``create vm`` declares the cluster's next free
+VMID (``GET /cluster/nextid``); the CLI's errors name PVE's per-parameter errors.
 
-Defects, switched on with ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (before the command):
+Switches, ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (anywhere in the arguments):
 
-- ``echo-secret``: the token secret is echoed as it is typed;
-- ``dry-run-writes``: ``/sync --dry-run`` ignores the flag and syncs;
-- ``db-write-fails``: ``/sync`` writes no row to state.db and still prints success;
-- ``nonidempotent-sync``: every ``/sync`` stamps the generated files with the time;
-- ``placeholder-vmid``: ``create vm`` declares vmid 100 whatever the cluster holds;
-- ``leak-guest``: ``vm delete`` prints success and deletes nothing.
+- ``echo-secret``: the token secret is echoed as it is typed (each key in place of its ``*``);
+- ``secret-raw-chunks`` (the real tool): the secret prompt takes each read of the terminal whole, as the real one
+  does: a read that is exactly Enter ends it, any other read of printable characters is one key (one ``*``), so
+  an Enter in the same read as keys is taken as a key and never seen (a driver must type key by key);
+- ``secret-read-as-command`` (the real tool's defect): the console's own line reader reads the secret's keys too:
+  each key is echoed before its ``*``, and at Enter it prints ``Unknown command: <secret>``, its help line, a
+  blank line and its prompt, then asks the next question;
+- ``init-forgets-workspace`` (the real tool's defect): after ``/init`` the same console answers ``/status``,
+  ``/sync`` and ``create vm`` with ``❌ No workspace detected`` until it is started again;
+- ``vague-errors`` (the real tool's defect): the CLI's errors drop PVE's per-parameter errors
+  (``HTTP 400 - Parameter verification failed.`` without naming memory);
+- ``stops-asking``: ``/init`` goes back to the prompt after the Token ID question without asking the rest;
+- ``hangs``: ``/sync`` never returns (it sleeps until it is killed);
+- ``dry-run-writes`` (the real tool's defect): ``/sync --dry-run`` ignores the flag and syncs;
+- ``db-write-fails`` (the real tool's defect): ``/sync`` writes no row to state.db (each write's error logged as
+  JSON) and still prints success;
+- ``nonidempotent-sync`` (the real tool's defect): every ``/sync`` stamps the generated files with the time
+  (``# Last updated: <iso>`` in ansible/inventory.yml, ``timestamp = "<iso>"`` in terraform/main.tf);
+- ``secret-in-terraform`` (the real tool's defect): ``/sync`` writes the token secret into terraform/main.tf (the
+  default of the token secret's variable);
+- ``placeholder-vmid`` (the real tool's defect): ``create vm`` declares vmid 9999 whatever the cluster holds;
+- ``leak-guest``: ``vm delete`` prints success and deletes nothing;
+- ``real``: every switch above marked "the real tool" at once: the double behaves as Proxmox-MPC 1.0.0 does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,18 +54,25 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the package, when run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # mpc_cli and mpc_files beside this file
 
-DEFECTS = ("echo-secret", "dry-run-writes", "db-write-fails", "nonidempotent-sync", "placeholder-vmid", "leak-guest")
+from mpc_cli import Cli, connect, options, pve_error
+from mpc_files import STATE_DB, create_state_db, free_vmid, rows, secret_default, stamp
+
+REAL = ("secret-raw-chunks", "secret-read-as-command", "init-forgets-workspace", "vague-errors", "dry-run-writes",
+        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid")
+DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "real")
 PROMPT = "proxmox-mpc> "
+HELP_LINE = 'Type "help" or "/help" for available commands'
 CONFIG = Path(".proxmox", "config.yml")
-STATE_DB = Path(".proxmox", "state.db")
 LOG = Path(".proxmox", "logs", "mpc.jsonl")
 HISTORY = Path(".proxmox", "history")
-PLACEHOLDER_VMID = 100
+PLACEHOLDER_VMID = 9999  # the real tool's
+NO_WORKSPACE = "❌ No workspace detected"
 
 
 def defects(argv: list[str]) -> tuple[set[str], list[str]]:
-    """The defects switched on (environment and ``--defect``) and the arguments left."""
+    """The switches turned on (environment and ``--defect``; ``real`` stands for ``REAL``) and the arguments left."""
     chosen = {d.strip() for d in os.environ.get("MPC_DOUBLE_DEFECTS", "").split(",") if d.strip()}
     rest: list[str] = []
     args = iter(argv)
@@ -60,6 +84,8 @@ def defects(argv: list[str]) -> tuple[set[str], list[str]]:
     unknown = chosen - set(DEFECTS)
     if unknown:
         sys.exit(f"unknown defect {sorted(unknown)[0]!r}; known: {', '.join(DEFECTS)}")
+    if "real" in chosen:
+        chosen |= set(REAL)
     return chosen, rest
 
 
@@ -72,77 +98,77 @@ def log(event: str, **facts: Any) -> None:
         file.write(json.dumps({"time": time.time(), "event": event, **facts}) + "\n")
 
 
-def connect(settings: dict[str, Any]) -> Any:
-    """A proxmoxer client for ``settings`` (host, port, username, tokenId, tokenSecret, rejectUnauthorized)."""
-    import proxmoxer
-
-    verify: Any = bool(settings.get("rejectUnauthorized", True))
-    if verify and os.environ.get("REQUESTS_CA_BUNDLE"):
-        verify = os.environ["REQUESTS_CA_BUNDLE"]
-    return proxmoxer.ProxmoxAPI(settings["host"], port=int(settings.get("port") or 8006), user=settings["username"],
-                                token_name=settings["tokenId"], token_value=settings["tokenSecret"],
-                                verify_ssl=verify, timeout=120)
+def write(text: str) -> None:
+    os.write(sys.stdout.fileno(), text.encode())
 
 
-def api_error(exc: Exception) -> str:
-    """PVE's answer in one line: status, message and, for a refused request, the policy's rule."""
-    content = getattr(exc, "content", None)
-    status = getattr(exc, "status_code", None)
-    errors = getattr(exc, "errors", None)
-    text = f"{status} {content}".strip() if status else str(exc).splitlines()[0]
-    if errors:
-        text += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(dict(errors).items())) + ")"
-    return text
-
-
-def read_secret(prompt: str, echo: bool) -> str:
-    """The secret, read as raw keystrokes with the terminal's echo off (echoed back only by the defect)."""
+def read_secret(prompt: str, chosen: set[str]) -> str:
+    """The secret, read from the terminal in raw mode (no echo): a ``*`` per key, Enter ends it. With
+    ``secret-raw-chunks`` each read is taken whole (an Enter inside a read is part of the key, never seen); with
+    ``secret-read-as-command`` each key is echoed before its ``*``; with ``echo-secret`` each key in place of it."""
     sys.stdout.write(prompt)
     sys.stdout.flush()
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
+    import codecs
     import termios
     import tty
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
-    chars: list[str] = []
+    raw_chunks = "secret-raw-chunks" in chosen
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    keys: list[str] = []
     try:
         tty.setraw(fd)
         while True:
-            char = os.read(fd, 1).decode("utf-8", "replace")
-            if char in ("\r", "\n", ""):
+            data = os.read(fd, 1024 if raw_chunks else 1)  # a byte at a time: what follows Enter stays unread
+            key = decoder.decode(data)  # with secret-raw-chunks, a whole read is one key
+            if not data or key in ("\r", "\n"):
                 break
-            if char == "\x03":
+            if key == "\x03":
                 raise KeyboardInterrupt
-            if char == "\x7f":
-                chars = chars[:-1]
-                continue
-            chars.append(char)
-            if echo:
-                os.write(sys.stdout.fileno(), char.encode())
+            if key in ("\x7f", "\x08"):
+                keys = keys[:-1]
+                write("\b \b")
+            elif " " <= key <= "~":  # as the real one compares a whole read: "ab\r" passes as one key
+                keys.append(key)
+                shown = key if "echo-secret" in chosen else "*"
+                write(key + shown if "secret-read-as-command" in chosen else shown)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-    sys.stdout.write("\n")
-    return "".join(chars)
+    secret = "".join(keys)
+    secret = secret.strip()
+    if "secret-read-as-command" in chosen:  # the console's line reader ran the secret as a command
+        print(f"\nUnknown command: {secret}\n{HELP_LINE}\n\n{PROMPT}", end="", flush=True)
+    else:
+        print()
+    return secret
 
 
 class Console:
-    """The interactive console, one command per line."""
+    """The interactive console, one command per line; ``workspace`` is the config it found or made (None: none)."""
 
     def __init__(self, chosen: set[str]) -> None:
         self.defects = chosen
+        self.workspace = self.detect()
 
-    def settings(self) -> dict[str, Any]:
-        data = yaml.safe_load(CONFIG.read_text(encoding="utf-8")) if CONFIG.exists() else None
-        if not isinstance(data, dict):
-            raise RuntimeError("no workspace here: run /init first")
-        return data
+    @staticmethod
+    def detect() -> dict[str, Any] | None:
+        try:
+            data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return None
+        return data if isinstance(data, dict) and data.get("host") else None
 
     def run(self) -> int:
-        print("🚀 Proxmox-MPC Interactive Console (test double)")
-        if CONFIG.exists():
-            print(f"📁 Workspace detected: {self.settings().get('name')}")
+        print("🔧 Proxmox Infrastructure Console v1.0.0 (test double)")
+        print("Welcome! Type /help for commands or /init to get started.\n")
+        if self.workspace:
+            print(f"📁 Workspace detected: {self.workspace.get('name')}")
+            print(f"   Server: {self.workspace.get('host')}\n   Node: {self.workspace.get('node')}")
+        else:
+            print("💡 Tip: Use /init to initialize a new Proxmox project workspace\n")
         while True:
             try:
                 line = input(PROMPT).strip()
@@ -153,121 +179,197 @@ class Console:
             if CONFIG.parent.is_dir():
                 with HISTORY.open("a", encoding="utf-8") as file:
                     file.write(line + "\n")
-            if line in ("/exit", "/quit"):
-                print("👋 Goodbye")
+            if line in ("/exit", "/quit", "exit", "quit"):
+                print("\n👋 Exiting Proxmox Infrastructure Console...\nThank you for using Proxmox-MPC! 🚀")
                 return 0
             try:
                 self.command(line)
             except Exception as exc:  # the console never dies of one command
-                print(f"❌ {type(exc).__name__}: {api_error(exc)}")
+                print(f"❌ Error: {pve_error(exc)}")
 
     def command(self, line: str) -> None:
         words = line.split()
         head = words[0]
-        if head == "/help":
-            print("Commands: /init /status /sync /plan /apply /exit, create vm --name N, list vms, delete vm ID")
+        if head in ("/help", "help"):
+            print("🔧 Slash Commands: /help /init /status /sync /plan /apply /exit\n"
+                  "🏗️  Resource Commands: create vm --name <name>, list vms")
         elif head == "/init":
             self.init()
         elif head == "/status":
             self.status()
         elif head == "/sync":
             self.sync(dry_run="--dry-run" in words[1:] and "dry-run-writes" not in self.defects)
+        elif head in ("/plan", "/apply"):
+            self.terraform(head[1:])
+        elif head.startswith("/"):
+            print(f"❌ Unknown slash command: {head}\nAvailable slash commands: /help, /init, /status, /exit")
         elif words[:2] == ["create", "vm"]:
-            self.create_vm(options(words[2:]))
+            self.create_vm(options(words[2:])[0])
         elif words[:2] == ["list", "vms"]:
             for row in rows("vms"):
                 print(f"📍 {row[0]} {row[1]}")
-        elif head in ("/plan", "/apply"):
-            self.terraform(head[1:])
         else:
-            print(f"❌ Unknown command: {head} (try /help)")
+            print(f"Unknown command: {line}\n{HELP_LINE}")
+
+    def no_workspace(self, command: str) -> bool:
+        """True (and the real one's answer printed) when the session knows no workspace."""
+        if self.workspace is not None:
+            return False
+        if command != "create vm":
+            print(json.dumps({"level": "error", "message": "No workspace detected", "context": {"command": command}},
+                             indent=2))
+        print(f"{NO_WORKSPACE}. Use /init to create a workspace first." if command == "create vm" else NO_WORKSPACE)
+        return True
 
     def init(self) -> None:
+        print("🏗️  Initializing new Proxmox project workspace...\n")
+        if self.detect():
+            print("❌ Already in a Proxmox workspace!")
+            return
+        print("📋 Please provide your Proxmox server details:\n")
         host = input("🌐 Proxmox host (e.g., 192.168.1.100): ").strip()
         port = input("🔌 Port [8006]: ").strip() or "8006"
         username = input("👤 Username [root@pam]: ").strip() or "root@pam"
         token_id = input("🔑 Token ID: ").strip()
-        secret = read_secret("🔐 Token secret: ", echo="echo-secret" in self.defects)
+        if "stops-asking" in self.defects:
+            return
+        secret = read_secret("🔐 Token Secret: ", self.defects)
         node = input("🖥️  Default node [pve]: ").strip() or "pve"
-        skip = input("🔒 Skip TLS verification? [y/N]: ").strip().lower().startswith("y")
+        skip = input("🔒 Skip TLS verification? [y/N]: ").strip().lower() == "y"
+        print("\n🔧 Creating project structure...")
+        if not host or not port.isdigit() or not token_id or not secret:
+            print("❌ Failed to initialize workspace: host, port, token ID and secret are required")
+            return
         settings = {"host": host, "port": int(port), "username": username, "tokenId": token_id,
                     "tokenSecret": secret, "node": node, "rejectUnauthorized": not skip, "name": Path.cwd().name,
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "version": "1.0.0"}
-        try:
-            connect(settings).version.get()
-        except Exception as exc:
-            print(f"❌ Failed to connect to Proxmox server: {api_error(exc)}")
-            return
         CONFIG.parent.mkdir(parents=True, exist_ok=True)
         CONFIG.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
         CONFIG.chmod(0o600)
         create_state_db()
         log("init", host=host, node=node)
-        print(f"✅ Workspace {settings['name']} initialized successfully")
+        if "init-forgets-workspace" not in self.defects:
+            self.workspace = settings
+        print("✅ Project workspace initialized successfully!")
+        print(f"   📁 Project: {settings['name']}\n   🗄️  Database: {STATE_DB.resolve()}\n"
+              f"   ⚙️  Config: {CONFIG.resolve()}")
 
     def status(self) -> None:
-        settings = self.settings()
-        version = connect(settings).version.get()
-        print(f"✅ Connected to Proxmox server {settings['host']}:{settings['port']} (PVE {version.get('version')})")
-        print(f"📍 {len(rows('vms'))} VMs, {len(rows('containers'))} containers in the state database")
+        print("🎛️  Proxmox Infrastructure Dashboard\n" + "═" * 60 + "\n")
+        if self.no_workspace("status") or self.workspace is None:
+            return
+        settings = self.workspace
+        print(f"📁 Workspace Information:\n   Project: {settings.get('name')}\n   Location: {Path.cwd()}\n")
+        print(f"🖥️  Server Configuration:\n   Host: {settings['host']}:{settings['port']}\n"
+              f"   Username: {settings['username']}\n   Node: {settings['node']}\n")
+        print("🔌 Server Connectivity:")
+        try:
+            api = connect(settings)
+            version = api.version.get()
+            nodes = api.nodes.get()
+            vms = api.nodes(settings["node"]).qemu.get()
+        except Exception as exc:
+            print(f"   Status: ❌ Connection failed\n   Error: {pve_error(exc)}")
+            return
+        print(f"   Status: \x1b[32m●\x1b[0m Connected\n   Version: {version.get('version')}\n"
+              f"   Endpoint: {settings['host']}:{settings['port']}\n   Nodes: {len(nodes)}\n")
+        print("🖥️  Virtual Machines:")
+        for vm in sorted(vms, key=lambda row: int(row["vmid"])):
+            memory = 100 * (vm.get("mem") or 0) / (vm.get("maxmem") or 1)
+            print(f"   {vm.get('name')} ({vm['vmid']}): CPU: {100 * (vm.get('cpu') or 0):.1f}%, "
+                  f"Memory: {memory:.1f}%")
 
     def sync(self, dry_run: bool) -> None:
+        print("🔄 Synchronizing Proxmox infrastructure..." + (" (dry run)" if dry_run else "") + "\n", flush=True)
+        if "hangs" in self.defects:
+            while True:  # the defect: it never comes back
+                time.sleep(3600)
+        if self.no_workspace("sync") or self.workspace is None:
+            return
         from pytest_proxmox_mpc.cluster.inventory import read_inventory
-        from pytest_proxmox_mpc.workspace.export.iac import export_iac
-        from pytest_proxmox_mpc.workspace.sync import sync_inventory
 
-        print("🔄 Synchronizing Proxmox infrastructure..." + (" (dry run)" if dry_run else ""))
         try:
-            api = connect(self.settings())
+            api = connect(self.workspace)
             api.version.get()
         except Exception as exc:
-            print(f"❌ Failed to connect to Proxmox server: {api_error(exc)}")
+            print(f"❌ Failed to connect to Proxmox server\n   Error: {pve_error(exc)}")
             return
         print("✅ Connected to Proxmox server")
         inventory = read_inventory(api, networks=False)
-        print(f"🔄 Discovered {len(inventory.nodes)} nodes, {len(inventory.guests)} guests, "
-              f"{len(inventory.storages)} storages")
+        print("🔍 Phase 1: Discovering infrastructure...")
+        print(f"   📍 Found {len(inventory.nodes)} node(s): {', '.join(sorted(inventory.nodes))}")
+        for node in sorted(inventory.nodes):
+            print(f"\n   🖥️  Scanning node: {node}")
+            for kind, label in (("qemu", "VMs"), ("lxc", "Containers")):
+                found = [g for g in inventory.guests.values() if g.node == node and g.kind == kind]
+                print(f"   📦 {label} found: " + ", ".join(f"{g.vmid}:{g.name}({g.status})" for g in found))
+        print(f"\n   📊 Discovery summary: {len(inventory.vms)} VMs, {len(inventory.containers)} containers across "
+              f"{len(inventory.nodes)} node(s)")
         if dry_run:
-            print("📍 Dry run: nothing written")
+            print("\n📍 Dry run: nothing written")
             return
-        if "db-write-fails" in self.defects:
-            try:
-                raise sqlite3.OperationalError("database is locked")
-            except sqlite3.OperationalError:
-                pass  # the defect: the error is swallowed, the success line still comes
-        else:
-            result = sync_inventory(inventory, STATE_DB)
-            print(f"🔄 Database: {result.summary()}")
-        export_iac(inventory, Path.cwd(), provider="telmate")
-        if "nonidempotent-sync" in self.defects:
-            stamp = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-            for path in (Path("terraform", "main.tf"), Path("ansible", "inventory.yml")):
-                path.write_text(f"# generated {stamp}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
-        print("🔄 Terraform and Ansible generated")
+        self.write_workspace(inventory)
         log("sync", guests=len(inventory.guests))
-        print("✅ Infrastructure synchronization complete!")
+        print("\n✅ Infrastructure synchronization complete!")
+
+    def write_workspace(self, inventory: Any) -> None:
+        """Terraform and Ansible (the package's export), then state.db (the package's sync)."""
+        from pytest_proxmox_mpc.workspace.export.iac import export_iac
+        from pytest_proxmox_mpc.workspace.sync import sync_inventory
+
+        print("\n🏗️  Phase 2: Generating Terraform and Ansible configurations...")
+        for path in export_iac(inventory, Path.cwd(), provider="telmate"):
+            if path.suffix in (".tf", ".yml") and not path.name.startswith("module."):
+                print(f"   📝 Generated {path.relative_to(Path.cwd())}")
+        if "nonidempotent-sync" in self.defects:
+            stamp()
+        if "secret-in-terraform" in self.defects and self.workspace is not None:
+            secret_default(str(self.workspace.get("tokenSecret", "")))
+        print("\n💽 Phase 5: Updating local database...\n   🔄 Starting database transaction...")
+        if "db-write-fails" in self.defects:  # the defect: every write fails, the error is logged, success follows
+            for node in sorted(inventory.nodes):
+                print(json.dumps({"level": "error", "message": f"Node sync failed for {node}",
+                                  "error": {"type": "PrismaClientInitializationError",
+                                            "message": "Environment variable not found: DATABASE_URL."}}, indent=2))
+            print("   ✅ Database synchronization completed\n   📊 Sync Statistics:\n"
+                  f"      • Nodes: 0 created, 0 updated, {len(inventory.nodes)} errors\n"
+                  f"      • VMs: 0 created, 0 updated, {len(inventory.vms)} errors")
+            return
+        result = sync_inventory(inventory, STATE_DB)
+        print(f"   ✅ Database synchronization completed\n   📊 Sync Statistics: {result.summary()}")
 
     def create_vm(self, opts: dict[str, str]) -> None:
+        if self.no_workspace("create vm") or self.workspace is None:
+            return
         name = opts.get("name")
         if not name:
-            print("❌ create vm needs --name")
+            print("❌ Resource name is required. Use --name <name>")
             return
+        print(f"🏗️  Creating VM configuration: {name}")
         cores, memory = int(opts.get("cores", "2")), int(opts.get("memory", "2048"))
-        settings = self.settings()
-        taken = {int(row[0]) for table in ("vms", "containers") for row in rows(table)} | declared_vmids()
-        vmid = PLACEHOLDER_VMID if "placeholder-vmid" in self.defects else max(taken | {99}) + 1
-        label = re.sub(r"[^a-z0-9_]", "_", name.lower())
-        path = Path("terraform", "vms", f"{label}.tf")
+        if "placeholder-vmid" in self.defects:
+            vmid = PLACEHOLDER_VMID
+        else:
+            try:
+                vmid = free_vmid(connect(self.workspace))
+            except Exception as exc:
+                print(f"❌ Failed to create VM configuration: {pve_error(exc)}")
+                return
+        file_name = re.sub(r"^_|_$", "", re.sub(r"_+", "_", re.sub(r"[^a-z0-9_-]", "_", name.lower())))
+        path = Path("terraform", "vms", f"{file_name}.tf")
         if path.exists():
-            print(f"❌ {path} exists already")
+            print(f"❌ Failed to create VM configuration: {path} exists already")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = {"vmid": vmid, "name": f'"{name}"', "target_node": f'"{settings["node"]}"', "cores": cores,
+        body = {"vmid": vmid, "name": f'"{name}"', "target_node": f'"{self.workspace["node"]}"', "cores": cores,
                 "memory": memory}
         lines = "".join(f"  {key:<11} = {value}\n" for key, value in body.items())
-        path.write_text(f'resource "proxmox_vm_qemu" "{label}" {{\n{lines}}}\n', encoding="utf-8")
+        label = re.sub(r"[^a-z0-9_]", "_", name.lower())
+        path.write_text(f'# VM: {name} (ID: {vmid})\nresource "proxmox_vm_qemu" "{label}" {{\n{lines}}}\n',
+                        encoding="utf-8")
         log("create-vm", name=name, vmid=vmid)
-        print(f"✅ VM {name} declared in {path} (vmid {vmid}); run /plan and /apply to create it")
+        print(f"📝 Generated {path}\n✅ VM configuration created successfully!\n\n📋 Next steps:\n"
+              "   1. Review generated configurations in terraform/\n   2. Run /plan and /apply to deploy to Proxmox")
 
     def terraform(self, action: str) -> None:
         binary = shutil.which("terraform")
@@ -284,124 +386,10 @@ class Console:
         print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
 
 
-def create_state_db() -> None:
-    """An empty ``state.db`` with the contract schema. It is made by the package's models once per version of
-    them and copied after that: importing SQLAlchemy would cost each console start a second."""
-    from importlib.util import find_spec
-
-    origin = find_spec("pytest_proxmox_mpc.workspace.statedb.models").origin
-    digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:16]
-    template = Path(tempfile.gettempdir()) / f"mpc-console-double-state-{digest}.db"
-    if not template.is_file():
-        from pytest_proxmox_mpc.workspace.statedb.models import create_database
-
-        made = template.with_name(f"{template.name}.{os.getpid()}")
-        made.unlink(missing_ok=True)
-        create_database(made).dispose()
-        os.replace(made, template)  # consoles starting at once each see a whole template
-    with template.open("rb") as source, STATE_DB.open("xb") as target:
-        shutil.copyfileobj(source, target)
-
-
-def options(words: list[str]) -> dict[str, str]:
-    """``--key value`` pairs."""
-    out: dict[str, str] = {}
-    for index, word in enumerate(words):
-        if word.startswith("-") and index + 1 < len(words):
-            out[word.lstrip("-")] = words[index + 1]
-    return out
-
-
-def rows(table: str) -> list[tuple[Any, ...]]:
-    if not STATE_DB.exists():
-        return []
-    with sqlite3.connect(f"file:{STATE_DB}?mode=ro", uri=True) as conn:
-        return list(conn.execute(f"SELECT id, name FROM {table} ORDER BY id"))
-
-
-def declared_vmids() -> set[int]:
-    return {int(m) for path in Path("terraform").rglob("*.tf")
-            for m in re.findall(r"^\s*(?:vmid|vm_id)\s*=\s*(\d+)", path.read_text(encoding="utf-8"), re.M)}
-
-
-def cli(chosen: set[str], args: list[str]) -> int:
-    """The non-interactive CLI: the connection from ``PROXMOX_*``."""
-    env = os.environ
-    settings = {"host": env.get("PROXMOX_HOST", ""), "port": env.get("PROXMOX_PORT", "8006"),
-                "username": env.get("PROXMOX_USERNAME", "root@pam"), "tokenId": env.get("PROXMOX_TOKEN_ID", ""),
-                "tokenSecret": env.get("PROXMOX_TOKEN_SECRET", ""), "rejectUnauthorized": True}
-    node = env.get("PROXMOX_NODE", "pve")
-    api = connect(settings)
-    try:
-        if args[:1] == ["test-connection"]:
-            print(f"✅ Connected to Proxmox server (PVE {api.version.get()['version']})")
-        elif args[:1] == ["list-nodes"]:
-            for row in api.nodes.get():
-                print(f"📍 {row['node']} {row.get('status')}")
-        elif args[:1] and args[0].startswith("discover-"):
-            kinds = {"discover-vms": "qemu", "discover-containers": "lxc"}
-            resources = api.cluster.resources.get(type="vm")
-            for row in sorted(resources, key=lambda r: int(r["vmid"])):
-                if args[0] in ("discover-all",) or kinds.get(args[0]) == row["type"]:
-                    print(f"📍 {row['type']} {row['vmid']} {row.get('name')} on {row['node']} ({row['status']})")
-            if args[0] in ("discover-storage", "discover-all"):
-                for row in api.storage.get():
-                    print(f"📍 storage {row['storage']} ({row['type']})")
-            print(f"✅ Discovery complete: {len(resources)} guests")
-        elif args[:2] == ["vm", "create"]:
-            return vm_create(api, node, options(args[2:]))
-        elif args[:2] == ["vm", "delete"] and len(args) == 3:
-            return vm_delete(api, node, int(args[2]), leak="leak-guest" in chosen)
-        else:
-            print(f"❌ unknown command: {' '.join(args)}")
-            return 2
-    except Exception as exc:
-        print(f"❌ {api_error(exc)}")
-        return 1
-    return 0
-
-
-def wait(api: Any, node: str, upid: str) -> None:
-    from proxmoxer.tools import Tasks
-
-    done = Tasks.blocking_status(api, upid, timeout=300, polling_interval=0.2)
-    if not done or done.get("exitstatus") != "OK":
-        raise RuntimeError(f"task {upid} failed: {(done or {}).get('exitstatus')}")
-
-
-def vm_create(api: Any, node: str, opts: dict[str, str]) -> int:
-    if "vmid" not in opts:
-        print("❌ vm create requires --vmid")
-        return 2
-    vmid = int(opts["vmid"])
-    node = opts.get("n", node)
-    params = {"vmid": vmid, "name": opts.get("name", f"vm-{vmid}"), "cores": opts.get("cores", "1"),
-              "memory": opts.get("memory", "512")}
-    try:
-        wait(api, node, api.nodes(node).qemu.post(**params))
-    except Exception as exc:
-        print(f"❌ Failed to create VM {vmid}: {api_error(exc)}")
-        return 1
-    print(f"✅ VM {vmid} created on {node}")
-    return 0
-
-
-def vm_delete(api: Any, node: str, vmid: int, leak: bool) -> int:
-    where = next((r["node"] for r in api.cluster.resources.get(type="vm") if int(r["vmid"]) == vmid), node)
-    if not leak:
-        try:
-            wait(api, where, api.nodes(where).qemu(vmid).delete(purge=1))
-        except Exception as exc:
-            print(f"❌ Failed to delete VM {vmid}: {api_error(exc)}")
-            return 1
-    print(f"✅ VM {vmid} deleted")
-    return 0
-
-
 def main(argv: list[str]) -> int:
     chosen, args = defects(argv)
     if args:
-        return cli(chosen, args)
+        return Cli(chosen).run(args)
     return Console(chosen).run()
 
 
