@@ -59,6 +59,12 @@ class GuestCreateFailed(RuntimeError):
     """A create did not give a usable guest; whatever it left has been removed (or is in the ledger)."""
 
 
+class PreconditionMissing(GuestCreateFailed):
+    """The cluster lacks what the create needs: a container template, storage for container disks, an online
+    node outside the exclusion list, a free VMID in the temporary range. Nothing was created; the message is one
+    line that says what to provide (the guest factory fixtures skip the test with it)."""
+
+
 class TwoPhases(ValueError):
     """A test carries more than one phase marker."""
 

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import pytest
+from proxmoxer import ProxmoxAPI
+
+from pytest_proxmox_mpc import (
+    ExclusionList,
+    FactoryContext,
+    GuestCreateFailed,
+    GuestFactory,
+    Ledger,
+    LedgerFile,
+    PreconditionMissing,
+    VmidAllocator,
+)
+from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 HEADER = """
 import threading
@@ -161,3 +180,129 @@ def test_temporary_guests_join_the_chosen_pool(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(test_pool=POOL)
     result = pytester.runpytest("--pve-max-phase", "3", "--pve-temp-pool", "lab")
     result.assert_outcomes(passed=1)
+
+
+
+# --- a cluster that lacks what a container needs --------------------------------------------------------------
+
+TEMPLATE = "debian-12-standard_12.7-1_amd64.tar.zst"
+NO_TEMPLATE = ("no container template (content vztmpl) on any online node outside the exclusion list (pve1, pve2): "
+               "upload one (pveam download <storage> <template>) or pass ostemplate=...")
+
+
+def write_scenario(where: Path, template_on: str | None, rootdir: bool = True) -> Path:
+    """Three nodes whose ``local`` storage holds no container template; with ``template_on``, a storage enabled on
+    that node only holds one. Without ``rootdir`` no storage takes container disks."""
+    storages: dict[str, dict[str, object]] = {
+        "local": {"type": "dir", "path": "/var/lib/vz", "content": "iso,vztmpl,backup"},
+        "local-lvm": {"type": "lvmthin", "vgname": "pve", "thinpool": "data",
+                      "content": "images,rootdir" if rootdir else "images"},
+    }
+    files = []
+    if template_on:
+        storages["templates"] = {"type": "dir", "path": "/srv/templates", "content": "vztmpl", "nodes": template_on}
+        files.append({"storage": "templates", "name": TEMPLATE, "size": 1024, "content": "vztmpl"})
+    scenario = {"nodes": [{"name": name} for name in ("pve1", "pve2", "pve3")], "storages": storages,
+                "files": files, "guests": []}
+    path = where / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def container_factory(scenario: Path, exclusions: str = "protect: {}\n") -> Iterator[tuple[GuestFactory, Any]]:
+    """A container factory on a fakepve of ``scenario`` (no guard: the cluster goes with the test), and a client."""
+    (scenario.parent / "sim").mkdir()
+    sim = SimCluster(scenario, scenario.parent / "sim")
+    try:
+        ep = sim.endpoint
+        assert ep.password is not None
+        api = ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=ep.password.reveal(), verify_ssl=ep.verify)
+        context = FactoryContext(run_id="20260101-000000-abcdef", allocator=VmidAllocator((990000, 999999)),
+                                 ledger=Ledger(), ledger_file=LedgerFile(scenario.parent / "ledger.jsonl", "t"),
+                                 exclusions=ExclusionList.parse(exclusions))
+        factory = GuestFactory(api, "lxc", context)
+        try:
+            yield factory, api
+        finally:
+            assert factory.cleanup() == []
+    finally:
+        sim.stop()
+
+
+def test_a_container_goes_to_the_first_node_with_a_template(tmp_path: Path) -> None:
+    with container_factory(write_scenario(tmp_path, template_on="pve3")) as (temp_ct, api):
+        ct = temp_ct()
+        assert ct.node == "pve3"
+        config = api.nodes("pve3").lxc(ct.vmid).config.get()
+        assert config["rootfs"].startswith("local-lvm:")
+        with pytest.raises(PreconditionMissing) as given:  # a node given: that node or nothing
+            temp_ct(node="pve1")
+        assert str(given.value) == ("no container template (content vztmpl) on node pve1: upload one (pveam "
+                                    "download <storage> <template>) or pass ostemplate=...")
+        assert temp_ct.created == [ct]
+
+
+def test_what_the_cluster_lacks_is_named_with_what_to_provide(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, template_on=None, rootdir=False)
+    with container_factory(scenario, exclusions="protect:\n  nodes: [pve3]\n") as (temp_ct, api):
+        with pytest.raises(PreconditionMissing) as missing:
+            temp_ct()
+        assert str(missing.value) == NO_TEMPLATE and isinstance(missing.value, GuestCreateFailed)
+        with pytest.raises(PreconditionMissing) as no_disks:
+            temp_ct(ostemplate=f"local:vztmpl/{TEMPLATE}")
+        assert str(no_disks.value) == (
+            "no storage for container disks (content rootdir) on any online node outside the exclusion list "
+            "(pve1, pve2): allow content rootdir on a storage there or pass rootfs=<storage>:<size in GiB>")
+        assert temp_ct.created == [] and api.cluster.resources.get(type="vm") == []
+    allocator = VmidAllocator((990000, 990001), index=1, count=2)
+    assert allocator.take() == 990001
+    with pytest.raises(PreconditionMissing, match=r"range 990000-990001 is used up: give a wider one \(--pve-temp"):
+        allocator.take()
+
+
+SKIPS = """
+import pytest
+
+
+@pytest.mark.phase3
+def test_a_container(temp_ct):
+    temp_ct()
+    raise AssertionError("not reached: there is no template to make a container of")
+
+
+@pytest.mark.phase3
+def test_a_vm(temp_vm):
+    assert temp_vm().node == "pve1"  # a VM needs no template
+"""
+
+
+def test_a_test_whose_container_the_cluster_cannot_make_is_skipped(pytester: pytest.Pytester) -> None:
+    scenario = write_scenario(pytester.path, template_on=None)
+    pytester.makepyfile(test_skips=SKIPS)
+    pytester.makefile(".yaml", excl="protect:\n  nodes: [pve3]\n")
+    result = pytester.runpytest("--pve-target", "sim", "--pve-max-phase", "3", "--pve-sim-scenario", str(scenario),
+                                "--pve-exclusions", "excl.yaml", "-p", "no:randomly", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED [[]1[]] test_skips.py:*: {NO_TEMPLATE}"])
+
+
+ANONYMIZED = """
+import pytest
+
+
+@pytest.mark.phase3
+def test_a_container(temp_ct, pve_client):
+    ct = temp_ct()
+    assert pve_client.nodes(ct.node).lxc(ct.vmid).config.get()["hostname"] == ct.name
+"""
+
+
+def test_a_replay_takes_the_recorded_node_without_looking_for_one(pytester: pytest.Pytester) -> None:
+    """Pseudonyms sort in another order than the node names they stand for: looking for a node with a template
+    again would ask a node the recording never asked (pve1 had one, so the others were not looked at)."""
+    pytester.makepyfile(test_anon=ANONYMIZED)
+    recorded = pytester.runpytest("--pve-max-phase", "3", "--pve-record-mode", "once", "--pve-anonymize")
+    recorded.assert_outcomes(passed=1)
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", "-p", "no:randomly")
+    replayed.assert_outcomes(passed=1)

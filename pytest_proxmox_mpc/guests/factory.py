@@ -16,7 +16,7 @@ from typing import Any
 from proxmoxer import ResourceException
 
 from ..cluster.tasks import wait_for_task
-from ..errors import DestroyFailed, GuestCreateFailed, SafetyViolation, TaskFailed
+from ..errors import DestroyFailed, GuestCreateFailed, PreconditionMissing, SafetyViolation, TaskFailed
 from ..safety.audit import now_iso
 from ..safety.exclusions import ExclusionList
 from ..safety.ledger import Ledger, LedgerFile
@@ -31,6 +31,15 @@ TAKEN_RETRIES = 50
 
 def run_tag(run_id: str) -> str:
     return RUN_TAG_PREFIX + run_id
+
+
+def _lacking(key: str, where: str) -> str:
+    """The one line of a ``PreconditionMissing`` for a container's ``ostemplate`` or ``rootfs`` lacking ``where``."""
+    if key == "ostemplate":
+        return (f"no container template (content vztmpl) on {where}: upload one (pveam download <storage> "
+                "<template>) or pass ostemplate=...")
+    return (f"no storage for container disks (content rootdir) on {where}: allow content rootdir on a storage "
+            "there or pass rootfs=<storage>:<size in GiB>")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ class VmidAllocator:
                 return vmid
             vmid = self._next
             if vmid > self.high:
-                raise GuestCreateFailed(f"the temporary VMID range {self.low}-{self.high} is used up")
+                raise PreconditionMissing(f"the temporary VMID range {self.low}-{self.high} is used up: give a "
+                                          "wider one (--pve-temp-vmid-range FIRST-LAST)")
             self._next += self._step
             return vmid
 
@@ -101,8 +111,10 @@ class FactoryContext:
     exclusions: ExclusionList
     pool: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
-    # Keeps what a guest's identity is derived from the same on replay as when it was recorded.
+    # Keeps what a guest's identity is derived from the same on replay as when it was recorded; ``recall`` gives
+    # what a replay's ``remember`` will return (None when recording), before the value is worked out.
     remember: Callable[..., Any] = field(default=lambda key, value, sequence=False: value)
+    recall: Callable[..., Any] = field(default=lambda key, sequence=False: None)
 
 
 class GuestFactory:
@@ -117,10 +129,13 @@ class GuestFactory:
 
     def __call__(self, node: str | None = None, **config: Any) -> TempGuest:
         ctx = self.context
-        # Remembered: an anonymized replay sorts pseudonyms, not node names, and would pick another node.
-        node = node or str(ctx.remember("node", self._pick_node(), sequence=True))
+        needs: dict[str, dict[str, Any] | str] = {}  # what each node looked at gives a container (or lacks)
+        # Remembered: an anonymized replay sorts pseudonyms, not node names, and would pick another node. A replay
+        # takes the kept node without looking: what looking asks for on other nodes is not in the cassette.
+        node = node or str(ctx.remember("node", ctx.recall("node", sequence=True) or self._pick_node(config, needs),
+                                        sequence=True))
         run_id = ctx.remember("run_id", ctx.run_id)
-        base = {**DEFAULTS[self.kind], **self._kind_defaults(node, config), **config}  # the same for every try
+        base = {**DEFAULTS[self.kind], **self._kind_defaults(node, config, needs), **config}  # the same every try
         for _ in range(TAKEN_RETRIES):
             vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))
             name = f"pytest-{run_id}-{vmid - ctx.allocator.low}"
@@ -132,7 +147,9 @@ class GuestFactory:
                 if "already exists" not in str(exc):  # taken by another client: try the next number
                     raise GuestCreateFailed(f"cannot create {KINDS[self.kind]} {vmid} on {node}: {exc}") from None
         else:
-            raise GuestCreateFailed(f"{TAKEN_RETRIES} VMIDs in a row were taken; is the temporary range in use?")
+            raise PreconditionMissing(f"{TAKEN_RETRIES} VMIDs in a row of the temporary range {ctx.allocator.low}-"
+                                      f"{ctx.allocator.high} are taken on the cluster: free some of them or "
+                                      "give another range (--pve-temp-vmid-range FIRST-LAST)")
         guest = TempGuest(vmid=vmid, node=node, type=self.kind, name=name)
         # Remembered before the task ends: an interrupted wait still leaves the guest to cleanup().
         self.created.append(guest)
@@ -156,36 +173,63 @@ class GuestFactory:
             marks["pool"] = ctx.pool
         return marks
 
-    def _pick_node(self) -> str:
-        """The first online node (by name) the exclusion list does not protect."""
-        nodes = sorted(str(row["node"]) for row in self.api.nodes.get() if row.get("status") == "online")
-        usable = [node for node in nodes if not self.context.exclusions.protects(node=node)]
+    def _pick_node(self, config: dict[str, Any], needs: dict[str, dict[str, Any] | str]) -> str:
+        """The first online node (by name) the exclusion list does not protect; for a container, the first of
+        them with what it needs and was not given (a template, storage for its disk), found into ``needs``."""
+        online = sorted(str(row["node"]) for row in self.api.nodes.get() if row.get("status") == "online")
+        usable = [node for node in online if not self.context.exclusions.protects(node=node)]
         if not usable:
-            raise GuestCreateFailed("no online node outside the exclusion list to create a temporary guest on")
-        return usable[0]
-
-    def _storage(self, node: str, content: str) -> str | None:
-        rows = self.api.nodes(node).storage.get(content=content, enabled=1)
-        names = sorted(row["storage"] for row in rows if not self.context.exclusions.protects(storage=row["storage"]))
-        return names[0] if names else None
-
-    def _kind_defaults(self, node: str, config: dict[str, Any]) -> dict[str, Any]:
-        """A container needs a template and a root disk: found on unprotected storages unless given."""
+            raise PreconditionMissing(f"no online node outside the exclusion list to create a temporary "
+                                      f"{KINDS[self.kind]} on (online: {', '.join(online) or 'none'}): bring one "
+                                      "online or take one off the exclusion list")
         if self.kind != "lxc":
-            return {}
+            return usable[0]
+        for node in usable:
+            needs[node] = self._container_needs(node, config)
+            if not isinstance(needs[node], str):
+                return node
+        everywhere = f"any online node outside the exclusion list ({', '.join(usable)})"
+        with_template = [node for node, found in needs.items() if found == "rootfs"]
+        if not with_template:
+            raise PreconditionMissing(_lacking("ostemplate", everywhere))
+        raise PreconditionMissing(_lacking("rootfs", everywhere if "ostemplate" in config else
+                                           f"the nodes with a container template ({', '.join(with_template)})"))
+
+    def _storages(self, node: str, content: str) -> list[str]:
+        """The unprotected storages enabled and active on ``node`` for ``content``, by name."""
+        rows = self.api.nodes(node).storage.get(content=content, enabled=1)
+        return sorted(str(row["storage"]) for row in rows if row.get("active", 1)
+                      and not self.context.exclusions.protects(storage=row["storage"]))
+
+    def _container_needs(self, node: str, config: dict[str, Any]) -> dict[str, Any] | str:
+        """The template and root disk a container on ``node`` gets where ``config`` names none (found on
+        unprotected storages), or the key of the first that ``node`` lacks (``ostemplate`` or ``rootfs``)."""
         extra: dict[str, Any] = {}
         if "ostemplate" not in config:
-            storage = self._storage(node, "vztmpl")
-            volumes = self.api.nodes(node).storage(storage).content.get(content="vztmpl") if storage else []
-            if not volumes:
-                raise GuestCreateFailed(f"no container template on {node}; pass ostemplate=...")
-            extra["ostemplate"] = sorted(v["volid"] for v in volumes)[0]
+            for storage in self._storages(node, "vztmpl"):
+                volumes = self.api.nodes(node).storage(storage).content.get(content="vztmpl")
+                if volumes:
+                    extra["ostemplate"] = sorted(str(v["volid"]) for v in volumes)[0]
+                    break
+            else:
+                return "ostemplate"
         if "rootfs" not in config:
-            storage = self._storage(node, "rootdir")
-            if storage is None:
-                raise GuestCreateFailed(f"no storage for container disks on {node}; pass rootfs=...")
-            extra["rootfs"] = f"{storage}:1"
+            storages = self._storages(node, "rootdir")
+            if not storages:
+                return "rootfs"
+            extra["rootfs"] = f"{storages[0]}:1"
         return extra
+
+    def _kind_defaults(self, node: str, config: dict[str, Any], needs: dict[str, dict[str, Any] | str]
+                       ) -> dict[str, Any]:
+        """A container needs a template and a root disk: found on unprotected storages unless given (``needs``
+        holds what the pick of the node found already)."""
+        if self.kind != "lxc":
+            return {}
+        found = needs[node] if node in needs else self._container_needs(node, config)
+        if isinstance(found, str):
+            raise PreconditionMissing(_lacking(found, f"node {node}"))
+        return found
 
     def _event(self, event: str, guest: TempGuest, **facts: object) -> None:
         self.context.ledger_file.event(event, vmid=guest.vmid, node=guest.node, type=guest.type, name=guest.name,

@@ -12,14 +12,27 @@ from typing import Any, Literal
 import pytest
 
 from ..config.phases import DEFAULT_PHASE, WRITE_PHASE, phase_of_test
+from ..errors import PreconditionMissing
 from ..stash import RUN_KEY, TEST_FAILED
 from ..watch.fixtures import require_gates
 from .destroy import Timeouts
-from .factory import FactoryContext, GuestFactory
+from .factory import FactoryContext, GuestFactory, TempGuest
 from .sweeper import sweep_cluster
 
 FACTORY_KINDS = {"temp_vm": "qemu", "temp_ct": "lxc"}
 FACTORY_SCOPES = ("function", "module", "session")
+
+
+class SkippingFactory(GuestFactory):
+    """The factory a fixture hands out: a create the cluster lacks something for (a container template, a usable
+    node, a free VMID: ``PreconditionMissing``) skips the test with the message, which says what to provide."""
+
+    def __call__(self, node: str | None = None, **config: Any) -> TempGuest:
+        __tracebackhide__ = True  # the skip names the line of the test that asked for the guest
+        try:
+            return super().__call__(node, **config)
+        except PreconditionMissing as exc:
+            pytest.skip(str(exc))
 
 
 def _fixture_name(base: str, scope: str) -> str:
@@ -35,11 +48,13 @@ def factory_fixture_names() -> list[str]:
 def _pve_factory_context(pytestconfig: pytest.Config) -> FactoryContext:
     run = pytestconfig.stash[RUN_KEY]
     settings = run.settings
-    return FactoryContext(run_id=run.run_id, ledger=run.ledger, ledger_file=run.ledger_file,
-                          allocator=run.allocator,
-                          exclusions=settings.exclusions, pool=settings.temp_pool,
-                          timeouts=Timeouts(task=max(120.0, settings.timeout)),
-                          **({"remember": run.recorder.remember} if run.recorder else {}))
+    context = FactoryContext(run_id=run.run_id, ledger=run.ledger, ledger_file=run.ledger_file,
+                             allocator=run.allocator,
+                             exclusions=settings.exclusions, pool=settings.temp_pool,
+                             timeouts=Timeouts(task=max(120.0, settings.timeout)))
+    if run.recorder:
+        context.remember, context.recall = run.recorder.remember, run.recorder.recall
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +80,7 @@ def _make(base: str, scope: Literal["function", "module", "session"]) -> Any:
             client, test = request.getfixturevalue("pve_client"), request.node.nodeid
         else:
             client, test = request.getfixturevalue("_pve_writer"), (request.node.nodeid or None)
-        factory = GuestFactory(client, kind, _pve_factory_context, test=test)
+        factory = SkippingFactory(client, kind, _pve_factory_context, test=test)
         yield factory
         failed = request.node.stash.get(TEST_FAILED, False) if scope == "function" else (
             request.session.testsfailed > 0)

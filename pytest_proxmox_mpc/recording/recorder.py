@@ -163,6 +163,18 @@ class Recorder:
                 key = f"{key}.{index}"
         return _vcr.get_metadata(cassette, key, value)
 
+    def recall(self, key: str, sequence: bool = False) -> Any:
+        """What the next ``remember(key, ...)`` would return in place of its value (the kept one), None if the
+        current cassette keeps none: a caller skips working out a value, and the requests that takes, where a
+        replay would not use it. Keeps nothing and does not advance a ``sequence``."""
+        if not self._stack:
+            return None
+        with self._lock:
+            cassette = self._cassette()
+            if sequence:
+                key = f"{key}.{self._sequence.get((self._stack[-1][0], key), 0)}"
+            return _vcr.metadata(cassette).get(key)
+
     def send(self, prepared: requests.PreparedRequest, send_real: Callable[[], requests.Response],
              ) -> requests.Response:
         """Play the answer to ``prepared`` from the current cassette, or send it and record the answer."""
