@@ -287,8 +287,9 @@ DEFECTS = [
              "9999 is neither the cluster's next free VMID (108) nor one the safety proxy handed out"]}),
     ("leak-guest", [f"{phase(3)}::test_the_tools_own_create_start_stop_and_delete[vm]"], {
         "test_phase3_tool.py::test_the_tools_own_create_start_stop_and_delete[vm]": [
-            "reports success, but guest 99000", "is still on the cluster 60 s later: a leaked guest (the plugin "
-            "removes it when the test ends)"]}),
+            "reports success, but guest 99000",
+            "is still on the cluster once its tasks ended: a leaked guest (the plugin removes it when the test "
+            "ends)"]}),
 ]
 
 

@@ -36,7 +36,8 @@ def test_sync_writes_every_node_guest_and_storage_it_reports_to_state_db(mpc_too
 def test_the_workspace_sync_writes_passes_every_workspace_check(
         mpc_tool: ToolDriver, pve_readonly: Any, pytestconfig: pytest.Config, check_context: CheckContext,
         tmp_path: Path) -> None:
-    """Judged apart from the row count above, so a database defect never hides what the files say."""
+    """Judged apart from the row count above, so a failed database write never keeps the files from being judged
+    (the database's own checks are among these too)."""
     run = synced(mpc_tool)
     inventory = read_inventory(pve_readonly)
     # The run's context (protected guests, lint cache) with the tool's own secrets added to the run's.
@@ -47,9 +48,10 @@ def test_the_workspace_sync_writes_passes_every_workspace_check(
 
 
 def test_the_token_secret_shows_nowhere_after_sync(mpc_tool: ToolDriver) -> None:
-    """The tool's own config may hold it as ``tokenSecret``; nothing else it writes or prints may."""
+    """The tool's own config may hold it as ``tokenSecret``; nothing else it writes or prints may (what ``init``
+    printed is judged by the phase 1 test of its own)."""
     synced(mpc_tool)
-    leaks = mpc_tool.secret_leaks()
+    leaks = mpc_tool.secret_leaks(but=("init",))
     assert not leaks, "the token secret appears in " + ", ".join(leaks)
 
 

@@ -49,6 +49,7 @@ class ConsoleSession:
         self.alive = True
         self.problem: str | None = None
         self.last_question = "(none yet)"  # the last question of init answered, for a finding
+        self.stuck = False  # a step timed out: the console is ended without waiting for it to exit
         self._silent = False  # the tool showed no reaction to a keystroke: typed at a fixed pace from then on
         self._wait_prompt(profile.start_timeout, "to show its prompt after starting")
 
@@ -75,6 +76,7 @@ class ConsoleSession:
         except self._pexpect.TIMEOUT:
             self.problem = (f"the console did not come back {what} within {timeout:g} s (it stopped answering); "
                             f"last screen: {self.screen()}")
+            self.stuck = True
         return False
 
     def _status(self) -> Any:
@@ -180,8 +182,9 @@ class ConsoleSession:
                 return
 
     def close(self) -> None:
-        """``exit`` as the profile says, then end the process whatever it does."""
-        if self.alive:
+        """``exit`` as the profile says (unless a step timed out: it would not answer), then end the process
+        whatever it does."""
+        if self.alive and not self.stuck:
             try:
                 self.child.send(self.profile.exit + ENTER)
                 self.child.expect(self._pexpect.EOF, timeout=EXIT_WAIT)

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,9 +198,10 @@ class ToolDriver:
         self._record(run)
         return run
 
-    def secret_leaks(self) -> list[str]:
-        """Where the proxy's token secret or password shows: a transcript, a file the tool left in the workspace."""
-        return secret_leaks(self.workspace, self.secrets, self.raw)
+    def secret_leaks(self, but: Collection[str] = ()) -> list[str]:
+        """Where the proxy's token secret or password shows: a transcript (of every step but those named in
+        ``but``, which a test of its own judges), a file the tool left in the workspace."""
+        return secret_leaks(self.workspace, self.secrets, [(step, raw) for step, raw in self.raw if step not in but])
 
     def close(self) -> None:
         if self._console is not None:
