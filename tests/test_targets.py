@@ -27,7 +27,7 @@ def live_args(server: FakePveProcess, *extra: str) -> list[str]:
 
 
 PHASE1_TESTS = 7  # validation/test_phase1_discovery.py
-TOOL_SKIPPED = 4  # validation/test_phase1_tool.py: no --mpc-console/--mpc-cli, nothing to drive
+TOOL_SKIPPED = 8  # validation/test_phase1_tool.py: no --mpc-console/--mpc-cli, nothing to drive
 
 
 def test_phase1_validation_passes_on_sim(pytester: pytest.Pytester) -> None:
