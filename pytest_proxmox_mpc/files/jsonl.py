@@ -12,7 +12,9 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, TypeVar
+
+_File = TypeVar("_File", bound="JsonlFile")  # typing.Self needs Python 3.11; the package runs on 3.10
 
 
 class JsonlFile:
@@ -69,7 +71,7 @@ class JsonlFile:
                 fd, self._fd = self._fd, None
                 os.close(fd)
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _File) -> _File:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
