@@ -13,6 +13,7 @@ import fnmatch
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +54,17 @@ def node_hosts(parsed: InventoryHosts, inventory: Inventory) -> dict[str, set[st
 
 
 def guest_hosts(parsed: InventoryHosts, inventory: Inventory) -> dict[int, set[str]]:
-    """Each guest's vmid -> the inventory hosts that stand for it (by ``vmid``, else by its name)."""
+    """Each guest's vmid -> the inventory hosts that stand for it (by ``vmid``, else by its name: only for a guest
+    no host names by vmid, and never a host that stands for a node, as one of a guest called like a node would)."""
     found: dict[int, set[str]] = {vmid: set() for vmid in inventory.guests}
-    names = {(g.name or "").lower(): vmid for vmid, g in inventory.guests.items()}
     for host, variables in parsed.hosts.items():
         vmid = variables.get("vmid")
         if isinstance(vmid, int) and vmid in found:
             found[vmid].add(host)
-        elif "vmid" not in variables and host.lower() in names:
+    names = {(g.name or "").lower(): vmid for vmid, g in inventory.guests.items() if g.name and not found[vmid]}
+    nodes = {h for hosts in node_hosts(parsed, inventory).values() for h in hosts}
+    for host, variables in parsed.hosts.items():
+        if "vmid" not in variables and host.lower() in names and host not in nodes:
             found[names[host.lower()]].add(host)
     return found
 
@@ -183,15 +187,20 @@ def _unroll(items: Iterable[Any], base: Path, depth: int) -> Iterator[Mapping[st
         yield task
 
 
-def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] = ()) -> list[Finding]:
-    """Each play that targets a hypervisor node or a protected guest (directly, through a group or ``all``) and
-    has a task that changes state: one finding per such task, naming the play, the task and those hosts."""
-    parsed = read_inventory_file(workspace)
-    if parsed is None:
-        return []
-    nodes = {h for hosts in node_hosts(parsed, inventory).values() for h in hosts}
-    kept = {h for vmid, hosts in guest_hosts(parsed, inventory).items() if vmid in set(protected) for h in hosts}
-    findings = []
+@dataclass(frozen=True)
+class Play:
+    """A play of a playbook of the workspace: where it is (``ansible/<file> play <n> (<name>)``), its file, its
+    body and the hosts its ``hosts`` pattern selects."""
+
+    where: str
+    path: Path
+    body: Mapping[str, Any]
+    targets: frozenset[str]
+
+
+def plays_of(workspace: Path, parsed: InventoryHosts) -> Iterator[Play]:
+    """Every play of the workspace's playbooks (any YAML file under ``ansible/`` but the inventory, vars and roles)
+    with a ``hosts`` pattern that is not templated."""
     ansible = Path(workspace) / "ansible"
     skip = {"inventory.yml", "inventory.yaml"}
     for path in sorted(p for p in ansible.rglob("*.y*ml") if p.name not in skip and not
@@ -203,17 +212,29 @@ def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] 
             if pattern is None or "{{" in str(pattern):
                 continue
             targets = resolve_pattern(",".join(pattern) if isinstance(pattern, list) else str(pattern), parsed)
-            hit = sorted(targets & (nodes | kept))
-            if not hit:
-                continue
-            what = " and ".join(f"{label} {', '.join(sorted(members))}" for label, members in (
-                ("hypervisor nodes", set(hit) & nodes), ("protected guests", set(hit) & kept - nodes)) if members)
             where = f"ansible/{path.relative_to(ansible).as_posix()} play {number} ({play.get('name', 'unnamed')})"
-            changing = [(task, why) for task in tasks_of(play, path.parent) if (why := changes_state(task))]
-            if changing:  # one play, one finding: its hosts are the root cause, whatever its tasks
-                names = ", ".join(str(task.get("name", "unnamed")) for task, _ in changing)
-                whys = "; ".join(why + (" with become" if task.get("become", play.get("become")) else "")
-                                 for task, why in changing)
-                findings.append(Finding(CHECK, where, f"task {names}", note=(
-                    f"changes state ({whys}) on {what}")))
+            yield Play(where, path, play, frozenset(targets))
+
+
+def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] = ()) -> list[Finding]:
+    """Each play that targets a hypervisor node or a protected guest (directly, through a group or ``all``) and
+    has a task that changes state: one finding per such task, naming the play, the task and those hosts."""
+    parsed = read_inventory_file(workspace)
+    if parsed is None:
+        return []
+    nodes = {h for hosts in node_hosts(parsed, inventory).values() for h in hosts}
+    kept = {h for vmid, hosts in guest_hosts(parsed, inventory).items() if vmid in set(protected) for h in hosts}
+    findings = []
+    for play in plays_of(workspace, parsed):
+        hit = sorted(play.targets & (nodes | kept))
+        if not hit:
+            continue
+        what = " and ".join(f"{label} {', '.join(sorted(members))}" for label, members in (
+            ("hypervisor nodes", set(hit) & nodes), ("protected guests", set(hit) & kept - nodes)) if members)
+        changing = [(task, why) for task in tasks_of(play.body, play.path.parent) if (why := changes_state(task))]
+        if changing:  # one play, one finding: its hosts are the root cause, whatever its tasks
+            names = ", ".join(str(task.get("name", "unnamed")) for task, _ in changing)
+            whys = "; ".join(why + (" with become" if task.get("become", play.body.get("become")) else "")
+                             for task, why in changing)
+            findings.append(Finding(CHECK, play.where, f"task {names}", note=f"changes state ({whys}) on {what}"))
     return findings

@@ -3,7 +3,8 @@
 ``ansible/inventory.yml`` holds every node (group ``proxmox_nodes``) and every guest once in ``vms`` or
 ``containers`` with its host variables, and again, without variables, in ``running`` or ``stopped`` by
 status; templates can be neither started nor reached, so they are in ``templates`` instead. Guest host
-names are the workspace's ``<name>`` (the same as the Terraform file names). The playbooks use only
+names are the workspace's ``<name>`` (the same as the Terraform file names), which is no DNS name (``_``): every
+guest has an ``ansible_host`` (``ansible_host()``), whatever its name. The playbooks use only
 ``ansible.builtin`` modules and pass ``ansible-lint --offline`` on its ``production`` profile with no
 rule skipped; ``ansible.cfg`` and ``.ansible-lint`` make the directory a project of its own. Nothing
 imports pytest.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ import yaml
 
 from ...cluster.inventory import GuestInfo, Inventory
 from .guestconfig import GIB, cpu, disks, memory_mib, nics
-from .names import ANSIBLE_GROUPS, workspace_names
+from .names import ANSIBLE_GROUPS, contract_name, workspace_names
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # a DNS name: what Ansible can reach without ansible_host
@@ -152,15 +155,33 @@ def disk_gb(guest: GuestInfo) -> int | float | None:
     return size // GIB if size % GIB == 0 else round(size / GIB, 2)
 
 
-def ansible_host(guest: GuestInfo) -> str | None:
-    """Where Ansible reaches the guest: a static address of its first NIC, else its name when that is a host
-    name (the host's own name in the inventory, with ``_`` for ``-``, is none)."""
+def ansible_host(guest: GuestInfo) -> str:
+    """Where Ansible reaches the guest: a static address of its first NIC, else its name when that is a DNS host
+    name, else the DNS label its name makes (``dns_label``), else the contract's ``vm-<vmid>``/``ct-<vmid>``.
+    Always one: the host's own name in the inventory (``<name>``, with ``_``) is no host name."""
     for _, nic in nics(guest):
         address = str(nic.get("ip", "")).split("/")[0]
         if address and address not in ("dhcp", "manual"):
             return address
     name = guest.name or ""
-    return name if _HOSTNAME.fullmatch(name) else None
+    if _HOSTNAME.fullmatch(name) and len(name) <= 253:
+        return name
+    return dns_label(name) or contract_name(replace(guest, name=None))
+
+
+def dns_label(name: str) -> str | None:
+    """``name`` as one DNS label: lower case, each run of characters other than letters and digits a ``-``, a
+    label with other letters than ASCII in its IDNA form (``xn--...``), at most 63 characters; None when
+    nothing is left (``Build Agent 7`` is ``build-agent-7``, ``Ünïcødé`` is ``xn--ncd-dva9b4erb``)."""
+    label = re.sub(r"[\W_]+", "-", name.lower()).strip("-")
+    if label and not label.isascii():
+        try:
+            label = label.encode("idna").decode("ascii")
+        except UnicodeError:  # too long for IDNA, or not a name it takes: its ASCII letters and digits
+            folded = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
+            label = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    label = label[:63].strip("-")
+    return label if _HOSTNAME.fullmatch(label) else None
 
 
 def host_vars(guest: GuestInfo) -> dict[str, Any]:
