@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .ansible import check_ansible, check_playbook_hosts, inventory_hosts, lint_ansible
 from .ansible_plays import check_inventory_coverage, check_plays
+from .ansible_templates import check_template_targets
 from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, checks_of
 from .database import (
     backup_round_trip,
@@ -48,6 +49,7 @@ __all__ = [
     "check_plays",
     "check_schema",
     "check_snapshots",
+    "check_template_targets",
     "check_terraform",
     "checks_of",
     "database_contents",

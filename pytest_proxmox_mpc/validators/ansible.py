@@ -42,21 +42,34 @@ class InventoryHosts:
 
 
 def inventory_hosts(data: Any) -> InventoryHosts:
-    """Walk a YAML inventory (``all: {vars, hosts, children: {...}}``) into groups and host variables."""
+    """Walk a YAML inventory (``all: {vars, hosts, children: {...}}``) into groups and host variables: a host's own
+    (merged over the places it is listed), over its groups' ``vars``, as Ansible ranks them (a child group's
+    over its parent's, and at one depth by name)."""
     found = InventoryHosts()
+    own: dict[str, dict[str, Any]] = {}
+    layers: dict[str, tuple[int, dict[str, Any]]] = {}  # group -> (its depth, its vars)
 
-    def walk(name: str, group: Any) -> None:
+    def walk(name: str, group: Any, depth: int) -> None:
         members = found.groups.setdefault(name, set())
         group = group if isinstance(group, dict) else {}
+        if isinstance(group.get("vars"), dict):
+            layers[name] = (max(depth, layers.get(name, (0, {}))[0]), {**layers.get(name, (0, {}))[1], **group["vars"]})
         for host, variables in (group.get("hosts") or {}).items():
             members.add(str(host))
-            found.hosts.setdefault(str(host), {}).update(variables if isinstance(variables, dict) else {})
+            own.setdefault(str(host), {}).update(variables if isinstance(variables, dict) else {})
         for child, body in (group.get("children") or {}).items():
-            walk(str(child), body)
+            walk(str(child), body, depth + 1)
             members.update(found.groups[str(child)])
 
     for name, group in (data or {}).items():
-        walk(str(name), group)
+        walk(str(name), group, 0)
+    ranked = sorted(layers.items(), key=lambda item: (item[1][0], item[0]))
+    for host, variables in own.items():
+        merged: dict[str, Any] = {}
+        for group, (_, values) in ranked:
+            if host in found.groups.get(group, ()):
+                merged.update(values)
+        found.hosts[host] = {**merged, **variables}
     return found
 
 

@@ -15,6 +15,7 @@ from ..cluster.inventory import Inventory
 from . import database, terraform
 from .ansible import check_ansible, lint_ansible
 from .ansible_plays import check_inventory_coverage, check_plays
+from .ansible_templates import check_template_targets
 from .findings import Finding
 from .secrets import check_no_secrets
 
@@ -80,7 +81,7 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
     # a leaked secret makes the IaC invalid; whether production was touched is judged from requests and drift
     WorkspaceCheck("no-plaintext-secrets", "iac", ("p2-iac-valid",), lambda p, i, c: check_no_secrets(p, c.secrets)),
     WorkspaceCheck("ansible-inventory-and-playbook-targets", "iac", ("p2-accurate", "p2-iac-valid"),
-                   lambda p, i, c: check_ansible(p, i)),
+                   lambda p, i, c: check_ansible(p, i) + check_template_targets(p, i)),
     WorkspaceCheck("ansible-inventory-covers-cluster", "iac", ("p2-accurate", "p2-iac-valid"),
                    lambda p, i, c: check_inventory_coverage(p, i)),
     WorkspaceCheck("ansible-plays-spare-production", "iac", ("p2-iac-valid",),
