@@ -30,7 +30,7 @@ from pytest_proxmox_mpc.recording.recorder import Recorder
 from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
-from pytest_proxmox_mpc.validators.ansible import run_ansible_lint
+from pytest_proxmox_mpc.validators.ansible_lint import run_ansible_lint
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inve
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 from pytest_proxmox_mpc.validators import CheckContext, checks_of
-from pytest_proxmox_mpc.validators import ansible as ansible_validator
-from pytest_proxmox_mpc.validators.ansible import lint_ansible
+from pytest_proxmox_mpc.validators import ansible_lint as ansible_validator
+from pytest_proxmox_mpc.validators.ansible_lint import lint_ansible
 from pytest_proxmox_mpc.validators.findings import Finding
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 from pytest_proxmox_mpc.workspace.export.iac import export_iac

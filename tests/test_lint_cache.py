@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.validators import ansible as lint
+from pytest_proxmox_mpc.validators import ansible_lint as lint
 from pytest_proxmox_mpc.validators import lintsplit as split
 
 VIOLATION = "playbooks/site.yml:4: fqcn[action-core]: Use FQCN for builtin module actions (shell)."
@@ -33,7 +33,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """ansible-lint as a double that reports one violation and counts its runs."""
     seen: list[Path] = []
 
-    def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+    def run(project: Path, home: Path, *options: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         seen.append(project)
         return subprocess.CompletedProcess([], 2, stdout=VIOLATION + "\n", stderr="")
     monkeypatch.setattr(lint, "run_ansible_lint", run)
@@ -85,7 +85,7 @@ def test_the_key_follows_versions_options_and_the_ansible_environment(
     assert lint.lint_key(project, ("-f", "pep8")) != before
     monkeypatch.delenv("ANSIBLE_ROLES_PATH")
     assert lint.lint_key(project, ("-f", "pep8")) == before
-    monkeypatch.setenv("ANSIBLE_HOME", "/another/home")  # set per lint by run_ansible_lint: no difference
+    monkeypatch.setenv("ANSIBLE_LOCAL_TEMP", "/another/tmp")  # set per lint by run_ansible_lint: no difference
     assert lint.lint_key(project, ("-f", "pep8")) == before
     real = lint._version
     monkeypatch.setattr(lint, "_version", lambda package: "99.0" if package == "ansible-lint" else real(package))
@@ -105,7 +105,7 @@ def test_two_workers_linting_the_same_content_at_once_lint_it_once(project: Path
     cache, calls, found = tmp_path / "cache", [], []
     workers: list[threading.Thread] = []
 
-    def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+    def run(project: Path, home: Path, *options: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         calls.append(project)
         if len(calls) == 1:  # while the first lint runs, a second worker asks for the same content
             worker = threading.Thread(target=lambda: found.extend(lint.lint_ansible(project, home, cache)))
@@ -128,7 +128,7 @@ def judged(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     while it runs a shell, one in the inventory while it says 'bad'; each run's files are recorded."""
     seen: list[list[str]] = []
 
-    def run(project: Path, home: Path, *options: str, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+    def run(project: Path, home: Path, *options: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         seen.append(sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()))
         lines = []
         if "shell:" in ((project / "playbooks" / "site.yml").read_text() if seen[-1].count("playbooks/site.yml")

@@ -84,6 +84,8 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "mpc_cli": (("npx tsx src/cli/index.ts", "npx tsx src/cli/index.ts"), ("mpc-cli", "mpc-cli")),
         "mpc_profile": ((str(profile), load_profile(profile)), ("proxmox-mpc", load_profile(PACKAGED_PROFILE))),
         "lint_cache": (("off", None), (str(tmp_path / "lint"), tmp_path / "lint")),
+        "ansible_collections": ((f"{tmp_path / 'a'}:{tmp_path / 'b'}", (tmp_path / "a", tmp_path / "b")),
+                                (str(tmp_path / "c"), (tmp_path / "c",))),
     }[name]
 
 

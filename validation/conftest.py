@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc import ExclusionList, Inventory, Target, workspace_checks
+from pytest_proxmox_mpc import ExclusionList, Inventory, Target, settings_of, workspace_checks
+from pytest_proxmox_mpc.report.reporter import NOT_JUDGED_PROPERTY
 from pytest_proxmox_mpc.validators import CheckContext
-from pytest_proxmox_mpc.validators.ansible import LINT_OUTCOMES
+from pytest_proxmox_mpc.validators.ansible_lint import LINT_OUTCOMES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -24,19 +25,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory, pve_exclusions: ExclusionList,
-                  pve_lint_cache: Path) -> CheckContext:
+                  pve_lint_cache: Path, pytestconfig: pytest.Config) -> CheckContext:
     """A scratch directory for one check, the run's own credentials (which no generated file may hold), the
-    guests the run's exclusion list protects (which no playbook may change) and where ansible-lint results are
-    kept by content (``--pve-lint-cache``)."""
+    guests the run's exclusion list protects (which no playbook may change), where ansible-lint results are
+    kept by content (``--pve-lint-cache``) and where it finds collections (``--pve-ansible-collections``)."""
     protected = pve_exclusions.resolve(guest.facts for guest in pve_inventory.guests.values())
     return CheckContext(scratch=tmp_path, secrets=tuple(secret.reveal() for secret in pve_target.credentials),
-                        protected=protected, lint_cache=pve_lint_cache)
+                        protected=protected, lint_cache=pve_lint_cache,
+                        collections=settings_of(pytestconfig).ansible_collections)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran, cached, or
-    inventory (only the inventory linted, the rest of the result kept from the same playbooks, vars and config)."""
+    inventory (only the inventory linted, the rest of the result kept from the same playbooks, vars and config);
+    and each thing it could not judge on this machine (a collection not installed here), as ``pve_not_judged``,
+    which the run's report and summary show (it fails no test)."""
     seen = len(LINT_OUTCOMES)
     try:
         return (yield)
@@ -44,18 +48,25 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         for outcome in LINT_OUTCOMES[seen:]:
             label = "cached" if outcome.cached else "inventory" if outcome.inventory_apart else "ran"
             item.user_properties.append(("ansible-lint", label))
+            item.user_properties += [(NOT_JUDGED_PROPERTY, note) for note in outcome.not_judged]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line: how many ansible-lint results were linted afresh and how many came from the cache."""
+    """One line: how many ansible-lint results were linted afresh and how many came from the cache; then one line
+    per thing ansible-lint could not judge on this machine."""
     counts = {"ran": 0, "inventory": 0, "cached": 0}
+    not_judged: dict[str, None] = {}
     for reports in terminalreporter.stats.values():
         for report in reports:
             if getattr(report, "when", None) == "call":
                 for name, value in getattr(report, "user_properties", ()):
                     if name == "ansible-lint" and value in counts:
                         counts[value] += 1
+                    elif name == NOT_JUDGED_PROPERTY:
+                        not_judged[str(value)] = None
     if any(counts.values()):
         terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted, {counts['inventory']} linted in the "
                                     f"inventory alone (the rest cached), {counts['cached']} cached result(s) "
                                     "(kept by content in --pve-lint-cache)")
+    for note in not_judged:  # not the workspace's defects: what this machine lacks to judge it
+        terminalreporter.write_line(f"ansible-lint, not judged: {note}", yellow=True)

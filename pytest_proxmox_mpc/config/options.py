@@ -23,6 +23,7 @@ from .parsing import (
     optional_text,
     parse_bool,
     parse_host,
+    path_list,
     positive_float,
     positive_int,
     report_path,
@@ -180,6 +181,12 @@ OPTIONS: tuple[Option, ...] = (
            "in each run (one lint per distinct content still)", optional_dir,
            Derived(lambda s: Path(s["rootdir"]) / ".pytest_proxmox_mpc" / "lint-cache",
                    ".pytest_proxmox_mpc/lint-cache/ at the rootdir"), kind="path", metavar="DIR", negatable=True),
+    Option("ansible_collections", "--pve-ansible-collections", "PVE_ANSIBLE_COLLECTIONS", "where ansible-lint finds "
+           "the Ansible collections a workspace's playbooks use (folders separated by ':', as "
+           "ANSIBLE_COLLECTIONS_PATH); a module of a collection not installed there is reported as not judged here, "
+           "not as a defect",
+           path_list, shown_default="ANSIBLE_COLLECTIONS_PATH, else ~/.ansible/collections and "
+           "/usr/share/ansible/collections", metavar="DIR[:DIR...]"),
     Option("mpc_workspace", "--mpc-workspace", "MPC_WORKSPACE", "validate this existing Proxmox-MPC workspace (a copy "
            "of it; the original is never changed) instead of building one with the reference builder", as_path,
            kind="path", metavar="DIR"),

@@ -3,6 +3,7 @@ with the problem in words a user understands (the caller adds which setting and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,12 @@ def optional_dir(raw: Any) -> Path | None:
     if raw is False or str(raw).strip().lower() in ("off", "no", "none", "false", "0"):
         return None
     return as_path(raw)
+
+
+def path_list(raw: Any) -> tuple[Path, ...] | None:
+    """Folders separated by ``:`` (the platform's path separator), each ``~`` expanded; None when blank."""
+    parts = [part.strip() for part in str(raw).split(os.pathsep) if part.strip()]
+    return tuple(Path(part).expanduser() for part in parts) or None
 
 
 def schema_path(raw: Any) -> Path | None:

@@ -74,6 +74,7 @@ class Settings:
     max_connection_failures: int
     report: Path | None  # the report's path without suffix: PATH.json and PATH.md
     lint_cache: Path | None  # ansible-lint results across runs; None: only within the run
+    ansible_collections: tuple[Path, ...] | None  # where ansible-lint finds collections; None: Ansible's own default
     mpc_workspace: Path | None  # an existing workspace to validate (a copy of it)
     mpc_command: str | None  # a command that builds the workspace
     mpc_console: str | None  # the system under test's console, driven through a pseudo-terminal

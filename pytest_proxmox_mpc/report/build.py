@@ -30,6 +30,7 @@ class TestOutcome:
     criteria: tuple[str, ...] = ()
     reason: str = ""
     expects_refusal: bool = False  # marked pve_expect_refusal: it probes the policy on purpose
+    not_judged: tuple[str, ...] = ()  # what a check could not judge on this machine (fails no test)
 
 
 @dataclass
@@ -140,6 +141,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "unintended_changes": _changes(watches),
         "latency": _latency(inputs.audit),
         "exit_status": inputs.exit_status,
+        "not_judged": list(dict.fromkeys(note for test in inputs.tests for note in test.not_judged)),
         **inputs.extra,
     }
     marked: dict[str, dict[str, str]] = {}
@@ -179,6 +181,14 @@ def _workspaces(workspaces: Sequence[Mapping[str, Any]] | None) -> list[str]:
         out += ["", f"The command exited with {run['exit_status']} after {run['duration_s']} s; the command and the "
                 "tail of its output (secrets masked):", "", *_fenced(f"$ {run['command']}\n{run['output_tail']}")]
     return out
+
+
+def _not_judged(notes: Sequence[str] | None) -> list[str]:
+    """What the checks could not judge on the machine the suite ran on (no test failed for it)."""
+    if not notes:
+        return []
+    return ["", "## Not judged here", "", "What depends on the machine the suite ran on, not on the workspace "
+            "(no test failed for it):", "", *(f"- {note}" for note in notes)]
 
 
 def _fenced(text: str) -> list[str]:
@@ -241,6 +251,7 @@ def to_markdown(r: Mapping[str, Any]) -> str:
                    [(lat["count"], lat["p50_ms"], lat["p95_ms"], lat["max_ms"], lat["budget_ms"], lat["over_budget"])])
             if lat["count"] else ["No answered request."])
     out += _workspaces(r.get("workspaces"))
+    out += _not_judged(r.get("not_judged"))
     out += _tool_steps(r.get("tool_steps"))
     out += ["", "## Success criteria", "",
             *_table(("criterion", "phase", "status", "evidence"),

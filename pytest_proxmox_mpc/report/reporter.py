@@ -24,6 +24,7 @@ from ..watch.gates import gate_skipped_phases
 from .build import ReportInputs, TestOutcome, build_report, plural, short_lines, write_report
 
 PHASE_PROPERTY, CRITERIA_PROPERTY, PROBE_PROPERTY = "pve_phase", "pve_criteria", "pve_expects_refusal"
+NOT_JUDGED_PROPERTY = "pve_not_judged"  # one entry per thing a check could not judge on this machine
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
 
 
@@ -43,9 +44,10 @@ class OutcomeCollector:
                 return
             props: dict[str, Any] = dict(report.user_properties)
             reason = str(report.longrepr[-1]) if report.skipped and isinstance(report.longrepr, tuple) else ""
+            not_judged = tuple(str(value) for name, value in report.user_properties if name == NOT_JUDGED_PROPERTY)
             self.outcomes[report.nodeid] = TestOutcome(report.nodeid, props.get(PHASE_PROPERTY), outcome,
                                                        tuple(props.get(CRITERIA_PROPERTY, ())), reason,
-                                                       bool(props.get(PROBE_PROPERTY, False)))
+                                                       bool(props.get(PROBE_PROPERTY, False)), not_judged)
 
 
 def connection_lines(run: Run) -> list[str]:

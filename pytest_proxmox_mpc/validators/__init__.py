@@ -12,7 +12,8 @@ May import: ``cluster.inventory`` (the cluster's truth), ``errors``, ``files`` (
 
 from __future__ import annotations
 
-from .ansible import check_ansible, check_playbook_hosts, inventory_hosts, lint_ansible
+from .ansible import check_ansible, check_playbook_hosts, inventory_hosts
+from .ansible_lint import lint_ansible
 from .ansible_plays import check_inventory_coverage, check_plays
 from .ansible_templates import check_template_targets
 from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, checks_of

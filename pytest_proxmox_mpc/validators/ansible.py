@@ -1,27 +1,16 @@
-"""The Ansible of a workspace against the cluster: the inventory, the playbooks' targets, ansible-lint."""
+"""The Ansible of a workspace against the cluster: the inventory and the playbooks' targets (ansible-lint is
+``ansible_lint``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
-import threading
-from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..cluster.inventory import GuestInfo, Inventory
-from ..files.lock import exclusively
-from . import lintsplit
 from .findings import Finding
 from .terraform import GIB, cluster_cores, cluster_memory_mib
 
@@ -29,8 +18,6 @@ CHECK = "ansible"
 HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 GROUP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 IMPLICIT = frozenset({"all", "ungrouped", "localhost"})
-LINT_TIMEOUT = 300
-LINT_OPTIONS = ("-f", "pep8")  # one violation a line: path:line: rule: message
 
 
 @dataclass
@@ -178,162 +165,3 @@ def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Find
                     findings.append(Finding(CHECK, f"{where} play {index + 1} ({play.get('name', 'unnamed')})",
                                             "hosts", note=f"{name!r} is no group or host of the inventory"))
     return findings
-
-
-def run_ansible_lint(project: Path, home: Path, *options: str,
-                     timeout: float = LINT_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """``ansible-lint --offline --nocolor OPTIONS`` on ``project`` (its own ``.ansible-lint`` settings apply),
-    with this interpreter's ansible-lint, writing only below ``home``."""
-    env = {**os.environ, "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-           "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1",
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run([sys.executable, "-m", "ansiblelint", "--offline", "--nocolor", *options,
-                           "--project-dir", str(project)], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def lint_key(project: Path, options: tuple[str, ...], keep: Callable[[str], bool] | None = None) -> str:
-    """What an ansible-lint result depends on: every file of ``project``, path and content (the playbooks, vars,
-    roles; its config, ``.ansible-lint`` and ``ansible.cfg``; and the inventory, which ansible-lint lints as
-    YAML and its syntax checks load through ``ansible.cfg``), the options, the versions of ansible-lint and
-    ansible-core, and the ``ANSIBLE_*`` environment the syntax checks see (their own home and temp aside).
-    ``keep`` (given a file's relative POSIX path) limits the files to those a part of the project's lint
-    judges (see ``lintsplit``)."""
-    environment = sorted((name, value) for name, value in os.environ.items()
-                         if name.startswith("ANSIBLE_") and name not in _OWN_ENV)
-    digest = hashlib.sha256(repr((options, _version("ansible-lint"), _version("ansible-core"), environment)).encode())
-    for path in sorted(p for p in project.rglob("*") if p.is_file() and not _is_lint_cache(p.relative_to(project))):
-        relative = path.relative_to(project)
-        if keep is None or keep(relative.as_posix()):
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-_OWN_ENV = frozenset({"ANSIBLE_HOME", "ANSIBLE_LOCAL_TEMP"})  # set per lint by run_ansible_lint
-
-
-def _is_lint_cache(relative: Path) -> bool:
-    return bool(relative.parts) and relative.parts[0] in (".ansible", ".cache")  # what ansible-lint writes itself
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
-@dataclass(frozen=True)
-class LintOutcome:
-    """One ``lint_ansible`` call: the project, whether the result was a kept one (``cached``), its file, and
-    whether only the inventory was linted, the rest of the result kept from a run of the same playbooks,
-    vars and config (``inventory_apart``)."""
-
-    project: Path
-    cached: bool
-    kept: Path | None
-    inventory_apart: bool = False
-
-
-LINT_OUTCOMES: list[LintOutcome] = []
-"""This process's ``lint_ansible`` calls in order, so a suite can say which results were cached."""
-Result = tuple[int, str, str]  # ansible-lint's return code, output and error output
-APART = " (cached result of the same playbooks, vars and config; the inventory was linted on its own)"
-
-
-def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None) -> list[Finding]:
-    """``ansible-lint --offline`` on the project (its own ``.ansible-lint`` settings), writing only below
-    ``home``; one finding per violation it reports. With ``cache`` (a directory), a result is kept under the
-    project's ``lint_key`` and reused for the same content, options, versions and config; such findings say so
-    (and ``LINT_OUTCOMES`` records every call, cached or not). A project whose ``ansible.cfg`` names its
-    inventory (``lintsplit``) also keeps the violations outside the inventory, under a key of everything but
-    the inventory: the same project with another inventory is then judged by those and by ansible-lint on
-    the inventory alone (itself kept by the inventory's and the config's content), and says so."""
-    kept = cache / f"{lint_key(ansible_dir, LINT_OPTIONS)}.json" if cache is not None else None
-    # Workers that lint the same content at once take turns: the second reads what the first kept.
-    with exclusively(kept.with_suffix(".lock")) if kept is not None else nullcontext():
-        return _lint_or_reuse(ansible_dir, home, cache, kept)
-
-
-def _lint_or_reuse(ansible_dir: Path, home: Path, cache: Path | None, kept: Path | None) -> list[Finding]:
-    """``lint_ansible`` once its turn has come: a kept result, the inventory linted apart, or a whole run."""
-    options = LINT_OPTIONS
-    result = _kept_result(kept)
-    if result is not None:
-        LINT_OUTCOMES.append(LintOutcome(ansible_dir, True, kept))
-        return _findings(result, " (cached result)")
-    # A kept result that is unreadable: the whole project is linted again, and kept afresh.
-    sources = lintsplit.inventory_sources(ansible_dir) if kept is not None and not kept.exists() else ()
-    rest_kept = None
-    if cache is not None and sources:
-        rest_kept = cache / (lint_key(ansible_dir, (*options, "rest", *sources),
-                                      lambda rel: not lintsplit.in_sources(rel, sources)) + ".rest")
-        rest = _kept_result(rest_kept)
-        if rest is not None:
-            return _inventory_apart(ansible_dir, home, cache, sources, rest)
-    result = _lint_and_keep(ansible_dir, home, kept)
-    violations = _violations(result[1])
-    if rest_kept is not None and (violations or result[0] == 0):  # a run that failed as a whole is not split
-        outside = [line for line in violations if not lintsplit.in_sources(line.split(":", 1)[0], sources)]
-        _keep(rest_kept, (2 if outside else 0, "\n".join(outside), ""))
-    LINT_OUTCOMES.append(LintOutcome(ansible_dir, False, kept))
-    return _findings(result, "")
-
-
-def _inventory_apart(project: Path, home: Path, cache: Path, sources: tuple[str, ...], rest: Result) -> list[Finding]:
-    """The kept violations outside the inventory, and ansible-lint's on the inventory with the config alone."""
-    options = LINT_OPTIONS
-    kept = cache / f"{lint_key(project, (*options, 'inventory'), lambda r: lintsplit.judged_apart(r, sources))}.json"
-    result = _kept_result(kept)
-    cached = result is not None
-    if result is None:
-        home.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=home) as staged:
-            lintsplit.stage(project, sources, Path(staged))
-            result = _lint_and_keep(Path(staged), home, kept)
-    LINT_OUTCOMES.append(LintOutcome(project, cached, kept, inventory_apart=True))
-    return _findings(rest, APART) + _findings(result, " (cached result)" if cached else "")
-
-
-def _lint_and_keep(project: Path, home: Path, kept: Path | None) -> Result:
-    """ansible-lint's result on ``project`` with the suite's options, kept in ``kept`` (if given)."""
-    done = run_ansible_lint(project, home, *LINT_OPTIONS)
-    result = done.returncode, done.stdout, done.stderr
-    _keep(kept, result)
-    return result
-
-
-def _violations(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if re.match(r"^\S+:\d+", line)]
-
-
-def _findings(result: Result, suffix: str) -> list[Finding]:
-    returncode, stdout, stderr = result
-    if returncode == 0:
-        return []
-    violations = _violations(stdout)
-    if not violations:
-        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
-        return [Finding(CHECK, "ansible/", "ansible-lint", note=f"exited with {returncode}: {tail}{suffix}")]
-    return [Finding(CHECK, f"ansible/{line.split(':', 1)[0]}", "ansible-lint",
-                    note=line.split(":", 1)[1].strip() + suffix) for line in violations]
-
-
-def _keep(kept: Path | None, result: Result) -> None:
-    if kept is None:
-        return
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    temporary = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(list(result)), encoding="utf-8")
-    os.replace(temporary, kept)  # a reader without the lock (an older version) sees it whole
-
-
-def _kept_result(kept: Path | None) -> Result | None:
-    """A kept (returncode, stdout, stderr), or None when there is none (or it is unreadable: lint again)."""
-    if kept is None or not kept.is_file():
-        return None
-    try:
-        returncode, stdout, stderr = json.loads(kept.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        return None
-    return int(returncode), str(stdout), str(stderr)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..cluster.inventory import Inventory
 from . import database, terraform
-from .ansible import check_ansible, lint_ansible
+from .ansible import check_ansible
+from .ansible_lint import lint_ansible
 from .ansible_plays import check_inventory_coverage, check_plays
 from .ansible_templates import check_template_targets
 from .findings import Finding
@@ -23,13 +24,15 @@ from .secrets import check_no_secrets
 @dataclass(frozen=True)
 class CheckContext:
     """What some checks need besides the workspace: secrets to look for, a scratch directory of their own, where
-    ansible-lint results may be kept for the same content (None: lint every time), and the vmids the run's
-    exclusion list protects (no play may change them)."""
+    ansible-lint results may be kept for the same content (None: lint every time), the vmids the run's
+    exclusion list protects (no play may change them), and where ansible-lint finds Ansible collections (None:
+    ``ANSIBLE_COLLECTIONS_PATH``, else the user's own)."""
 
     scratch: Path
     secrets: tuple[str, ...] = field(default=(), repr=False)
     lint_cache: Path | None = None
     protected: frozenset[int] = frozenset()
+    collections: tuple[Path, ...] | None = None
 
 
 Run = Callable[[Path, Inventory, CheckContext], list[Finding]]
@@ -87,7 +90,7 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
     WorkspaceCheck("ansible-plays-spare-production", "iac", ("p2-iac-valid",),
                    lambda p, i, c: check_plays(p, i, c.protected)),
     WorkspaceCheck("ansible-lint-offline", "iac", ("p2-iac-valid",),
-                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache), slow=True),
+                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache, c.collections), slow=True),
 )
 
 
