@@ -218,7 +218,8 @@ def plays_of(workspace: Path, parsed: InventoryHosts) -> Iterator[Play]:
 
 def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] = ()) -> list[Finding]:
     """Each play that targets a hypervisor node or a protected guest (directly, through a group or ``all``) and
-    has a task that changes state: one finding per such task, naming the play, the task and those hosts."""
+    has a task that changes state: one finding per such play, naming its tasks (with their ``when``, which is
+    not evaluated: a guard is shown, not trusted) and those hosts."""
     parsed = read_inventory_file(workspace)
     if parsed is None:
         return []
@@ -235,6 +236,6 @@ def check_plays(workspace: Path, inventory: Inventory, protected: Iterable[int] 
         if changing:  # one play, one finding: its hosts are the root cause, whatever its tasks
             names = ", ".join(str(task.get("name", "unnamed")) for task, _ in changing)
             whys = "; ".join(why + (" with become" if task.get("become", play.body.get("become")) else "")
-                             for task, why in changing)
+                             + (f", when: {task['when']}" if task.get("when") else "") for task, why in changing)
             findings.append(Finding(CHECK, play.where, f"task {names}", note=f"changes state ({whys}) on {what}"))
     return findings
