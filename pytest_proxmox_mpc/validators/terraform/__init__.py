@@ -5,8 +5,10 @@ module a ``module`` block calls with a local ``source`` (once per call, its vari
 of variables and locals where they are literals. Each concern is its own check, so that one root cause is
 one finding: ``layout`` (files parse and load, labels), ``provider`` (required provider, version against the
 cluster's PVE, configuration, connection hygiene), ``schema`` (what the provider's table says it takes),
-``guests`` (one resource per guest with its values, its settings, nothing a plan would replace) and
-``imports``. Every resource is judged whether its directory is loaded or not.
+``guests`` (one resource per guest with its values, its settings and what it was made from (``origin``: a
+template, a clone source, an OS template), nothing a plan would replace) and ``imports``. Every resource is judged
+whether its directory is loaded or not (a loose directory's variables from the root module where only it declares
+them), and every declared value whether ``lifecycle { ignore_changes }`` hides it from a plan or not.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from ...cluster.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings
-from .hclfiles import TfResource, TfWorkspace, _parse_text, blocks, clear_caches, read_root, read_terraform
+from .hclfiles import TfResource, TfWorkspace, blocks, clear_caches, read_root, read_terraform
 from .imports import check_imports
 from .layout import check_files, check_names
+from .parsing import _parse_text
 from .provider import CHECK, PROVIDER_SOURCES, check_connection, check_provider
 from .schema import check_schema
 from .values import (

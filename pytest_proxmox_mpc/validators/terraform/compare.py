@@ -1,7 +1,9 @@
 """A resource's settings against its guest's config (``settings``): a declared value the config does not have
 (an invented setting), a declared value that differs, and a left-out one whose provider default differs (a plan
 after import would change the guest). Where the provider marks the attribute ForceNew, the plan would replace
-the guest instead, and that is reported apart (``replacements``)."""
+the guest instead, and that is reported apart (``replacements``). A declared value that ``ignore_changes`` hides
+is judged all the same (``lifecycle``), an argument the provider version does not have is not (the schema check
+names it), and what the guest was made from is ``origin``'s."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from typing import Any
 
 from ...cluster.inventory import GuestInfo
 from ..findings import Finding
-from ..provider_tables import AttributeSchema, BlockSchema, ProviderTable, ResourceSchema
+from ..provider_tables import BlockSchema, ProviderTable, ResourceSchema
 from .expressions import Unresolved
 from .hclfiles import TfResource, first, listed
+from .lifecycle import HIDDEN, absent, hides, schema_at
+from .origin import TEMPLATE_ROWS, origin
 from .provider import CHECK
 from .settings import ITEMS, ROWS, Setting
 from .values import telmate_disks
@@ -54,19 +58,6 @@ def lookup(body: Mapping[str, Any], path: str) -> Any:
     return body.get(last, MISSING)
 
 
-def schema_at(schema: ResourceSchema | BlockSchema | None, path: str) -> tuple[AttributeSchema | None, bool]:
-    """The attribute's schema, and whether it or a block above it is ForceNew."""
-    force_new = False
-    *steps, last = path.split(".")
-    for step in steps:
-        block = schema.blocks.get(step) if schema is not None else None
-        if block is None:
-            return None, force_new
-        force_new, schema = force_new or block.force_new, block
-    attribute = schema.attributes.get(last) if schema is not None else None
-    return attribute, force_new or bool(attribute and attribute.force_new)
-
-
 def _empty(kind: str) -> Any:
     return () if kind in ("tags", "list", "boot") else False if kind == "bool" else ""
 
@@ -81,11 +72,15 @@ class Judge:
         self.replacements: list[Finding] = []
 
     def setting(self, row: Setting, body: Mapping[str, Any], config: Mapping[str, Any], schema: Any,
-                field: str) -> None:
+                field: str, hidden: bool = False) -> None:
+        """One setting; ``hidden``: ``lifecycle { ignore_changes }`` names it, so only a declared value is judged
+        (a plan would not show it, but the guest re-created from the workspace would have it)."""
         declared = lookup(body, row.path)
         accepted, in_config = row.read(self.guest, config)
         wanted = [normal(row.kind, value) for value in accepted]
         attribute, force_new = schema_at(schema, row.path)
+        if attribute is None and absent(schema, row.path):
+            return  # the provider version has no such argument: the schema check says so if it is declared
         if declared is not MISSING:
             if isinstance(declared, Unresolved) or normal(row.kind, declared) in wanted:
                 return
@@ -95,7 +90,7 @@ class Judge:
                 note = f"declares {declared!r}, a setting the guest's config does not have (PVE's default is " \
                        f"{accepted[0]!r}): an invented setting"
         else:
-            if row.declared_only or (attribute is not None and attribute.computed):
+            if hidden or row.declared_only or (attribute is not None and attribute.computed):
                 return
             default = attribute.default if attribute is not None else None
             if default is None and not row.omitted_empty:
@@ -104,7 +99,10 @@ class Judge:
             if normal(row.kind, shown) in wanted:
                 return
             note = f"left out, so the provider's default {shown!r} applies; the guest's config has {accepted[0]!r}"
-        if force_new:
+        note += self.resource.from_root(field)
+        if hidden:
+            self.settings.append(Finding(CHECK, self.resource.where, field, note=f"{note}{HIDDEN}"))
+        elif force_new:
             self.replacements.append(Finding(CHECK, self.resource.where, field, note=(
                 f"{note}: the attribute is ForceNew, so a plan would destroy and re-create the guest")))
         else:
@@ -112,25 +110,21 @@ class Judge:
 
     def run(self) -> None:
         ignored = self.resource.ignored
-        if "all" in ignored:
-            return
         config, body = dict(self.guest.config or {}), self.resource.body
         for row in ROWS.get(self.resource.type, ()):
-            if not ({row.path, row.path.split(".")[0]} & ignored):
-                self.setting(row, body, config, self.schema, row.path)
+            if not (self.guest.template and row.path in TEMPLATE_ROWS):  # a template's own judgement: ``origin``
+                self.setting(row, body, config, self.schema, row.path, hides(ignored, row.path))
         for path, rows in ITEMS.get(self.resource.type, {}).items():
-            if path.split(".")[0] in ignored:
-                continue
             block_schema: ResourceSchema | BlockSchema | None = self.schema
             for step in path.split("."):
                 block_schema = block_schema.blocks.get(step) if block_schema is not None else None
-            for label, entry, item in self.items(path, body, config):
+            hidden = hides(ignored, path) or (path == "disk" and hides(ignored, "disks"))  # telmate 3.x: disks {}
+            for label, entry, item in self.items(path, body, config, hidden):
                 for row in rows:
-                    self.setting(row, item, {_key(path): entry},
-                                 block_schema, f"{label}.{row.path}")
-        self.force_new_blocks(body, ignored)
+                    self.setting(row, item, {_key(path): entry}, block_schema, f"{label}.{row.path}",
+                                 hidden or hides(ignored, f"{path}.{row.path}"))
 
-    def items(self, path: str, body: Mapping[str, Any], config: Mapping[str, Any]
+    def items(self, path: str, body: Mapping[str, Any], config: Mapping[str, Any], hidden: bool = False
               ) -> list[tuple[str, Any, Mapping[str, Any]]]:
         """(label, the config entry, the block) for each repeated block; a NIC missing or invented is a finding."""
         if _key(path) == "disk":
@@ -142,10 +136,12 @@ class Judge:
         pairs = [(n, key, by_id.get(n) if by_id else (declared[i] if i < len(declared) else {}))
                  for i, (n, key) in enumerate(nics)]
         if "ip_config" not in path and len(declared) != len(nics):
+            more = len(declared) > len(nics)
+            effect = (f"{'an invented NIC' if more else 'a NIC left out'}{HIDDEN}" if hidden else
+                      f"a plan would {'add an invented NIC' if more else 'remove a NIC'}")
             self.settings.append(Finding(CHECK, self.resource.where, path, len(nics), len(declared), note=(
                 f"{len(declared)} {path} blocks, the guest has {len(nics)} NICs "
-                f"({', '.join(key for _, key in nics) or 'none'}): a plan would "
-                f"{'add an invented NIC' if len(declared) > len(nics) else 'remove a NIC'}")))
+                f"({', '.join(key for _, key in nics) or 'none'}): {effect}")))
         return [(f"{path}[{n}]", config[key], block or {}) for n, key, block in pairs if block is not None]
 
     def disks(self, body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -162,30 +158,17 @@ class Judge:
                 found.append((slot, item))
         return found
 
-    def force_new_blocks(self, body: Mapping[str, Any], ignored: frozenset[str]) -> None:
-        """ForceNew blocks an import cannot match: a clone source, a bpg container's OS template."""
-        if "clone" in body and "clone" not in ignored:
-            self.replacements.append(Finding(CHECK, self.resource.where, "clone", note=(
-                "the guest exists and was not cloned by this configuration: clone is ForceNew, so a plan after "
-                "import would destroy and re-create it (ignore_changes = [clone] keeps it)")))
-        if self.resource.type == "proxmox_virtual_environment_container" and "operating_system" not in ignored:
-            has_template = "ostemplate" in (self.guest.config or {})
-            declared = "operating_system" in body
-            if not has_template:
-                self.replacements.append(Finding(CHECK, self.resource.where, "operating_system", note=(
-                    f"{'declared' if declared else 'left out'}, but a container's config keeps no OS template "
-                    "and operating_system is ForceNew: a plan after import would destroy and re-create the "
-                    "container (lifecycle { ignore_changes = [operating_system] } keeps it)")))
-
 
 def _key(path: str) -> str:
     return "disk" if path.endswith("disk") else "net"
 
 
-def compare(resource: TfResource, guest: GuestInfo, table: ProviderTable | None) -> tuple[list[Finding],
-                                                                                         list[Finding]]:
+def compare(resource: TfResource, guest: GuestInfo, table: ProviderTable | None,
+            others: Mapping[int, GuestInfo] | None = None) -> tuple[list[Finding], list[Finding]]:
     """(setting findings, replacement findings) of one resource against its guest."""
     judge = Judge(resource, guest, table)
-    if guest.config is not None:
-        judge.run()
-    return judge.settings, judge.replacements
+    if guest.config is None:
+        return [], []
+    judge.run()
+    settings, replacements = origin(resource, guest, table, others or {})
+    return judge.settings + settings, judge.replacements + replacements

@@ -16,9 +16,24 @@ class Unresolved(str):
     """An expression whose value is not known without running Terraform (a function call, a data source)."""
 
 
+_ESCAPE = re.compile(r"(\$\$\{|%%\{)")
+
+
+def literal(value: str) -> str | None:
+    """A string with no interpolation or directive, its escapes (``$${``, ``%%{``) read as HCL reads them; None
+    for a template (``${...}``, ``%{...}``)."""
+    parts = _ESCAPE.split(value)
+    if any("${" in part or "%{" in part for part in parts[::2]):
+        return None
+    return "".join(part[1:] if i % 2 else part for i, part in enumerate(parts))
+
+
 def resolve(value: Any, scope: Mapping[str, Mapping[str, Any]]) -> Any:
-    """``value`` with ``${var.x}`` and ``${local.x}`` replaced by their values; other expressions Unresolved."""
-    if isinstance(value, str) and "${" in value:
+    """``value`` with ``${var.x}`` and ``${local.x}`` replaced by their values; other expressions Unresolved; a
+    literal's escapes read (``"a%%{b"`` is ``a%{b``)."""
+    if isinstance(value, str) and ("{" in value) and literal(value) is not None:
+        return literal(value)
+    if isinstance(value, str) and ("${" in value or "%{" in value):
         match = _REFERENCE.fullmatch(value)
         if match:
             kind = "var" if match.group(1) == "var" else "local"
@@ -88,3 +103,24 @@ def _first(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = body.get(key, [])
     found = [item for item in (value if isinstance(value, list) else [value]) if isinstance(item, dict)]
     return found[0] if found else {}
+
+
+_REF = re.compile(r"\b(?:var|local)\.[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def references(raw: Any, names: frozenset[str], path: str = "") -> dict[str, str]:
+    """path (``cpu.cores``: blocks' indices left out) -> the reference (``var.x``) for each value of ``raw`` that
+    uses one of ``names``."""
+    found: dict[str, str] = {}
+    if isinstance(raw, str):
+        used = sorted(set(_REF.findall(raw)) & names)
+        if used:
+            found[path] = used[0]
+    elif isinstance(raw, list):
+        for item in raw:
+            found.update(references(item, names, path))
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            if key != BLOCK:
+                found.update(references(value, names, f"{path}.{key}" if path else key))
+    return found

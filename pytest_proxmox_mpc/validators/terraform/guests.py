@@ -7,6 +7,8 @@ know, is reported by those checks alone, not again as "no resource".
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...cluster.inventory import GuestInfo, Inventory, api_int
 from ..findings import Finding
 from .compare import compare
@@ -70,30 +72,62 @@ def check_guests(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
             findings.append(Finding(CHECK, resource.where, "type", note=f"a {guest.kind} guest as {resource.type}"))
             continue
         values = resource_values(resource)
-        config = guest.config or {}
-        wanted = {"node": guest.node, "cores": cluster_cores(guest), "memory": cluster_memory_mib(guest),
-                  "disks": cluster_disk_sizes(guest) if guest.config is not None else None}
+        wanted = {"node": guest.node, "memory": cluster_memory_mib(guest),
+                  "disks": cluster_disk_sizes(guest) if guest.config is not None else None,
+                  "name": cluster_name(guest)}
         for field, want in wanted.items():
-            if want is not None and values[field] != want and field not in values["unresolved"]:
-                findings.append(Finding(CHECK, resource.where, field, want, values[field]))
-        declared = {"name": cluster_name(guest),
-                    "sockets": (api_int(config.get("sockets")) or 1) if guest.kind == "qemu" else None}
-        for field, want in declared.items():
-            if want is not None and values[field] is not None and values[field] != want \
-                    and field not in values["unresolved"]:
-                findings.append(Finding(CHECK, resource.where, field, want, values[field]))
+            if want is None or values[field] == want or field in values["unresolved"] \
+                    or (field == "name" and values[field] is None):
+                continue
+            via = resource.from_root(*FIELD_PATHS[field])
+            findings.append(Finding(CHECK, resource.where, field, want, values[field], note=(
+                f"expected {want!r} (cluster), found {values[field]!r} (workspace){via}" if via else "")))
+        findings += _cpu_topology(guest, resource, values)
     return findings
+
+
+# where each compared field sits in a resource of either provider (for the note on a value from the root module)
+FIELD_PATHS = {"node": ("target_node", "node_name"), "memory": ("memory", "memory.dedicated"),
+               "disks": ("disk.size", "rootfs.size", "mountpoint.size", "mount_point.size"),
+               "name": ("name", "hostname", "initialization.hostname"),
+               "cpu": ("cores", "sockets", "cpu.cores", "cpu.sockets")}
+
+
+def _cpu_topology(guest: GuestInfo, resource: TfResource, values: dict[str, Any]) -> list[Finding]:
+    """Cores and sockets, one finding for both: a VM of 2 sockets x 4 cores declared as ``cores = 8`` with no
+    ``sockets`` is one defect, named with both (sockets left out are one socket, the providers' and PVE's
+    default); a container has cores only."""
+    want_cores = cluster_cores(guest)
+    cores, sockets, unresolved = values["cores"], values["sockets"], values["unresolved"]
+    bad_cores = want_cores is not None and cores != want_cores and "cores" not in unresolved
+    if guest.kind != "qemu":
+        return [Finding(CHECK, resource.where, "cores", want_cores, cores)] if bad_cores else []
+    want_sockets = api_int((guest.config or {}).get("sockets")) or 1
+    bad_sockets = (sockets or 1) != want_sockets and "sockets" not in unresolved
+    if not (bad_cores or bad_sockets):
+        return []
+    via = resource.from_root(*FIELD_PATHS["cpu"])
+    if not bad_sockets and not via:
+        return [Finding(CHECK, resource.where, "cores", want_cores, cores)]
+    if not bad_cores and sockets is not None and not via:
+        return [Finding(CHECK, resource.where, "sockets", want_sockets, sockets)]
+    declared = (f"cores = {cores!r}" if cores is not None else "cores left out") + (
+        f", sockets = {sockets!r}" if sockets is not None else ", sockets left out (one socket)")
+    fields = "cores, sockets" if bad_cores and bad_sockets else "cores" if bad_cores else "sockets"
+    return [Finding(CHECK, resource.where, fields, note=(
+        f"the guest has {want_sockets} socket{'s' if want_sockets != 1 else ''} x {want_cores} cores; the "
+        f"resource declares {declared}{via}"))]
 
 
 def check_settings(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     """Every compared setting of each guest's resource against its config (invented, differing, defaults)."""
     pairs, _ = matched(tf, inventory)
     return [f for guest, resource in pairs if RESOURCE_TYPES[resource.type][0] == guest.kind
-            for f in compare(resource, guest, table_of(tf, resource.type))[0]]
+            for f in compare(resource, guest, table_of(tf, resource.type), inventory.guests)[0]]
 
 
 def check_replacements(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     """What would make a plan after import destroy and re-create a guest: a ForceNew difference."""
     pairs, _ = matched(tf, inventory)
     return [f for guest, resource in pairs if RESOURCE_TYPES[resource.type][0] == guest.kind
-            for f in compare(resource, guest, table_of(tf, resource.type))[1]]
+            for f in compare(resource, guest, table_of(tf, resource.type), inventory.guests)[1]]

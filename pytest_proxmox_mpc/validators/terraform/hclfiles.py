@@ -5,53 +5,24 @@ top-level blocks that do parse on their own are still read, so one typo does not
 resources. The root module and every module a ``module`` block calls (a local ``source``) are instances, each
 with its variables bound (the call's arguments, else the variable's default; the root's from the defaults,
 ``terraform.tfvars`` and ``*.auto.tfvars``); a resource is judged once per instance. A directory no module
-loads is reported once and its resources are judged all the same (unbound variables from their defaults).
+loads is reported once and its resources are judged all the same (unbound variables from their defaults, or
+from the root module where only it declares them).
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .expressions import BLOCK, expand_dynamic, resolve
+from .expressions import BLOCK, expand_dynamic, references, resolve
+from .parsing import LostBlock, _parse_file, _parse_text, first_line
 
-_TOP = re.compile(r'^([A-Za-z_][A-Za-z0-9_-]*)((?:\s+(?:"[^"\n]*"|[A-Za-z_][A-Za-z0-9_-]*))*)\s*\{', re.M)
-_VMID = re.compile(r"^\s*(?:vm_id|vmid)\b[^\n\d]*(\d+)\s*$", re.M)  # loosely: the block does not parse
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
 MAX_DEPTH = 8
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_text(text: str) -> dict[str, Any]:
-    """One text's parse, kept by its content: the registry's Terraform checks each read the same files, and
-    parsing is nearly all of a check's time. A file that changed is a new key, whatever its mtime. (python-hcl2
-    and lark are imported by the first parse: a run that reads no Terraform, as phase 1, never loads them.)"""
-    import hcl2
-    from hcl2.utils import SerializationOptions
-
-    options = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=True)
-    return dict(hcl2.loads(text, serialization_options=options))
-
-
-def first_line(exc: Exception) -> str:
-    """The first line of a parser's error (at most 200 characters): what a finding shows."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
-@dataclass(frozen=True)
-class LostBlock:
-    """A top-level block of a file that does not parse, known only by its header (and a literal vmid)."""
-
-    file: Path
-    kind: str
-    labels: tuple[str, ...]
-    vmid: int | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +33,7 @@ class Instance:
     directory: str
     prefix: str | None
     scope: Mapping[str, Mapping[str, Any]]
+    borrowed: frozenset[str] = frozenset()  # ``var.x``/``local.x`` a loose directory takes from the root module
 
 
 @dataclass(frozen=True)
@@ -75,6 +47,16 @@ class TfResource:
     body: Mapping[str, Any]
     prefix: str | None = ""
     several: bool = False  # the directory has several instances: ``where`` names this one
+    borrowed: Mapping[str, str] = field(default_factory=dict)  # path (``cpu.cores``) -> root value it took
+
+    def from_root(self, *paths: str) -> str:
+        """A note for a value some of ``paths`` took from the root module (a directory no module loads), else ``""``."""
+        refs = sorted({self.borrowed[re.sub(r"\[\d+\]", "", p)] for p in paths
+                       if re.sub(r"\[\d+\]", "", p) in self.borrowed})
+        if not refs:
+            return ""
+        return (f" ({', '.join(refs)} taken from the root module, which declares {'it' if len(refs) == 1 else 'them'}"
+                ": Terraform never loads this file, so it is judged as its author evidently meant it)")
 
     @property
     def address(self) -> str | None:
@@ -122,28 +104,6 @@ def blocks(data: Mapping[str, Any], kind: str) -> Iterator[tuple[str, Any]]:
     """(label, body) of each top-level block ``kind`` (``variable``, ``module``, ``resource`` by type)."""
     for entry in data.get(kind, []):
         yield from ((k, v) for k, v in entry.items() if k != BLOCK)
-
-
-def _parse_file(relative: Path, text: str) -> tuple[dict[str, Any] | None, str | None, list[LostBlock]]:
-    try:
-        return copy.deepcopy(_parse_text(text)), None, []
-    except Exception as exc:  # python-hcl2 raises lark's errors, which share no base class worth naming
-        problem = first_line(exc)
-    starts = [m.start() for m in _TOP.finditer(text)] + [len(text)]
-    merged: dict[str, list[Any]] = {}
-    lost = []
-    for begin, end in itertools.pairwise(starts):
-        chunk = text[begin:end]
-        try:
-            for kind, entries in _parse_text(chunk).items():
-                merged.setdefault(kind, []).extend(copy.deepcopy(entries))
-        except Exception:  # this block is the broken one: known by its header only
-            header = _TOP.match(chunk)
-            assert header is not None
-            vmid = _VMID.search(chunk)
-            lost.append(LostBlock(relative, header.group(1), tuple(re.findall(r'"([^"]*)"', header.group(2))),
-                                  int(vmid.group(1)) if vmid else None))
-    return merged, problem, lost
 
 
 @dataclass(frozen=True)
@@ -196,10 +156,12 @@ class TfWorkspace:
         for instance in self.instances:
             for path, data in self.files_in(instance.directory):
                 for rtype, named in blocks(data, "resource"):
-                    for name, body in ((k, v) for k, v in (named or {}).items() if k != BLOCK):
-                        body = expand_dynamic(resolve(body if isinstance(body, dict) else {}, instance.scope))
+                    for name, raw in ((k, v) for k, v in (named or {}).items() if k != BLOCK):
+                        raw = raw if isinstance(raw, dict) else {}
+                        body = expand_dynamic(resolve(raw, instance.scope))
                         found.append(TfResource(path, instance.directory, rtype, name, body, instance.prefix,
-                                                counts[instance.directory] > 1))
+                                                counts[instance.directory] > 1,
+                                                references(raw, instance.borrowed) if instance.borrowed else {}))
         self.resolved = tuple(found)
         return found
 
@@ -213,12 +175,26 @@ def _variables(files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     return values
 
 
-def _scope(files: list[tuple[Path, dict[str, Any]]], variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    scope: dict[str, dict[str, Any]] = {"var": variables, "local": {}}
+def _scope(files: list[tuple[Path, dict[str, Any]]], variables: dict[str, Any],
+           inherited: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    scope: dict[str, dict[str, Any]] = {"var": variables, "local": dict(inherited or {})}
     raw = {k: v for _, data in files for entry in data.get("locals", []) for k, v in attributes(entry).items()}
     for _ in range(3):  # locals may refer to each other: a few passes settle the usual chains
-        scope["local"] = {k: resolve(v, scope) for k, v in raw.items()}
+        scope["local"] = {**(inherited or {}), **{k: resolve(v, scope) for k, v in raw.items()}}
     return scope
+
+
+def _loose(files: list[tuple[Path, dict[str, Any]]], root: Instance) -> Instance:
+    """The instance of a directory no module loads. A variable or local it uses but does not declare, which the
+    root module declares (the real Proxmox-MPC's ``vms/*.tf`` say ``var.default_node`` of its ``main.tf``), is
+    taken from the root module: the file is judged as its author evidently meant it, and its findings say so."""
+    declared = {name for _, data in files for name, _ in blocks(data, "variable")}
+    own_locals = {k for _, data in files for entry in data.get("locals", []) for k in attributes(entry)}
+    variables = {k: v for k, v in root.scope.get("var", {}).items() if k not in declared}
+    local = {k: v for k, v in root.scope.get("local", {}).items() if k not in own_locals}
+    borrowed = frozenset({f"var.{k}" for k in variables} | {f"local.{k}" for k in local})
+    return Instance(files[0][0].parent.as_posix(), None, _scope(files, {**variables, **_variables(files)}, local),
+                    borrowed)
 
 
 def _tfvars_files(root: Path) -> list[Path]:
@@ -294,9 +270,8 @@ def _build(root: Path, texts: tuple[tuple[Path, str, str], ...], tfvars: tuple[s
                 queue.append(child)
     loaded = {instance.directory for instance in tf.instances}
     for directory in sorted({p.parent.as_posix() for p in tf.parsed} - loaded):
-        files = tf.files_in(directory)
         tf.unloaded.append(directory)
-        tf.instances.append(Instance(directory, None, _scope(files, _variables(files))))
+        tf.instances.append(_loose(tf.files_in(directory), tf.instances[0]))
     return tf
 
 

@@ -20,9 +20,10 @@ IMPORT_FORMATS = {"proxmox_virtual_environment_vm": "<node_name>/<vm_id>",
 NODE_PARTS, VMID_PARTS = ("node_name", "target_node", "node"), ("vm_id", "vmid")
 
 
-def _imports(tf: TfWorkspace) -> dict[str, object]:
+def _imports(tf: TfWorkspace, directory: str = ".") -> dict[str, object]:
+    """The import blocks of a directory's files, ``to`` -> id (the root module's, unless ``directory``)."""
     found: dict[str, object] = {}
-    for data in tf.root_files:
+    for _, data in tf.files_in(directory):
         for block in data.get("import", []):
             to = str(block.get("to", "")).removeprefix("${").removesuffix("}")
             found[to] = resolve(block.get("id", ""), tf.root_scope)
@@ -69,8 +70,11 @@ def check_imports(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
             candidates = [imported[resource.address]] if resource.address in imported else []
             shown = resource.address
         else:
+            # a directory no module loads: an import the root module has for it, or one beside it in that
+            # directory (never loaded either: the load check's one finding says so)
             suffix = f"{resource.type}.{resource.name}"
-            candidates = [v for k, v in imported.items() if ".".join(k.split(".")[-2:]) == suffix]
+            beside = _imports(tf, resource.module_dir)
+            candidates = [v for k, v in [*imported.items(), *beside.items()] if ".".join(k.split(".")[-2:]) == suffix]
             shown = suffix
         if not candidates:
             findings.append(Finding(CHECK, resource.where, "import", note=(

@@ -133,8 +133,7 @@ ROWS: dict[str, tuple[Setting, ...]] = {
         Setting("ostype", "str", text("ostype", "unmanaged"), declared_only=True),
         Setting("template", "bool", flag("template"), declared_only=True),
         Setting("start", "bool", power(True, False), declared_only=True),
-        # ForceNew in telmate's tables: a template PVE keeps no record of, or another root storage, replaces it
-        Setting("ostemplate", "str", text("ostemplate", ""), declared_only=True),
+        # ForceNew in telmate's tables: another root storage replaces it (its ostemplate: ``origin``)
         Setting("rootfs.storage", "str", volume_storage("rootfs"), declared_only=True),
         Setting("features.nesting", "bool", flag("features", option="nesting")),
         Setting("features.keyctl", "bool", flag("features", option="keyctl")),

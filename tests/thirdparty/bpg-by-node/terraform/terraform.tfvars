@@ -1,0 +1,1 @@
+endpoint = "https://pve2.homelab.lan:8006/"
