@@ -21,7 +21,7 @@ from pytest_proxmox_mpc.validators import CheckContext, check_template_targets, 
 from pytest_proxmox_mpc.validators import ansible_lint as lint
 from pytest_proxmox_mpc.validators.lintcollections import collections_for
 
-from .test_thirdparty_workspaces import COVERAGE, HERE, Seed, homelab, run_iac, shown
+from .test_thirdparty_workspaces import COVERAGE, HERE, Seed, caught_once, homelab, run_iac, shown
 
 __all__ = ["homelab"]  # the fixture, from the third-party workspaces' tests
 TARGETS = "ansible-inventory-and-playbook-targets"
@@ -74,11 +74,7 @@ def test_every_seeded_defect_is_caught_once(homelab: Inventory, tmp_path: Path) 
     for seed in SEEDS:
         seed.apply(workspace)
     findings = run_iac(workspace, homelab, tmp_path / "scratch", lint=False)
-    every = [(check, str(finding)) for check, found in findings.items() for finding in found]
-    for seed in SEEDS:
-        hits = [text for check, text in every if check == seed.check and all(s in text for s in seed.expect)]
-        assert len(hits) == 1, f"{seed.expect} by {seed.check}: {len(hits)} findings\n{shown(findings)}"
-    assert len(every) == len(SEEDS), shown(findings)
+    caught_once(findings, SEEDS)
 
 
 PLAY = "---\n- name: A play\n  hosts: {hosts}\n{extra}  tasks:\n{tasks}"

@@ -30,6 +30,7 @@ from .test_thirdparty_workspaces import (
     SECRET,
     SETTINGS,
     Seed,
+    caught_once,
     copy_of,
     homelab,
     shown,
@@ -152,11 +153,4 @@ def test_every_seeded_defect_is_caught_once(name: str, seeds: tuple[Seed, ...], 
     for seed in seeds:
         seed.apply(workspace)
     findings = run_terraform(workspace, homelab, tmp_path / "scratch")
-    every = [(check, str(finding)) for check, found in findings.items() for finding in found]
-    for seed in seeds:
-        hits = [text for check, text in every if check == seed.check and all(s in text for s in seed.expect)]
-        assert len(hits) == 1, f"{seed.expect} by {seed.check}: {len(hits)} findings\n{shown(findings)}"
-    unexplained = [f"{check}: {text}" for check, text in every
-                   if not any(check == seed.check and all(s in text for s in seed.expect) for seed in seeds)]
-    assert not unexplained, "one root cause, one finding; these have no seeded defect:\n" + "\n".join(unexplained)
-    assert len(every) == len(seeds), shown(findings)
+    caught_once(findings, seeds)

@@ -113,6 +113,18 @@ class Seed:
         path.write_text(text.replace(self.old, self.new), encoding="utf-8")
 
 
+def caught_once(findings: dict[str, list[Finding]], seeds: tuple[Seed, ...]) -> None:
+    """Each seeded defect gives exactly one finding, of its check, and no finding has no seed."""
+    every = [(check, str(finding)) for check, found in findings.items() for finding in found]
+    for seed in seeds:
+        hits = [text for check, text in every if check == seed.check and all(s in text for s in seed.expect)]
+        assert len(hits) == 1, f"{seed.expect} by {seed.check}: {len(hits)} findings\n{shown(findings)}"
+    unexplained = [f"{check}: {text}" for check, text in every
+                   if not any(check == seed.check and all(s in text for s in seed.expect) for seed in seeds)]
+    assert not unexplained, "one root cause, one finding; these have no seeded defect:\n" + "\n".join(unexplained)
+    assert len(every) == len(seeds), shown(findings)
+
+
 TELMATE_SEEDS = (
     Seed("terraform/pve3/win-build.tf", "vmid        = 106", "vmid        = = 106", LOAD,
          ("terraform/pve3/win-build.tf", "syntax", "does not parse")),
@@ -221,11 +233,4 @@ def test_every_seeded_defect_is_caught_once(name: str, seeds: tuple[Seed, ...], 
     for seed in seeds:
         seed.apply(workspace)
     findings = run_iac(workspace, homelab, tmp_path / "scratch", lint=False)
-    every = [(check, str(finding)) for check, found in findings.items() for finding in found]
-    for seed in seeds:
-        hits = [text for check, text in every if check == seed.check and all(s in text for s in seed.expect)]
-        assert len(hits) == 1, f"{seed.expect} by {seed.check}: {len(hits)} findings\n{shown(findings)}"
-    unexplained = [f"{check}: {text}" for check, text in every
-                   if not any(check == seed.check and all(s in text for s in seed.expect) for seed in seeds)]
-    assert not unexplained, "one root cause, one finding; these have no seeded defect:\n" + "\n".join(unexplained)
-    assert len(every) == len(seeds), shown(findings)
+    caught_once(findings, seeds)
