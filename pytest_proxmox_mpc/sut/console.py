@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .profile import Answer, Profile
+from .transcript import clean
 
 NO_ECHO_WAIT = 30.0  # seconds a tool may take to turn the echo off once it shows its secret prompt
 EXIT_WAIT = 30.0
@@ -58,8 +59,6 @@ class ConsoleSession:
 
     def screen(self) -> str:
         """The last lines the tool showed (escape sequences removed), for a finding: the driver masks secrets."""
-        from .transcript import clean
-
         lines = [line.strip() for line in clean(self.text()).splitlines() if line.strip()]
         return " | ".join(lines[-SCREEN_LINES:]) or "(nothing)"
 
