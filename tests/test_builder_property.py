@@ -18,16 +18,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import proxmoxer
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
-from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 from pytest_proxmox_mpc.workspace.export.ansible import ansible_host
+
+from .simapi import served
 
 STORAGES = {"local-lvm": {"type": "lvmthin", "vgname": "pve", "thinpool": "data", "content": "images,rootdir"},
             "ceph-vm": {"type": "rbd", "pool": "vm-pool", "content": "images,rootdir", "shared": 1}}
@@ -106,18 +106,11 @@ def build(scenario: dict[str, Any], root: Path, provider: str) -> tuple[Inventor
     (root / "sim").mkdir()
     path = root / "scenario.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
-    sim = SimCluster(path, root / "sim")
-    try:
-        ep = sim.endpoint
-        assert ep.password is not None
-        api = proxmoxer.ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=ep.password.reveal(),
-                                   verify_ssl=ep.verify)
+    with served(path, root / "sim") as (api, ep):
         inventory = read_inventory(api)
         node = next((n for n, info in sorted(inventory.nodes.items()) if info.online), "pve1")
         workspace = build_reference(api, root / "workspace", Connection(ep.host, ep.port, ep.user, node, True),
                                     provider=provider).path
-    finally:
-        sim.stop()
     return inventory, workspace
 
 

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import proxmoxer
 import pytest
 import yaml
 
 from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
-from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sut.snapshot import WorkspaceSnapshot
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
+
+from .simapi import served
 
 SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PROVIDERS = ("bpg", "telmate")
@@ -58,19 +58,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory, lint_cache: Path) -> Ite
     """The homelab cluster's inventory and one correct workspace per provider (read-only afterwards)."""
     root = tmp_path_factory.mktemp("mutations")
     (root / "sim").mkdir()
-    sim = SimCluster(SCENARIO, root / "sim")
-    try:
-        ep = sim.endpoint
-        assert ep.password is not None
-        password = ep.password.reveal()
-        api = proxmoxer.ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=password, verify_ssl=ep.verify)
+    with served(SCENARIO, root / "sim") as (api, ep):
         inventory = read_inventory(api)
         connection = Connection(ep.host, ep.port, ep.user, "pve1", True)
         workspaces = {provider: build_reference(api, root / f"workspace-{provider}", connection,
                                                 provider=provider).path for provider in PROVIDERS}
-    finally:
-        sim.stop()
-    yield Reference(inventory, password, workspaces, lint_cache)
+    assert ep.password is not None
+    yield Reference(inventory, ep.password.reveal(), workspaces, lint_cache)
 
 
 def run_checks(workspace: Path, ref: Reference, scratch: Path, lint: bool) -> tuple[dict[str, list[Finding]],

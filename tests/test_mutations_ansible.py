@@ -20,16 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import proxmoxer
 import pytest
 
 from pytest_proxmox_mpc.cluster.inventory import read_inventory
-from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext
 from pytest_proxmox_mpc.validators import ansible_lint as lint
 from pytest_proxmox_mpc.validators.lintcollections import collections_for
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 
+from .simapi import served
 from .test_mutations import (
     ANSIBLE,
     COVERAGE,
@@ -71,17 +70,11 @@ def odd(tmp_path_factory: pytest.TempPathFactory, lint_cache: Path) -> Iterator[
     root = tmp_path_factory.mktemp("odd")
     (root / "sim").mkdir()
     (root / "odd.json").write_text(json.dumps(odd_scenario()), encoding="utf-8")
-    sim = SimCluster(root / "odd.json", root / "sim")
-    try:
-        ep = sim.endpoint
-        assert ep.password is not None
-        password = ep.password.reveal()
-        api = proxmoxer.ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=password, verify_ssl=ep.verify)
+    with served(root / "odd.json", root / "sim") as (api, ep):
         inventory = read_inventory(api)
         workspace = build_reference(api, root / "workspace", Connection(ep.host, ep.port, ep.user, "pve1", True)).path
-    finally:
-        sim.stop()
-    yield Reference(inventory, password, {"bpg": workspace}, lint_cache, frozenset())
+    assert ep.password is not None
+    yield Reference(inventory, ep.password.reveal(), {"bpg": workspace}, lint_cache, frozenset())
 
 
 MUTATIONS = (

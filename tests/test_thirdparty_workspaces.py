@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import proxmoxer
 import pytest
 
 from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
-from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.validators import CheckContext, Finding, checks_of
+
+from .simapi import served
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
@@ -40,15 +40,8 @@ COVERAGE, PLAYS = "ansible-inventory-covers-cluster", "ansible-plays-spare-produ
 @pytest.fixture(scope="module")
 def homelab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
     """The homelab scenario's inventory, read from a simulated cluster by the read-only client."""
-    sim = SimCluster(SCENARIO, tmp_path_factory.mktemp("sim"))
-    try:
-        ep = sim.endpoint
-        assert ep.password is not None
-        api = proxmoxer.ProxmoxAPI(ep.host, port=ep.port, user=ep.user, password=ep.password.reveal(),
-                                   verify_ssl=ep.verify)
+    with served(SCENARIO, tmp_path_factory.mktemp("sim")) as (api, _):
         inventory = read_inventory(api)
-    finally:
-        sim.stop()
     yield inventory
 
 
