@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _stats import growth
 
-from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, NodeInfo
+from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory, NodeInfo
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 from pytest_proxmox_mpc.workspace.export.hcl import render
 from pytest_proxmox_mpc.workspace.export.iac import export_iac

@@ -30,12 +30,12 @@ from typing import Any
 from _stats import REPETITIONS, spread, verdict
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.cluster.apischema import load_schema
 from pytest_proxmox_mpc.cluster.client import connect, pin_environment
-from pytest_proxmox_mpc.cluster.endpoint import Endpoint
-from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.cluster.guard import Guard
+from pytest_proxmox_mpc.model.apischema import load_schema
+from pytest_proxmox_mpc.model.endpoint import Endpoint
+from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
-from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ApiRequest, PhasePolicy, ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve

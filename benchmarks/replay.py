@@ -22,12 +22,12 @@ from pathlib import Path
 from _stats import REPETITIONS, spread, verdict
 
 from pytest_proxmox_mpc.cluster.client import connect
-from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.cluster.guard import Guard
 from pytest_proxmox_mpc.cluster.inventory import read_inventory
-from pytest_proxmox_mpc.cluster.target import replay_endpoint
-from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.config.target import replay_endpoint
+from pytest_proxmox_mpc.model.endpoint import Endpoint
+from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.recording.recorder import Recorder
-from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.validators.ansible_lint import run_ansible_lint

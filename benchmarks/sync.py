@@ -37,18 +37,11 @@ from _stats import REPETITIONS, growth, peak_rss_mb, spread, verdict
 from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.cluster.client import connect_checked
-from pytest_proxmox_mpc.cluster.endpoint import Endpoint
-from pytest_proxmox_mpc.cluster.inventory import (
-    GuestInfo,
-    Inventory,
-    NodeInfo,
-    StorageInfo,
-    StorageUsage,
-    read_inventory,
-    split_list,
-)
-from pytest_proxmox_mpc.config.secret import Secret
-from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.cluster.guard import Guard
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.endpoint import Endpoint
+from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory, NodeInfo, StorageInfo, StorageUsage, split_list
+from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve

@@ -1,9 +1,15 @@
-"""The exceptions the plugin raises. None of them ever carries a secret in its message."""
+"""The exceptions the plugin raises. All derive from ``ProxmoxMpcError`` (and from the built-in exception a caller
+would expect: ``ValueError`` for bad input, ``RuntimeError`` for a failed operation). None of them ever carries a
+secret in its message."""
 
 from __future__ import annotations
 
 
-class SafetyViolation(Exception):
+class ProxmoxMpcError(Exception):
+    """Everything pytest-proxmox-mpc raises on purpose."""
+
+
+class SafetyViolation(ProxmoxMpcError):
     """A request was refused by the safety policy before it left the process.
 
     ``method`` and ``path`` name the request (parameters are never included, they may hold
@@ -30,20 +36,24 @@ class ExclusionViolation(SafetyViolation):
     """The request would touch a guest, node or storage that the exclusion list protects."""
 
 
-class SettingsError(ValueError):
+class SettingsError(ProxmoxMpcError, ValueError):
     """A setting has a value the plugin cannot use; the message names the setting and its source."""
 
 
-class TargetUnavailable(RuntimeError):
+class InvalidInput(ProxmoxMpcError, ValueError):
+    """A value or file the package cannot use; the message names it (and its file and line, for a file)."""
+
+
+class TargetUnavailable(ProxmoxMpcError, RuntimeError):
     """The cluster could not be reached, or refused the credentials. One line, no secret."""
 
 
-class UnsupportedClient(TypeError):
+class UnsupportedClient(ProxmoxMpcError, TypeError):
     """A client the guard cannot police (e.g. a proxmoxer backend other than https)."""
 
 
-class ExclusionError(ValueError):
-    """A malformed exclusion file. str() is ONE line: '<file>:<line>: <problem>' (line is 1-based)."""
+class FileProblem(ProxmoxMpcError, ValueError):
+    """A malformed input file. str() is ONE line: '<file>:<line>: <problem>' (line is 1-based)."""
 
     def __init__(self, source: str, line: int | None, problem: str) -> None:
         # The arguments go to ValueError so the exception pickles (pytest-xdist sends errors across).
@@ -55,7 +65,7 @@ class ExclusionError(ValueError):
         return f"{where}: {self.problem}"
 
 
-class GuestCreateFailed(RuntimeError):
+class GuestCreateFailed(ProxmoxMpcError, RuntimeError):
     """A create did not give a usable guest; whatever it left has been removed (or is in the ledger)."""
 
 
@@ -65,11 +75,11 @@ class PreconditionMissing(GuestCreateFailed):
     line that says what to provide (the guest factory fixtures skip the test with it)."""
 
 
-class TwoPhases(ValueError):
+class TwoPhases(ProxmoxMpcError, ValueError):
     """A test carries more than one phase marker."""
 
 
-class SyncError(RuntimeError):
+class SyncError(ProxmoxMpcError, RuntimeError):
     """The sync failed and wrote nothing (rolled back; a database it created is removed). One line."""
 
 
@@ -77,19 +87,19 @@ class SyncReadError(SyncError):
     """The sync could not read the cluster: nothing was written. One line."""
 
 
-class DestroyFailed(RuntimeError):
+class DestroyFailed(ProxmoxMpcError, RuntimeError):
     """The guest could not be removed; the message says why in one line."""
 
 
-class NetworkBlocked(OSError):
+class NetworkBlocked(ProxmoxMpcError, OSError):
     """A connection to a non-loopback address was attempted while the network is blocked."""
 
 
-class StateDbError(ValueError):
+class StateDbError(ProxmoxMpcError, ValueError):
     """The state database cannot be used (missing, unreadable, not SQLite, bad value); one line, naming the file."""
 
 
-class TaskFailed(RuntimeError):
+class TaskFailed(ProxmoxMpcError, RuntimeError):
     """A task ended with an exit status other than OK. ``exitstatus`` is PVE's text (``TASK ERROR: ...``)."""
 
     def __init__(self, upid: str, exitstatus: str) -> None:
@@ -97,19 +107,23 @@ class TaskFailed(RuntimeError):
         self.upid, self.exitstatus = upid, exitstatus
 
 
-class TaskTimeout(RuntimeError):
+class TaskTimeout(ProxmoxMpcError, RuntimeError):
     """A task was still running when the wait ran out."""
 
 
-class CassetteError(RuntimeError):
+class CassetteError(ProxmoxMpcError, RuntimeError):
     """A cassette that cannot be used: one line naming the file and what to do."""
 
 
-class ProfileError(ExclusionError):
+class ExclusionError(FileProblem):
+    """A malformed exclusion file."""
+
+
+class ProfileError(FileProblem):
     """A malformed profile of the system under test. str() is ONE line: '<file>:<line>: <problem>'."""
 
 
-class StepUnavailable(RuntimeError):
+class StepUnavailable(ProxmoxMpcError, RuntimeError):
     """A step of the system under test cannot run here (no command for it, a binary it needs is missing): the
     message is the reason, for a skip."""
 
@@ -126,5 +140,5 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     return f"{type(exc).__name__}: {flat_text(exc)}"[:limit]
 
 
-class BodyTooLarge(ValueError):
+class BodyTooLarge(ProxmoxMpcError, ValueError):
     """An HTTP body (in chunks) grew over the limit set for it."""

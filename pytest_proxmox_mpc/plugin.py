@@ -17,8 +17,20 @@ from .config import phases
 from .config.options import OPTIONS, Option, add_flags
 from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
 from .errors import SettingsError
+from .fixtures.guests import factory_fixture_names
+from .fixtures.stash import (
+    REFUSALS_REPORTED,
+    RUN_KEY,
+    TEST_FAILED,
+    TEST_RAN,
+    USAGE_ERROR,
+    WATCH_KEY,
+    WORKSPACE_CHECKS,
+    hooked_workspace_checks,
+    run_of,
+    settings_of,
+)
 from .guests import interrupts
-from .guests.fixtures import factory_fixture_names
 from .recording.layout import RECORDING_PLUGIN
 from .report.criteria import CRITERIA_IDS
 from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, RunReporter
@@ -26,31 +38,20 @@ from .run import Run
 from .safety import redact
 from .safety.audit import new_run_id
 from .safety.incident import ABORT_EXIT_CODE, Abort, write_incident
-from .stash import (
-    REFUSALS_REPORTED,
-    RUN_KEY,
-    TEST_FAILED,
-    TEST_RAN,
-    USAGE_ERROR,
-    WORKSPACE_CHECKS,
-    hooked_workspace_checks,
-    run_of,
-    settings_of,
-)
 from .watch.watch import database_abort
 
 # The fixtures, one module per concern, registered in this order at configure time (as pytest's own
 # default_plugins are; registered, not named in pytest_plugins, which would re-import them for assertion
 # rewriting and warn that they were imported already).
 FIXTURE_MODULES = (
-    "pytest_proxmox_mpc.cluster.fixtures",
-    "pytest_proxmox_mpc.safety.fixtures",
-    "pytest_proxmox_mpc.recording.fixtures",
-    "pytest_proxmox_mpc.watch.fixtures",
-    "pytest_proxmox_mpc.guests.fixtures",
-    "pytest_proxmox_mpc.workspace.fixtures",
-    "pytest_proxmox_mpc.proxy.fixtures",
-    "pytest_proxmox_mpc.sut.fixtures",
+    "pytest_proxmox_mpc.fixtures.cluster",
+    "pytest_proxmox_mpc.fixtures.safety",
+    "pytest_proxmox_mpc.fixtures.recording",
+    "pytest_proxmox_mpc.fixtures.watch",
+    "pytest_proxmox_mpc.fixtures.guests",
+    "pytest_proxmox_mpc.fixtures.workspace",
+    "pytest_proxmox_mpc.fixtures.proxy",
+    "pytest_proxmox_mpc.fixtures.sut",
 )
 FIXTURE_PREFIXES = ("pve_", "temp_vm", "temp_ct", "mpc_")  # the plugin's public fixtures (its autouse ones are _pve_*)
 HEADER_SHOWN = pytest.StashKey[bool]()
@@ -102,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.hook.pytest_proxmox_mpc_workspace_checks.get_hookimpls():  # a project's checks: judged now (exit 4)
         config.stash[WORKSPACE_CHECKS] = hooked_workspace_checks(config)
     if run.recorder is not None:
-        from .recording.hooks import RecordingHooks  # vcrpy only for a run that records or replays
+        from .fixtures.cassettes import RecordingHooks  # vcrpy only for a run that records or replays
 
         hooks = RecordingHooks(run.recorder, replay=settings.target == "replay")
         config.pluginmanager.register(hooks, RECORDING_PLUGIN)
@@ -239,9 +240,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
     abort = None
     if refusals and run.settings.abort_on_violation and not _expects_refusal(item):
         abort = Abort.refused(item.nodeid, refusals)
-    elif run.watch is not None:  # the seed's other abort triggers: connection, usage, local database
+    elif WATCH_KEY in item.config.stash:  # the seed's other abort triggers: connection, usage, local database
         wrote = (phase or 0) >= phases.WRITE_PHASE and item.stash.get(TEST_RAN, False)
-        abort = run.watch.after_test(item.nodeid, wrote=wrote)
+        abort = item.config.stash[WATCH_KEY].after_test(item.nodeid, wrote=wrote)
     else:
         abort = database_abort(run.watched_databases, item.nodeid)
     if abort is not None:

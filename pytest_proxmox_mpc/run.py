@@ -10,20 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cluster.apischema import ApiSchema
 from .cluster.client import derive, read_permissions
-from .cluster.endpoint import Endpoint
+from .cluster.guard import ConnectionHealth, Guard
 from .cluster.schemasource import SchemaSource, cache_dir_of, from_cache, from_fakepve, from_node, from_setting
-from .config.options import DEFAULT_TEMP_RANGE
 from .config.settings import Settings
 from .errors import SettingsError
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .guests.factory import VmidAllocator
+from .model.apischema import ApiSchema
+from .model.endpoint import Endpoint
+from .model.vmids import DEFAULT_TEMP_RANGE
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
 from .safety.credentials import readonly_problem
-from .safety.guard import ConnectionHealth, Guard
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
 from .safety.policy import GuestLookup, PhasePolicy, Policy, ReadOnlyPolicy
@@ -33,7 +33,6 @@ SCHEMA_KEY = "api_schema"  # the session cassette's note of the schema it was re
 
 if TYPE_CHECKING:
     from .recording.recorder import Recorder  # imported only by a run that records or replays (vcrpy)
-    from .watch.watch import Watch  # the watch is made from a Run (watch.py imports this module)
 
 
 @dataclass
@@ -52,7 +51,6 @@ class Run:
     recorder: Recorder | None = None
     health: ConnectionHealth = field(default_factory=ConnectionHealth)
     watched_databases: list[Path] = field(default_factory=list)  # checked after every test (abort if corrupt)
-    watch: Watch | None = None  # once the session has connected
     # This worker's share of the temporary range, for the factories and the proxies alike.
     allocator: VmidAllocator = field(default_factory=lambda: VmidAllocator(DEFAULT_TEMP_RANGE))
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone

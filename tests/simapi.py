@@ -10,7 +10,7 @@ from typing import Any
 
 import proxmoxer
 
-from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.model.endpoint import Endpoint
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fakepve.shapes import ROLES
 
-from pytest_proxmox_mpc.cluster.apischema import ApiSchema, fakepve_schema_file
-from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.model.apischema import ApiSchema, fakepve_schema_file
+from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety.credentials import readonly_problem, write_privileges
 from pytest_proxmox_mpc.sim.apidoc import VIEWER_CODE, apidoc_js, apidoc_tree
 from pytest_proxmox_mpc.sim.cluster import SimCluster

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.config.secret import Secret
 from pytest_proxmox_mpc.files.runfiles import RunFiles
+from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety import audit
 from pytest_proxmox_mpc.safety.audit import (
     AuditLog,

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from fakepve.certs import make_cert
 
-from pytest_proxmox_mpc import Endpoint, ReadOnlyPolicy, Secret, TargetUnavailable, connect
+from pytest_proxmox_mpc import Endpoint, Secret, TargetUnavailable
+from pytest_proxmox_mpc.cluster.client import connect
+from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):

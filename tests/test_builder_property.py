@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 from pytest_proxmox_mpc.workspace.export.ansible import ansible_host

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pytest_proxmox_mpc import PhaseViolation, SafetyViolation
-from pytest_proxmox_mpc.cluster.apischema import load_schema
+from pytest_proxmox_mpc.model.apischema import load_schema
 
 VALUES = {"node": "pve1", "storage": "local", "poolid": "prod"}
 

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_proxmox_mpc.errors import ExclusionError
-from pytest_proxmox_mpc.safety.exclusions import VMID_MAX, VMID_MIN, ExclusionList, GuestFacts
+from pytest_proxmox_mpc.model.inventory import GuestFacts
+from pytest_proxmox_mpc.safety.exclusions import VMID_MAX, VMID_MIN, ExclusionList
 
 EXAMPLE = """\
 protect:

@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc import (
-    ExclusionList,
-    FactoryContext,
-    GuestCreateFailed,
-    GuestFactory,
-    Ledger,
-    LedgerFile,
-    PreconditionMissing,
-    VmidAllocator,
-)
+from pytest_proxmox_mpc import ExclusionList
+from pytest_proxmox_mpc.errors import GuestCreateFailed, PreconditionMissing
+from pytest_proxmox_mpc.guests.factory import FactoryContext, GuestFactory, VmidAllocator
+from pytest_proxmox_mpc.safety.ledger import Ledger, LedgerFile
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 HEADER = """

@@ -22,7 +22,8 @@ import pytest
 import yaml
 from hcl2.utils import SerializationOptions
 
-from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 from pytest_proxmox_mpc.validators import CheckContext, checks_of

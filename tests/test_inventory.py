@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.watch.drift import unintended_changes
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
 from pytest_proxmox_mpc.errors import SyncError
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.workspace.statedb.models import integrity_problems, open_readonly, schema_differences
 from pytest_proxmox_mpc.workspace.sync import sync_database, sync_inventory
 

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.sut.snapshot import WorkspaceSnapshot
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, CheckContext, Finding
 from pytest_proxmox_mpc.workspace.builder import Connection, build_reference

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_proxmox_mpc.cluster.apischema import ApiSchema, load_schema
 from pytest_proxmox_mpc.errors import ExclusionViolation, PhaseViolation, ReadOnlyViolation
-from pytest_proxmox_mpc.safety.exclusions import ExclusionList, GuestFacts
+from pytest_proxmox_mpc.model.apischema import ApiSchema, load_schema
+from pytest_proxmox_mpc.model.inventory import GuestFacts
+from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 from pytest_proxmox_mpc.safety.policy import (
     DEFAULT_TEMP_RANGE,
     GUEST_PATH,

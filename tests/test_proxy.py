@@ -84,7 +84,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from pytest_proxmox_mpc import load_schema
+from pytest_proxmox_mpc.model.apischema import load_schema
 from tools import FORM, body_of, curl, node, steady
 
 VALUES = {"node": "pve1", "storage": "local", "poolid": "prod", "vmid": "101"}

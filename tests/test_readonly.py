@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from proxmoxer import AuthenticationError, ProxmoxAPI
 
-from pytest_proxmox_mpc import ReadOnlyPolicy, ReadOnlyViolation, UnsupportedClient, police
+from pytest_proxmox_mpc import ReadOnlyViolation
 from pytest_proxmox_mpc.cluster.client import connect
+from pytest_proxmox_mpc.cluster.guard import Guard, police
+from pytest_proxmox_mpc.errors import UnsupportedClient
 from pytest_proxmox_mpc.safety.audit import AuditLog
-from pytest_proxmox_mpc.safety.guard import Guard
-from pytest_proxmox_mpc.safety.policy import ApiRequest
+from pytest_proxmox_mpc.safety.policy import ApiRequest, ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 

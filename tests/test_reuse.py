@@ -16,48 +16,38 @@ import pytest
 import requests
 
 from pytest_proxmox_mpc import (
-    ExclusionList, FactoryContext, Guard, GuestFactory, Ledger, LedgerFile, PhasePolicy, PhaseViolation,
-    ReadOnlyPolicy, ReadOnlyViolation, VmidAllocator, connect, export_iac, load_schema, new_run_id, open_proxy,
-    read_inventory, sync_database,
+    ExclusionList, PhaseViolation, ReadOnlyViolation, check_workspace, connect, export_iac, sync_database,
 )
-from pytest_proxmox_mpc.validators import check_database, check_terraform
 
 
 def test_a_project_reads_polices_validates_and_proxies(pve_endpoint, tmp_path):
-    readonly = connect(pve_endpoint, ReadOnlyPolicy())
-    inventory = read_inventory(readonly)
-    assert len(inventory.nodes) == 3 and len(inventory.guests) == 12
-    with pytest.raises(ReadOnlyViolation):
-        readonly.nodes("pve1").qemu(101).status.stop.post()
+    with connect(pve_endpoint, phase=1, state_dir=tmp_path) as readonly:
+        inventory = readonly.inventory()
+        assert len(inventory.nodes) == 3 and len(inventory.guests) == 12
+        with pytest.raises(ReadOnlyViolation):
+            readonly.api.nodes("pve1").qemu(101).status.stop.post()
+        with readonly.proxy() as proxy:
+            headers = {"Authorization": proxy.access.authorization()}
+            answer = requests.get(proxy.access.base_url + "/version", headers=headers, verify=str(proxy.access.cafile))
+            assert answer.status_code == 200 and answer.json()["data"]["version"]
+            refused = requests.post(proxy.access.base_url + "/nodes/pve1/qemu/101/status/stop", headers=headers,
+                                    verify=str(proxy.access.cafile))
+            assert refused.status_code == 403
 
-    ledger = Ledger()
-    policy = PhasePolicy(phase=3, schema=load_schema(), exclusions=ExclusionList.parse("protect:\\n  names: [db-*]"),
-                         ledger=ledger, temp_range=(990100, 990199))
-    writer = connect(pve_endpoint, Guard(policy, ledger=ledger))
-    with pytest.raises(PhaseViolation):  # a production guest: not in the ledger
-        writer.nodes("pve1").qemu(101).status.stop.post()
-    context = FactoryContext(run_id=new_run_id(), allocator=VmidAllocator((990100, 990199)), ledger=ledger,
-                             ledger_file=LedgerFile(tmp_path / "ledger.jsonl", "reuse"),
-                             exclusions=policy.exclusions)
-    factory = GuestFactory(writer, "qemu", context)
-    guest = factory()
-    assert 990100 <= guest.vmid <= 990199
-    factory.cleanup()
-    assert all(row["vmid"] != guest.vmid for row in readonly.cluster.resources.get(type="vm"))
+    exclusions = ExclusionList.parse("protect:\\n  names: [db-*]")
+    with connect(pve_endpoint, phase=3, exclusions=exclusions, temp_range=(990100, 990199),
+                 state_dir=tmp_path) as cluster:
+        with pytest.raises(PhaseViolation):  # a production guest: this session did not create it
+            cluster.api.nodes("pve1").qemu(101).status.stop.post()
+        guest = cluster.temp_guest("qemu")
+        assert 990100 <= guest.vmid <= 990199
+    with connect(pve_endpoint, state_dir=tmp_path) as again:  # closing the session removed its guest
+        assert guest.vmid not in again.inventory().guests
 
     workspace = tmp_path / "ws"
     sync_database(inventory, workspace / ".proxmox" / "state.db")
     export_iac(inventory, workspace)
-    assert check_database(workspace / ".proxmox" / "state.db", inventory) == []
-    assert check_terraform(workspace, inventory) == []
-
-    with open_proxy(pve_endpoint, readonly, Guard(ReadOnlyPolicy()), tmp_path / "proxy", phase=1) as proxy:
-        headers = {"Authorization": proxy.access.authorization()}
-        answer = requests.get(proxy.access.base_url + "/version", headers=headers, verify=str(proxy.access.cafile))
-        assert answer.status_code == 200 and answer.json()["data"]["version"]
-        refused = requests.post(proxy.access.base_url + "/nodes/pve1/qemu/101/status/stop", headers=headers,
-                                verify=str(proxy.access.cafile))
-        assert refused.status_code == 403
+    assert check_workspace(workspace, inventory) == []
 '''
 
 
@@ -106,7 +96,7 @@ def test_a_project_adds_a_secret_name_that_is_then_masked_everywhere(pytester: p
 
 
 CHECK_HOOK = '''
-from pytest_proxmox_mpc import Finding, WorkspaceCheck
+from pytest_proxmox_mpc.validators import Finding, WorkspaceCheck
 
 
 def every_guest_is_documented(path, inventory, context):

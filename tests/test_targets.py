@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc import ReadOnlyPolicy, TargetUnavailable
+from pytest_proxmox_mpc import TargetUnavailable
 from pytest_proxmox_mpc.cluster.client import connect, read_version
-from pytest_proxmox_mpc.config.secret import Secret
-from pytest_proxmox_mpc.safety.policy import LOGIN_PATH
+from pytest_proxmox_mpc.model.secret import Secret
+from pytest_proxmox_mpc.safety.policy import LOGIN_PATH, ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.process import sim_process
 

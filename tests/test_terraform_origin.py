@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_proxmox_mpc.cluster.inventory import GuestInfo, Inventory
+from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory
 from pytest_proxmox_mpc.validators.provider_tables import load_table
 from pytest_proxmox_mpc.validators.terraform import check_guests, check_replacements, check_settings, read_terraform
 from pytest_proxmox_mpc.validators.terraform.lifecycle import hides

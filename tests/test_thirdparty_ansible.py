@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, check_template_targets, checks_of
 from pytest_proxmox_mpc.validators import ansible_lint as lint
 from pytest_proxmox_mpc.validators.lintcollections import collections_for

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, Finding, checks_of
 
 from .test_thirdparty_workspaces import (

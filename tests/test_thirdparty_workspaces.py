@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, Finding, checks_of
 
 from .simapi import served

@@ -13,11 +13,11 @@ import requests
 from pytest_proxmox_mpc.cluster.bulkread import MAX_IN_FLIGHT, START_IN_FLIGHT, Window, read_many
 from pytest_proxmox_mpc.cluster.client import connect, connect_checked, derive
 from pytest_proxmox_mpc.cluster.direct import channel_of
-from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.cluster.guard import Guard
 from pytest_proxmox_mpc.cluster.inventory import read_inventory
 from pytest_proxmox_mpc.errors import ReadOnlyViolation, TargetUnavailable
+from pytest_proxmox_mpc.model.endpoint import Endpoint
 from pytest_proxmox_mpc.safety.audit import AuditLog
-from pytest_proxmox_mpc.safety.guard import Guard
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import free_port

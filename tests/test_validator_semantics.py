@@ -9,7 +9,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.report.criteria import CRITERIA
 from pytest_proxmox_mpc.validators import WORKSPACE_CHECKS, check_no_secrets
 from pytest_proxmox_mpc.validators.provider_tables import COMPATIBILITY, PACKAGE, available_tables, load_table

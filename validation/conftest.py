@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc import ExclusionList, Inventory, Target, settings_of, workspace_checks
-from pytest_proxmox_mpc.report.reporter import NOT_JUDGED_PROPERTY
-from pytest_proxmox_mpc.validators import CheckContext
-from pytest_proxmox_mpc.validators.ansible_lint import LINT_OUTCOMES
+from pytest_proxmox_mpc import ExclusionList, Inventory
+from pytest_proxmox_mpc.fixtures import Target, settings_of, workspace_checks
+from pytest_proxmox_mpc.report import NOT_JUDGED_PROPERTY
+from pytest_proxmox_mpc.validators import LINT_OUTCOMES, CheckContext
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import LATENCY_BUDGET_MS, LOGIN_PATH, AuditView, Inventory
+from pytest_proxmox_mpc import Inventory
+from pytest_proxmox_mpc.fixtures import LOGIN_PATH, AuditView
+from pytest_proxmox_mpc.report import LATENCY_BUDGET_MS
 from pytest_proxmox_mpc.validators import check_discovery, describe
 
 pytestmark = pytest.mark.phase1

@@ -13,7 +13,8 @@ import re
 import pytest
 import yaml
 
-from pytest_proxmox_mpc import ToolDriver, read_inventory
+from pytest_proxmox_mpc import read_inventory
+from pytest_proxmox_mpc.sut import ToolDriver
 
 from .toolsteps import ran, run_other_steps, started, tail
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, Workspace
+from pytest_proxmox_mpc import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, describe
+from pytest_proxmox_mpc.workspace import Workspace
 
 pytestmark = pytest.mark.phase2
 

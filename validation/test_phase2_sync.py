@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, Workspace
+from pytest_proxmox_mpc import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, WorkspaceCheck, database_contents, describe
+from pytest_proxmox_mpc.workspace import Workspace
 
 pytestmark = pytest.mark.phase2
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import ToolDriver, cluster_vmids, read_inventory, settings_of, workspace_checks
+from pytest_proxmox_mpc import read_inventory
+from pytest_proxmox_mpc.fixtures import settings_of, workspace_checks
+from pytest_proxmox_mpc.sut import ToolDriver
 from pytest_proxmox_mpc.validators import CheckContext, describe
 
-from .toolsteps import declared, ran, run_other_steps, started, synced, tail
+from .toolsteps import cluster_vmids, declared, ran, run_other_steps, started, synced, tail
 from .workflow import every_check
 
 pytestmark = pytest.mark.phase2

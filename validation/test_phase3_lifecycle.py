@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import GuestCreateFailed, Workspace, read_inventory, workspace_checks
+from pytest_proxmox_mpc import read_inventory
+from pytest_proxmox_mpc.errors import GuestCreateFailed
+from pytest_proxmox_mpc.fixtures import workspace_checks
 from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, describe
+from pytest_proxmox_mpc.workspace import Workspace
 
 from .workflow import every_check, resource_vmids, update, working_copy
 

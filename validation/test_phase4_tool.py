@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxmox_mpc import ToolDriver
+from pytest_proxmox_mpc.sut import ToolDriver
 
 from .toolsteps import ran, run_other_steps, synced
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import StepRun, ToolDriver
+from pytest_proxmox_mpc.sut import StepRun, ToolDriver
 from pytest_proxmox_mpc.validators import RESOURCE_TYPES, parse_terraform, resource_values, terraform_resources
 
 # The steps the phase tests give a meaning to; any other step of the profile runs in test_the_profiles_other_steps.
@@ -89,3 +89,8 @@ def run_other_steps(tool: ToolDriver, phase: int) -> None:
     (synced if phase >= 2 and tool.profile.step("sync") else started)(tool, *others)
     for name in others:
         ran(tool, name)
+
+
+def cluster_vmids(readonly: Any) -> set[int]:
+    """The VMIDs of every guest on the cluster now (one request)."""
+    return {int(row["vmid"]) for row in readonly.cluster.resources.get(type="vm") if "vmid" in row}

@@ -9,19 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_proxmox_mpc import Inventory, Workspace, read_inventory
+from pytest_proxmox_mpc import Inventory, read_inventory
 from pytest_proxmox_mpc.validators import (
     RESOURCE_TYPES,
     CheckContext,
     Finding,
     WorkspaceCheck,
+    check_workspace,
     parse_terraform,
     resource_values,
     terraform_resources,
 )
+from pytest_proxmox_mpc.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pytest_proxmox_mpc import SyncResult
+    from pytest_proxmox_mpc.workspace import SyncResult
 
 
 def working_copy(workspace: Workspace, directory: Path) -> Path:
@@ -50,8 +52,8 @@ def update(api: Any, path: Path) -> tuple[Inventory, SyncResult]:
 
 def every_check(checks: Iterable[WorkspaceCheck], path: Path, inventory: Inventory,
                 context: CheckContext) -> list[Finding]:
-    """The findings of every workspace check of the run (``pytest_proxmox_mpc.workspace_checks``)."""
-    return [finding for check in checks for finding in check.run(path, inventory, context)]
+    """The findings of every workspace check of the run (``pytest_proxmox_mpc.fixtures.workspace_checks``)."""
+    return check_workspace(path, inventory, context, checks)
 
 
 def resource_vmids(path: Path) -> set[int]:

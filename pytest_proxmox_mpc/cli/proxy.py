@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster.client import connect_checked
-from ..cluster.target import TargetSession, replay_endpoint
 from ..config.phases import WRITE_PHASE
 from ..config.settings import Settings
+from ..config.target import TargetSession, replay_endpoint
 from ..errors import CassetteError, SettingsError, TargetUnavailable, one_line
 from ..files.private import write_private
 from ..guests.destroy import Timeouts

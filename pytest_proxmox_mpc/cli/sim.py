@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..config.secret import Secret
 from ..files.private import write_private
+from ..model.secret import Secret
 from ..proxy.relay import parse_listen
 from ..sim import simulator_installed
 from ..sim.scenario import packaged_scenarios, resolve_scenario

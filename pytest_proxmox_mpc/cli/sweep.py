@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from ..cluster.client import connect_checked
+from ..cluster.guard import Guard
 from ..cluster.schemasource import from_node, from_setting
-from ..cluster.target import TargetSession
+from ..config.target import TargetSession
 from ..errors import SettingsError, TargetUnavailable
 from ..files.runfiles import RunFiles
 from ..guests.sweeper import sweep_cluster
 from ..safety.audit import new_run_id
-from ..safety.guard import Guard
 from ..safety.policy import ReadOnlyPolicy
 from ..safety.trail import AuditTrail
 from .common import CONNECTION, EXIT_DONE, EXIT_LEFT, Commands, add_settings, failure, settings_of, usage

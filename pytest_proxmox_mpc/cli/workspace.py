@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 from ..cluster.client import connect_checked
+from ..cluster.guard import Guard
 from ..cluster.inventory import read_inventory
-from ..cluster.target import TargetSession
+from ..config.target import TargetSession
 from ..errors import SettingsError, SyncError, SyncReadError, TargetUnavailable, one_line
 from ..files.runfiles import RunFiles
 from ..safety.audit import new_run_id
-from ..safety.guard import Guard
 from ..safety.policy import ReadOnlyPolicy
 from ..safety.trail import AuditTrail
 from ..workspace.builder import STATE_DB

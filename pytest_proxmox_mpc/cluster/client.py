@@ -15,10 +15,10 @@ from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
 from requests.utils import get_environ_proxies
 
 from ..errors import TargetUnavailable
-from ..safety.guard import Guard, as_guard, police, police_session
+from ..model.endpoint import Endpoint
 from ..safety.policy import LOGIN_PATH, Policy
 from . import _proxmoxer
-from .endpoint import Endpoint
+from .guard import Guard, as_guard, police, police_session
 
 
 class _PolicedTicketAuth(_proxmoxer.TicketAuth):

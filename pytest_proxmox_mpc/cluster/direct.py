@@ -28,9 +28,9 @@ from typing import Any
 import requests
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-from ..safety.guard import Guard, PolicedAdapter
 from ..safety.policy import ApiRequest
 from . import _proxmoxer
+from .guard import Guard, PolicedAdapter
 from .wire import WireConnection
 
 POOL_SIZE = 32

@@ -22,12 +22,11 @@ from pathlib import Path
 import requests
 
 from ..errors import SettingsError
+from ..model.apischema import APIDOC_PATH, ApiSchema, fakepve_schema_file, load_schema
+from ..model.endpoint import Endpoint
 from ..recording.layout import SESSION_DIR
-from ..safety.guard import Guard, police_session
-from .apischema import ApiSchema, fakepve_schema_file, load_schema
-from .endpoint import Endpoint
+from .guard import Guard, police_session
 
-APIDOC_PATH = "/pve-docs/api-viewer/apidoc.js"
 CACHE_DIR = "pve-api-schema"
 FAKEPVE_KEY = "fakepve"  # what a session cassette recorded on the sim remembers
 FLAG = "--pve-api-schema"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..model.vmids import DEFAULT_TEMP_RANGE
+from ..recording.layout import RECORD_MODES
 from .parsing import (
     DEFAULT_PORT,
     as_path,
@@ -36,7 +38,6 @@ from .parsing import (
 
 TARGETS = ("sim", "replay", "live")
 PHASE_NUMBERS = (1, 2, 3, 4)
-RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 TF_PROVIDERS = ("bpg", "telmate")
 INI_TYPES = {"string": "string", "bool": "bool", "path": "paths"}  # an option's kind -> pytest's ini type
 
@@ -100,7 +101,6 @@ class Option:
         return self.default.compute(resolved) if isinstance(self.default, Derived) else self.default
 
 
-DEFAULT_TEMP_RANGE = (990_000, 999_999)
 DEFAULT_USAGE_THRESHOLD = 0.8
 DEFAULT_BACKUP_MAX_AGE = 7 * 24 * 3600.0
 

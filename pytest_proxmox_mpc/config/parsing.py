@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-VMID_MIN, VMID_MAX = 100, 999_999_999  # what PVE accepts as a guest id
+from ..model.vmids import VMID_MAX, VMID_MIN
 
 DEFAULT_PORT = 8006
 TRUE_WORDS = ("1", "true", "yes", "on")

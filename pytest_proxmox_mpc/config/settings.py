@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExclusionError, SettingsError
+from ..model.secret import Secret
 from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
 from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
 from .parsing import DEFAULT_PORT, vmid_range
-from .secret import Secret
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..errors import InvalidInput
+
 _File = TypeVar("_File", bound="JsonlFile")  # typing.Self needs Python 3.11; the package runs on 3.10
 
 
@@ -48,7 +50,7 @@ class JsonlFile:
         # flock belongs to the open file description, which threads share, so threads take a lock of their own.
         with self._lock:
             if self._fd is None:
-                raise ValueError(f"{self.path} is closed")
+                raise InvalidInput(f"{self.path} is closed")
             if self._pid != os.getpid():
                 # A forked child shares the parent's file description and with it the parent's flock:
                 # it needs a description of its own for the lock to exclude anyone.
@@ -89,6 +91,6 @@ class JsonlFile:
                 except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
                     record = None
                 if not isinstance(record, dict):
-                    raise ValueError(f"{os.fspath(path)}:{number}: not a JSON line")
+                    raise InvalidInput(f"{os.fspath(path)}:{number}: not a JSON line")
                 records.append(record)
         return records

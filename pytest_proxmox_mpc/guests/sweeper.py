@@ -16,13 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cluster.apischema import ApiSchema
 from ..cluster.client import derive
+from ..cluster.guard import Guard
 from ..errors import DestroyFailed, SafetyViolation
 from ..files.heartbeat import STALE_S, last_beats
+from ..model.apischema import ApiSchema
 from ..safety.audit import run_started
 from ..safety.exclusions import ExclusionList
-from ..safety.guard import Guard
 from ..safety.ledger import Ledger, ToolMade, finished_runs, tool_made
 from ..safety.lookup import ClusterLookup, guest_state
 from ..safety.policy import PhasePolicy

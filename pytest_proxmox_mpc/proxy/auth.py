@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from ..config.secret import Secret
+from ..model.secret import Secret
 
 TICKET_LIFETIME = 7200.0  # seconds, as PVE's tickets
 TOKEN_SCHEME = "PVEAPIToken="

@@ -39,9 +39,9 @@ from requests.auth import AuthBase
 from ..cluster._proxmoxer import auth_of
 from ..cluster.client import describe_failure, pin_environment
 from ..cluster.direct import DirectChannel, RawAnswer, plain_route
-from ..cluster.endpoint import Endpoint
+from ..cluster.guard import Guard, police_session
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
-from ..safety.guard import Guard, police_session
+from ..model.endpoint import Endpoint
 from ..safety.network import is_loopback_host
 from ..safety.policy import LOGIN_PATH, ApiRequest
 from ..safety.redact import SECRET_HEADERS

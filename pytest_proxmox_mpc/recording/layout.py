@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")  # vcrpy's, and "rewrite"
+
 PLACEHOLDER = "https://pve.cassette.invalid:8006"  # the host every cassette holds instead of the cluster's
 SESSION_DIR = "_session"  # cassettes of session-scoped fixtures, below the cassette directory
 RECORDING_PLUGIN = "proxmox_mpc_recording"  # the name the recording hooks are registered under

@@ -27,14 +27,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ..config.options import RECORD_MODES
-from ..errors import CassetteError
+from ..errors import CassetteError, InvalidInput
 from ..safety.policy import LOGIN_PATH
 from ..safety.redact import is_secret_header, redact_params
 from . import _vcr
 from ._vcr import Cassette, Request
 from .anonymize import Anonymizer
-from .layout import PLACEHOLDER, SESSION_DIR, cassette_name
+from .layout import PLACEHOLDER, RECORD_MODES, SESSION_DIR, cassette_name
 
 __all__ = ["MATCH_ON", "PLACEHOLDER", "RECORDED_BY", "RECORD_MODES", "SESSION_DIR", "CassetteError", "Recorder",
            "cassette_name", "scrub_body", "scrub_request", "scrub_response"]
@@ -112,7 +111,7 @@ class Recorder:
 
     def __init__(self, directory: Path, mode: str, anonymizer: Anonymizer | None = None, run_id: str = "") -> None:
         if mode not in RECORD_MODES:
-            raise ValueError(f"record mode must be one of {', '.join(RECORD_MODES)}")
+            raise InvalidInput(f"record mode must be one of {', '.join(RECORD_MODES)}")
         self.directory, self.mode, self.anonymizer, self.run_id = directory, mode, anonymizer, run_id
         self._stack: list[tuple[Path, str]] = []
         self._loaded: dict[Path, Cassette] = {}

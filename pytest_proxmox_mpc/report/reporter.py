@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ..cluster.endpoint import Endpoint
+from ..config.target import live_endpoint
 from ..files.runfiles import read_json_files
 from ..proxy.toolguests import counts_by_test, summary_line
 from ..run import Run
@@ -61,7 +61,7 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
     """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
     events and the workers' watch files as the caller read them."""
     files, settings = run.files, run.settings
-    url = f"https://{Endpoint.from_settings(settings).netloc}" if settings.target == "live" else None
+    url = f"https://{live_endpoint(settings).netloc}" if settings.target == "live" else None
     inputs = ReportInputs(
         run_id=run.run_id, target={"kind": settings.target, "url": url}, max_phase=settings.max_phase,
         tests=list(collector.outcomes.values()), audit=audit, audit_file=str(files.audit),

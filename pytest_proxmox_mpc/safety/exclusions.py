@@ -15,8 +15,9 @@ from fnmatch import fnmatchcase
 
 import yaml
 
-from ..config.parsing import VMID_MAX, VMID_MIN
 from ..errors import ExclusionError
+from ..model.inventory import GuestFacts
+from ..model.vmids import VMID_MAX, VMID_MIN
 
 STRING_KEYS = ("names", "tags", "pools", "nodes", "storages")
 KEYS = ("vmids", *STRING_KEYS)
@@ -24,22 +25,6 @@ KEYS = ("vmids", *STRING_KEYS)
 _STD = "tag:yaml.org,2002:"
 # Leading zeros are refused: YAML 1.1 reads an unquoted 0144 as octal 100, which nobody means.
 _NUMBER = r"(0|[1-9][0-9]*)"
-
-
-def split_tags(text: str | None) -> frozenset[str]:
-    """PVE's tag list (``a;b``, also ``,`` or space separated) as lower-case tags, as PVE stores them."""
-    return frozenset(tag for tag in re.split(r"[;, ]", (text or "").lower()) if tag)
-
-
-@dataclass(frozen=True)
-class GuestFacts:
-    """What is known of a guest when a write is judged (any field may be unknown = None / empty)."""
-
-    vmid: int
-    name: str | None = None
-    node: str | None = None
-    tags: frozenset[str] = frozenset()
-    pool: str | None = None
 
 
 def _kind(node: yaml.Node) -> str:

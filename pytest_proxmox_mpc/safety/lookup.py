@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .exclusions import ExclusionList, GuestFacts, split_tags
+from ..model.inventory import GuestFacts, split_tags
+from .exclusions import ExclusionList
 from .policy import GuestState
 
 

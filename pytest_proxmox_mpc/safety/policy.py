@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..cluster.apischema import ApiSchema, PathMatch
-from ..config.options import DEFAULT_TEMP_RANGE
 from ..errors import ExclusionViolation, PhaseViolation, ReadOnlyViolation, SafetyViolation
-from .exclusions import ExclusionList, GuestFacts, split_tags
+from ..model.apischema import ApiSchema, PathMatch
+from ..model.inventory import GuestFacts, split_tags
+from ..model.vmids import DEFAULT_TEMP_RANGE
+from .exclusions import ExclusionList
 
 API_PREFIXES = ("/api2/json", "/api2/extjs")
 LOGIN_PATH = "/access/ticket"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..config.secret import Secret
+from ..model.secret import Secret
 
 REDACTED = "***"
 

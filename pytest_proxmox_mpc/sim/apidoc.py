@@ -13,8 +13,7 @@ import gzip
 import json
 from typing import Any
 
-from ..cluster.apischema import fakepve_schema_file
-from ..cluster.schemasource import APIDOC_PATH
+from ..model.apischema import APIDOC_PATH, fakepve_schema_file
 
 # What follows the schema in the real file: the viewer's own code, which a reader must step over.
 VIEWER_CODE = b"\nlet method2cmd = { GET: 'get', POST: 'create', PUT: 'set', DELETE: 'delete' };\n"

@@ -14,8 +14,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..cluster.endpoint import Endpoint
-from ..config.secret import Secret
+from ..model.endpoint import Endpoint
+from ..model.secret import Secret
 from .apidoc import serve_apidoc
 from .scenario import load_scenario
 

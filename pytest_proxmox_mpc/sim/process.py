@@ -109,7 +109,7 @@ def _serve(argv: list[str]) -> None:
     """``python -m pytest_proxmox_mpc.sim.process SCENARIO WORKDIR TOKEN_NAME|- HOST`` (secrets as JSON on stdin)."""
     import signal
 
-    from ..config.secret import Secret
+    from ..model.secret import Secret
     from .cluster import SimCluster
 
     scenario, workdir, token_name, host = argv

@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..config.parsing import VMID_MAX, VMID_MIN
+from ..errors import InvalidInput
+from ..model.vmids import VMID_MAX, VMID_MIN
 
 GUEST_TYPES = ("qemu", "lxc")
 TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "files", "comment")
@@ -35,7 +36,7 @@ def resolve_scenario(name_or_path: str, rootdir: Path) -> Path:
     """
     if "/" not in name_or_path and not name_or_path.endswith(".json"):
         if name_or_path not in packaged_scenarios():
-            raise ValueError(f"no packaged scenario {name_or_path!r}; packaged: "
+            raise InvalidInput(f"no packaged scenario {name_or_path!r}; packaged: "
                              + ", ".join(packaged_scenarios()) + " (or give a path to a JSON file)")
         path = Path(str(resources.files("pytest_proxmox_mpc.sim") / "scenarios" / (name_or_path + ".json")))
     else:
@@ -51,14 +52,14 @@ def load_scenario(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     problem = _problem(data)
     if problem:
-        raise ValueError(f"{path}: {problem}")
+        raise InvalidInput(f"{path}: {problem}")
     return data  # type: ignore[no-any-return]
 
 

@@ -1,5 +1,13 @@
 """The system under test driven as a user drives it: its console through a pseudo-terminal, its CLI as processes,
 by a profile that says how to start it, answer its ``init`` and run each phase's steps, against the safety proxy.
 
-May import: ``config``, ``errors``, ``proxy``, ``validators``, ``workspace``. pytest only in ``fixtures.py``.
+Public: the names of ``__all__`` (a project drives its own tool with them). May import: ``errors``, ``proxy``,
+``workspace``. No pytest (the fixtures are in ``fixtures.sut``).
 """
+
+from .driver import ToolDriver
+from .profile import Profile, load_profile, resolve_profile
+from .snapshot import WorkspaceSnapshot
+from .transcript import StepRun
+
+__all__ = ["Profile", "StepRun", "ToolDriver", "WorkspaceSnapshot", "load_profile", "resolve_profile"]

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ProfileError
+from ..errors import InvalidInput, ProfileError
 
 PACKAGED = Path(__file__).resolve().parent / "profiles"
 PHASES = (1, 2, 3, 4)
@@ -303,5 +303,5 @@ def resolve_profile(value: str, rootdir: Path) -> Profile:
     path = Path(value).expanduser()
     path = path if path.is_absolute() else Path(rootdir) / path
     if not path.is_file():
-        raise ValueError(f"{value!r} is neither a packaged profile ({', '.join(packaged_profiles())}) nor a file")
+        raise InvalidInput(f"{value!r} is neither a packaged profile ({', '.join(packaged_profiles())}) nor a file")
     return load_profile(path)

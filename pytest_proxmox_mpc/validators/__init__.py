@@ -13,10 +13,10 @@ May import: ``cluster.inventory`` (the cluster's truth), ``errors``, ``files`` (
 from __future__ import annotations
 
 from .ansible import check_ansible, check_playbook_hosts, inventory_hosts
-from .ansible_lint import lint_ansible
+from .ansible_lint import LINT_OUTCOMES, lint_ansible
 from .ansible_plays import check_inventory_coverage, check_plays
 from .ansible_templates import check_template_targets
-from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, checks_of
+from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, check_workspace, checks_of
 from .database import (
     backup_round_trip,
     check_database,
@@ -33,6 +33,7 @@ from .secrets import check_no_secrets
 from .terraform import RESOURCE_TYPES, check_terraform, parse_terraform, resource_values, terraform_resources
 
 __all__ = [
+    "LINT_OUTCOMES",
     "RESOURCE_TYPES",
     "WORKSPACE_CHECKS",
     "CheckContext",
@@ -52,6 +53,7 @@ __all__ = [
     "check_snapshots",
     "check_template_targets",
     "check_terraform",
+    "check_workspace",
     "checks_of",
     "database_contents",
     "describe",

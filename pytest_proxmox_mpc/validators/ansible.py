@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ..cluster.inventory import GuestInfo, Inventory
+from ..model.inventory import GuestInfo, Inventory
 from .findings import Finding
 from .terraform import GIB, cluster_cores, cluster_memory_mib
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cluster.inventory import Inventory
+from ..model.inventory import Inventory
 from .ansible import InventoryHosts, _load_yaml, inventory_hosts
 from .findings import Finding
 

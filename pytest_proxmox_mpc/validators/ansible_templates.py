@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..cluster.inventory import Inventory
+from ..model.inventory import Inventory
 from .ansible_plays import Play, _module, _short, guest_hosts, plays_of, read_inventory_file, tasks_of
 from .findings import Finding
 

@@ -7,11 +7,12 @@ the seed criteria it evidences); ``tests/test_mutations.py`` runs all of them on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cluster.inventory import Inventory
+from ..model.inventory import Inventory
 from . import database, terraform
 from .ansible import check_ansible
 from .ansible_lint import lint_ansible
@@ -97,3 +98,14 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
 def checks_of(area: str) -> list[WorkspaceCheck]:
     """The checks of ``area`` (``sync`` or ``iac``), in order."""
     return [check for check in WORKSPACE_CHECKS if check.area == area]
+
+
+def check_workspace(path: Path, inventory: Inventory, context: CheckContext | None = None,
+                    checks: Iterable[WorkspaceCheck] = WORKSPACE_CHECKS) -> list[Finding]:
+    """The findings of every check (``WORKSPACE_CHECKS``, or ``checks``) on the workspace at ``path`` against
+    ``inventory``: empty when the workspace is right. ``context`` None: no secrets to look for, a scratch
+    directory of its own, no lint cache."""
+    if context is None:
+        with tempfile.TemporaryDirectory(prefix="pve-checks-") as scratch:
+            return check_workspace(path, inventory, CheckContext(scratch=Path(scratch)), checks)
+    return [finding for check in checks for finding in check.run(path, inventory, context)]

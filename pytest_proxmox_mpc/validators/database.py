@@ -14,8 +14,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec
 
-from ..cluster.inventory import GuestInfo, Inventory
 from ..errors import StateDbError, one_line
+from ..model.inventory import GuestInfo, Inventory
 from ..workspace.statedb.contract import CONTRACT_TABLES, schema_differences
 from ..workspace.statedb.sqlitefile import integrity_problems, readonly_connection
 from .findings import Finding

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cluster.inventory import GUEST_TYPES, Inventory, api_flag
+from ..model.inventory import GUEST_TYPES, Inventory, api_flag
 from .findings import Finding
 
 CHECK = "discovery"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ..errors import InvalidInput
+
 PACKAGE = "pytest_proxmox_mpc.validators.providers"
 COMPATIBILITY = "pve-compatibility.json"  # which releases work with which PVE version: not a schema table
 TYPES = frozenset({"string", "int", "bool", "float", "list", "set", "map"})
@@ -146,7 +148,7 @@ def parse_table(text: str, name: str) -> ProviderTable:
             {k: _resource(v, k) for k, v in raw["data_sources"].items()},
         )
     except ValueError as exc:  # json.JSONDecodeError is a ValueError too
-        raise ValueError(f"malformed provider table {name}: {exc}") from exc
+        raise InvalidInput(f"malformed provider table {name}: {exc}") from exc
 
 
 def _files() -> list[str]:
@@ -181,7 +183,7 @@ def parse_version(text: str) -> Version:
     """(major, minor, patch, pre-release key or None); a pre-release sorts below its release."""
     m = _VERSION.match(text.strip())
     if not m:
-        raise ValueError(f"not a version: {text!r}")
+        raise InvalidInput(f"not a version: {text!r}")
     pre = None if m[4] is None else tuple((0, int(p)) if p.isdigit() else (1, p)
                                           for p in re.findall(r"\d+|[^\d.-]+", m[4]))
     return int(m[1]), int(m[2] or 0), int(m[3] or 0), pre
@@ -211,7 +213,7 @@ def satisfies(version: str, constraint: str | None) -> bool:
     for part in parts:
         m = _CONSTRAINT.match(part)
         if not m:
-            raise ValueError(f"not a version constraint: {part!r}")
+            raise InvalidInput(f"not a version constraint: {part!r}")
         parsed.append((m[1] or "=", m[2]))
     if v[3] is not None and not any(parse_version(t)[3] is not None for _, t in parsed):
         return False

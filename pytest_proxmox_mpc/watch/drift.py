@@ -12,7 +12,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..cluster.inventory import GuestInfo, Inventory, PoolInfo
+from ..model.inventory import GuestInfo, Inventory, PoolInfo
 
 GUEST_FIELDS = ("status", "node", "name", "template", "digest")
 TESTS_SHOWN = 5  # tests named in a change's line; the report's data holds them all

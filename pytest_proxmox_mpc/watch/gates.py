@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..cluster.inventory import GuestInfo, Inventory, api_flag, split_list
 from ..config.options import DEFAULT_BACKUP_MAX_AGE
 from ..guests.factory import PLUGIN_TAG
+from ..model.inventory import GuestInfo, Inventory, api_flag, split_list
 from ..safety.exclusions import ExclusionList
 
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..cluster.inventory import Inventory, read_inventory
+from ..cluster.inventory import read_inventory
 from ..errors import one_line
+from ..model.inventory import Inventory
 from ..recording.layout import SESSION_DIR
 from ..run import Run
 from ..safety.incident import Abort

@@ -41,8 +41,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..cluster.inventory import DEFAULT_CONCURRENCY, GuestInfo, Inventory, StorageInfo, read_inventory
+from ..cluster.inventory import DEFAULT_CONCURRENCY, read_inventory
 from ..errors import StateDbError, SyncError, SyncReadError, one_line
+from ..model.inventory import GuestInfo, Inventory, StorageInfo
 from .statedb.contract import BOOKKEEPING, VOLATILE
 from .statedb.models import (
     Base,

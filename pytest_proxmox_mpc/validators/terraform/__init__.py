@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...cluster.inventory import GuestInfo
+from ...model.inventory import GuestInfo
 from ..findings import Finding
 from ..provider_tables import BlockSchema, ProviderTable, ResourceSchema
 from .expressions import Unresolved

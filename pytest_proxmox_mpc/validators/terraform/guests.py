@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...cluster.inventory import GuestInfo, Inventory, api_int
+from ...model.inventory import GuestInfo, Inventory, api_int
 from ..findings import Finding
 from .compare import compare
 from .hclfiles import TfResource, TfWorkspace, missing_sources

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import Unresolved, resolve
 from .guests import matched

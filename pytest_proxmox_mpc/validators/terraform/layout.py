@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .hclfiles import TfWorkspace, blocks, missing_sources

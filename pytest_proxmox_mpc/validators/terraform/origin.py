@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...cluster.inventory import GuestInfo, api_flag, api_int
+from ...model.inventory import GuestInfo, api_flag, api_int
 from ..findings import Finding
 from ..provider_tables import AttributeSchema, ProviderTable, ResourceSchema
 from .expressions import Unresolved

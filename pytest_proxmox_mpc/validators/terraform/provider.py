@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from ..findings import Finding
 from ..provider_tables import PACKAGE, ProviderTable, parse_version, satisfies, table_for
 from .expressions import Unresolved, resolve

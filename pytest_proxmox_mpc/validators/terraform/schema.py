@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from ..findings import Finding
 from ..provider_tables import AttributeSchema, BlockSchema, ProviderTable, ResourceSchema
 from .expressions import BLOCK

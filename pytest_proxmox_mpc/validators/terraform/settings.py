@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...cluster.inventory import GuestInfo, api_flag, api_int
+from ...model.inventory import GuestInfo, api_flag, api_int
 from .values import props
 
 Config = Mapping[str, Any]

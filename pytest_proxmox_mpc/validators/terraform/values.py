@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...cluster.inventory import GuestInfo, api_int
+from ...model.inventory import GuestInfo, api_int
 from .expressions import Unresolved
 from .hclfiles import TfResource, attributes, first, listed
 

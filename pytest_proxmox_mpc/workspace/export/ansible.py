@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ...cluster.inventory import GuestInfo, Inventory
+from ...model.inventory import GuestInfo, Inventory
 from .guestconfig import GIB, cpu, disks, memory_mib, nics
 from .names import ANSIBLE_GROUPS, contract_name, workspace_names
 

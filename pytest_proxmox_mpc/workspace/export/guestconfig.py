@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...cluster.inventory import GuestInfo, api_int
+from ...model.inventory import GuestInfo, api_int
 
 GIB, MIB = 1024**3, 1024**2
 _UNITS = {"": 1, "K": 1024, "M": MIB, "G": GIB, "T": 1024**4}

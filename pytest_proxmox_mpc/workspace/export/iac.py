@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...cluster.inventory import Inventory
+from ...model.inventory import Inventory
 from .ansible import export_ansible
 from .terraform import export_terraform
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ...cluster.inventory import GuestInfo, Inventory
+from ...model.inventory import GuestInfo, Inventory
 
 ANSIBLE_GROUPS = ("proxmox_nodes", "vms", "containers", "running", "stopped", "templates")  # the inventory's own
 RESERVED_NAMES = ("all", "ungrouped", *ANSIBLE_GROUPS)  # Ansible's implicit groups and ours: never a guest's name

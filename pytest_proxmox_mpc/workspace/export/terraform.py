@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ...cluster.inventory import GuestInfo, Inventory, api_flag, api_int
+from ...errors import InvalidInput
+from ...model.inventory import GuestInfo, Inventory, api_flag, api_int
 from .guestconfig import GIB, cpu, disks, memory_mib, nics, props, size_text
 from .hcl import Block, Raw, comment, render
 from .names import contract_name, hcl_label, workspace_names
@@ -234,7 +235,7 @@ def export_terraform(inventory: Inventory, directory: Path | str, provider: str 
     ``*.tf`` files left in ``vms/`` and ``containers/`` by an earlier export (guests now gone) are removed.
     """
     if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+        raise InvalidInput(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     root = Path(directory) / "terraform"
     root.mkdir(parents=True, exist_ok=True)
     names = workspace_names(inventory)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import BaseAdapter
 
-from ..cluster._proxmoxer import backend_name, session_of
 from ..errors import UnsupportedClient
-from .audit import upid_of
-from .ledger import Ledger
-from .policy import ApiRequest, Decision, Policy
-from .trail import AuditTrail
+from ..safety.audit import upid_of
+from ..safety.ledger import Ledger
+from ..safety.policy import ApiRequest, Decision, Policy
+from ..safety.trail import AuditTrail
+from ._proxmoxer import backend_name, session_of
 
 if TYPE_CHECKING:  # the recorder (and vcrpy) is imported only by a run that records or replays
     from ..recording.recorder import Recorder

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..config.secret import Secret
-from ..config.settings import Settings
-from ..errors import TargetUnavailable
+from ..errors import InvalidInput, TargetUnavailable
+from ..model.endpoint import Endpoint
+from ..model.secret import Secret
 from ..recording.layout import PLACEHOLDER, SESSION_DIR
 from ..safety.policy import LOGIN_PATH
 from ..sim import simulator_installed
-from .endpoint import Endpoint
+from .settings import Settings
 
 CONNECTION_FIXTURE = "_pve_connection"  # the session fixture that logs in: its cassette tells how
 
@@ -70,7 +70,7 @@ class TargetSession:
             return sim.endpoint
         if self._addressed is None:  # on replay this reads the connection cassette, which the run never changes
             self._addressed = (replay_endpoint(self.settings) if self.kind == "replay"
-                               else Endpoint.from_settings(self.settings))
+                               else live_endpoint(self.settings))
         return self._addressed
 
     def close(self) -> None:
@@ -94,3 +94,12 @@ def replay_endpoint(settings: Settings, by_password: bool | None = None) -> Endp
                     password=Secret("replayed") if by_password else None,
                     token_name=None if by_password else (settings.token_name or "replayed"),
                     token_value=None if by_password else Secret("replayed"), verify=False, timeout=settings.timeout)
+
+
+def live_endpoint(settings: Settings) -> Endpoint:
+    """The live cluster the settings name (host must be set)."""
+    if settings.host is None:
+        raise InvalidInput("the settings name no host")
+    return Endpoint(host=settings.host, port=settings.port, user=settings.user, password=settings.password,
+                    token_name=settings.token_name, token_value=settings.token_value, verify=settings.verify,
+                    timeout=settings.timeout)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.secret import Secret
-from ..config.settings import Settings
+from .secret import Secret
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,3 @@ class Endpoint:
     def base_url(self) -> str:
         """The API root, https://host:port/api2/json."""
         return f"https://{self.netloc}/api2/json"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Endpoint:
-        """The live cluster the settings name (host must be set)."""
-        if settings.host is None:
-            raise ValueError("the settings name no host")
-        return cls(host=settings.host, port=settings.port, user=settings.user, password=settings.password,
-                   token_name=settings.token_name, token_value=settings.token_value,
-                   verify=settings.verify, timeout=settings.timeout)

@@ -20,6 +20,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InvalidInput
+
+APIDOC_PATH = "/pve-docs/api-viewer/apidoc.js"  # where a PVE node serves its API viewer (the schema)
 FAKEPVE_SCHEMA = ("data", "pve-api.json.gz")
 APIDOC_START = re.compile(rb"\b(?:const|let|var)\s+apiSchema\s*=\s*")
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
@@ -78,18 +81,18 @@ class ApiSchema:
             try:
                 tree, _ = json.JSONDecoder().raw_decode(raw[start.end():].decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValueError(f"its apiSchema is not JSON ({exc})") from None
+                raise InvalidInput(f"its apiSchema is not JSON ({exc})") from None
             if not isinstance(tree, list):
-                raise ValueError("its apiSchema is not a list of paths")
+                raise InvalidInput("its apiSchema is not a list of paths")
             found = dict(_apidoc_paths(tree))
         else:
             try:
                 paths = json.loads(raw)["paths"]
                 found = {str(t): frozenset(str(m) for m in methods) for t, methods in paths.items()}
             except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise ValueError("it is neither a PVE apidoc.js nor a schema file with \"paths\"") from None
+                raise InvalidInput("it is neither a PVE apidoc.js nor a schema file with \"paths\"") from None
         if not found:
-            raise ValueError("it lists no API paths")
+            raise InvalidInput("it lists no API paths")
         return cls(found)
 
     @classmethod
@@ -98,14 +101,14 @@ class ApiSchema:
         try:
             return cls.from_bytes(path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: not a PVE API schema: {exc}") from None
+            raise InvalidInput(f"{path}: not a PVE API schema: {exc}") from None
 
 
 def _apidoc_paths(nodes: list[object]) -> Iterator[tuple[str, frozenset[str]]]:
     """(path, methods) of every node of the API viewer's tree that takes a method."""
     for node in nodes:
         if not isinstance(node, dict) or not isinstance(node.get("path"), str):
-            raise ValueError("an apiSchema entry has no path")
+            raise InvalidInput("an apiSchema entry has no path")
         methods = frozenset(m for m in (node.get("info") or {}) if m in HTTP_METHODS)
         if methods:
             yield node["path"], methods
