@@ -17,6 +17,7 @@ from .config import phases
 from .config.options import OPTIONS, Option, add_flags
 from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
 from .errors import SettingsError
+from .fixtures.access import hooked_workspace_checks, run_of, settings_of
 from .fixtures.guests import factory_fixture_names
 from .fixtures.stash import (
     REFUSALS_REPORTED,
@@ -26,9 +27,6 @@ from .fixtures.stash import (
     USAGE_ERROR,
     WATCH_KEY,
     WORKSPACE_CHECKS,
-    hooked_workspace_checks,
-    run_of,
-    settings_of,
 )
 from .guests import interrupts
 from .recording.layout import RECORDING_PLUGIN

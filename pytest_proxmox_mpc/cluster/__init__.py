@@ -1,7 +1,8 @@
-"""Talking to a cluster: where it is (``Endpoint``), proxmoxer clients whose every request passes the guard
-(proxmoxer's internals only in ``_proxmoxer.py``), the target a run talks to (sim, replay, live), the normalised
-``Inventory``, PVE tasks, and the API schema the policy classifies writes with.
+"""Talking to a cluster: proxmoxer clients whose every request passes the guard (``guard.py``: the policy decides,
+the guard enforces, below the client and above the socket; proxmoxer's internals only in ``_proxmoxer.py``), the
+reader that fills the ``model.Inventory`` with few requests (``inventory.py``, ``bulkread.py``), PVE tasks, and where
+the API schema comes from.
 
-May import: ``config``, ``errors``, ``safety`` (the guard), ``recording`` (the replay endpoint), and ``sim`` only
-lazily, when the sim target is chosen. pytest only in ``fixtures.py``.
+May import: ``recording`` (the guard records what it lets through), ``safety``, ``model``, ``files``, ``errors``.
+No pytest (import-linter holds every room to the layers in pyproject.toml).
 """

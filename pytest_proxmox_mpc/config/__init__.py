@@ -1,7 +1,7 @@
 """Settings: one table of every option (flag, ini key and its type, environment variable, default, parser),
-resolved option > ini key > environment > default into a frozen ``Settings``; the four phases and their markers;
-``Secret``, a string that will not show itself.
+resolved into a frozen ``Settings``; the four phases and their markers; the target a run talks to (sim, replay,
+live: ``target.py``).
 
-May import: ``errors``, ``files``, and two value parsers of other rooms (``safety.exclusions`` for the exclusion
-file, ``sim.scenario`` for a scenario path; neither imports fakepve). No pytest.
+May import: ``sut`` (the profile setting), ``recording``, ``safety`` (the exclusion file), ``sim`` (the scenario
+setting, and the sim target, which imports fakepve only when it starts), ``model``, ``files``, ``errors``. No pytest.
 """

@@ -2,7 +2,7 @@
 its own, loaded with a scenario (``scenarios/``). fakepve is imported here and nowhere else, and only when a sim
 is started.
 
-May import: ``config``, ``errors``, ``cluster.endpoint``. No pytest.
+May import: ``model``, ``errors``. No pytest.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the same checks judge any implementation (the Node.js Proxmox-MPC included). Eac
 ``Finding``: empty when the workspace is right; each finding names the resource and the field, what the
 cluster says and what the workspace holds. Nothing here imports pytest, so other projects can call them.
 
-May import: ``cluster.inventory`` (the cluster's truth), ``errors``, ``files`` (the lint cache's lock),
+May import: ``model`` (the cluster's truth), ``errors``, ``files`` (the lint cache's lock),
 ``recording.scan`` and ``safety.redact`` (what a secret looks like), ``workspace.statedb`` (the schema). No pytest.
 """
 
