@@ -23,7 +23,7 @@ from .cluster.guard import Guard
 from .cluster.inventory import read_inventory
 from .cluster.schemasource import from_node
 from .config.phases import PHASES, WRITE_PHASE
-from .errors import PhaseViolation, TargetUnavailable
+from .errors import InvalidInput, PhaseViolation, TargetUnavailable
 from .files.runfiles import RunFiles
 from .guests.destroy import Timeouts
 from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
@@ -47,7 +47,7 @@ class ClusterSession:
     def __init__(self, endpoint: Endpoint, phase: int, *, exclusions: ExclusionList,
                  temp_range: tuple[int, int], state_dir: Path, schema: ApiSchema | None = None) -> None:
         if phase not in PHASES:
-            raise ValueError(f"phase must be one of {', '.join(map(str, PHASES))}, not {phase!r}")
+            raise InvalidInput(f"phase must be one of {', '.join(map(str, PHASES))}, not {phase!r}")
         self.endpoint, self.phase, self.exclusions = endpoint, phase, exclusions
         self.files = RunFiles(state_dir, new_run_id(), None)
         self.trail = AuditTrail(self.files.audit, self.run_id)
