@@ -17,7 +17,15 @@ PLANTED = {
     "header.yaml": "    headers:\n      Authorization:\n      - anything\n",
     "field.jsonl": '{"params":{"password":"hunter2"}}\n',
     "form.yaml": "    body: username=root%40pam&password=hunter2\n",
+    # A console transcript in a tool-steps file: one JSON line, its line breaks escaped.
+    "transcript.json": '{"transcript": "Token ID: proxy\\nToken Secret: 5f0c1d3e-aaaa\\nDefault node: pve1"}\n',
 }
+# What the plugin writes of a console that showed a typed secret: masks, stars, an empty answer.
+MASKED_TRANSCRIPTS = (
+    '{"transcript": "Token ID: proxy\\n\\ud83d\\udd10 Token Secret: ***\\n\\nUnknown command: ***\\n"}',
+    '{"transcript": "Token Secret: ************************************\\r\\nDefault node [pve]: pve1"}',
+    '{"transcript": "Token secret: \\nDefault node [pve]: pve1", "test": "test_the_secret_shows_nowhere"}',
+)
 
 
 @pytest.mark.parametrize("name", sorted(PLANTED))
@@ -27,6 +35,13 @@ def test_a_planted_secret_is_found(name: str, tmp_path: Path, capsys: pytest.Cap
     assert cli(["scan-secrets", str(tmp_path / "cassettes")]) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'cassettes' / name}:" in out and "1 file(s)" in out
+
+
+def test_a_masked_console_transcript_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    steps = tmp_path / "tool-steps"
+    steps.mkdir()
+    (steps / "run.main.json").write_text("\n".join(MASKED_TRANSCRIPTS) + "\n")
+    assert cli(["scan-secrets", str(steps)]) == 0, capsys.readouterr().out
 
 
 def test_scrubbed_output_passes(pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,9 @@ PATTERNS = (
 FIELD = re.compile(r"""["']?([A-Za-z][A-Za-z0-9_.-]*)["']?\s*(?:=|:)\s*["']?([^"'&\s,}\]]*)""")
 MASKED = {REDACTED, "%2A%2A%2A", "", "null", "None", "true", "false"}
 PLAIN = re.compile(r"^-?\d+(?:\.\d+)?$")  # a number is a status code or a count, not a credential
+STARS = re.compile(r"^\*+$")  # what a console shows for a typed secret, and the plugin's own mask
+# A JSON string's escaped line breaks: a console transcript kept in a JSON file is one physical line of many.
+ESCAPED_BREAK = re.compile(r"\\r\\n|\\n|\\r")
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,16 @@ def scan_text(path: Path, text: str) -> list[Finding]:
         for what, pattern in PATTERNS:
             if pattern.search(line):
                 findings.append(Finding(path, number, what))
-        for key, value in FIELD.findall(line):
-            if is_secret_name(key) and value not in MASKED and not PLAIN.match(value):
-                findings.append(Finding(path, number, f"the secret-named field {key!r} holds a value"))
+        for part in ESCAPED_BREAK.split(line):
+            for key, value in FIELD.findall(part):
+                if is_secret_name(key) and not _masked(value):
+                    findings.append(Finding(path, number, f"the secret-named field {key!r} holds a value"))
     return findings
+
+
+def _masked(value: str) -> bool:
+    """Nothing secret: a mask, an empty or absent value, a boolean or a number."""
+    return value in MASKED or bool(PLAIN.match(value) or STARS.match(value))
 
 
 def scan(paths: Iterable[Path]) -> list[Finding]:
