@@ -177,7 +177,7 @@ def plugin_hooks() -> list[tuple[str, str, str]]:
 def hooks() -> str:
     parts = []
     for name, signature, doc in plugin_hooks():
-        parts.append(f"### `{name}`\n\n`{signature}`\n\n{_rst_to_md(doc)}\n")
+        parts.append(f"## `{name}`\n\n`{signature}`\n\n{_rst_to_md(doc)}\n")
     return "\n".join(parts)
 
 
@@ -224,7 +224,7 @@ def console() -> str:
     for module in SUBCOMMANDS:
         sub = module.add_parser(commands)
         name = sub.prog.split()[-1]
-        parts.append(f"### `{name}`\n\n" + _help_block(f"pytest-proxmox-mpc {name} --help", sub.format_help))
+        parts.append(f"## `{name}`\n\n" + _help_block(f"pytest-proxmox-mpc {name} --help", sub.format_help))
     return "\n".join(parts)
 
 
