@@ -11,7 +11,7 @@ and ini keys are known) and before any test runs::
         checks.append(WorkspaceCheck("our-naming-rule", "iac", ("p2-iac-valid",), our_naming_rule))
 
     def pytest_proxmox_mpc_adjust_policy(config, policy):
-        policy.exclusions = policy.exclusions.merged(ExclusionList.parse("names: [db-*]", "conftest.py"))
+        policy.exclusions = policy.exclusions.merged(ExclusionList.parse("protect:\n  names: [db-*]", "conftest.py"))
 """
 
 from __future__ import annotations

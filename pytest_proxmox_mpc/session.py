@@ -12,8 +12,9 @@ process left. This is what the plugin's fixtures do for a test, for a project th
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,7 +24,9 @@ from .cluster.guard import Guard
 from .cluster.inventory import read_inventory
 from .cluster.schemasource import from_node
 from .config.phases import PHASES, WRITE_PHASE
-from .errors import InvalidInput, PhaseViolation, TargetUnavailable
+from .config.settings import RawSources, resolve
+from .config.target import live_endpoint
+from .errors import InvalidInput, PhaseViolation, SettingsError, TargetUnavailable
 from .files.runfiles import RunFiles
 from .guests.destroy import Timeouts
 from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
@@ -148,12 +151,25 @@ class ClusterSession:
         self.ledger_file.close()
 
 
-def connect(endpoint: Endpoint, phase: int = 1, *, exclusions: ExclusionList | None = None,
+def connect(endpoint: Endpoint | None = None, phase: int = 1, *, exclusions: ExclusionList | None = None,
             temp_range: tuple[int, int] = DEFAULT_TEMP_RANGE, state_dir: Path | str = ".",
             schema: ApiSchema | None = None) -> ClusterSession:
     """Log in to ``endpoint`` under the safety policy of ``phase`` (1-2 read only; 3-4 also create, and write to,
-    temporary guests in ``temp_range``, never to what ``exclusions`` protects). The audit trail and ledger go to
-    ``state_dir``/.pytest_proxmox_mpc. ``TargetUnavailable`` (one line, no secret) when the cluster cannot be
-    reached or refuses the credentials."""
-    return ClusterSession(endpoint, phase, exclusions=exclusions or ExclusionList.empty(), temp_range=temp_range,
+    temporary guests in ``temp_range``, never to what ``exclusions`` protects). ``endpoint`` None: the cluster the
+    plugin's environment variables name (``PVE_HOST``, ``PVE_USER``, ``PVE_TOKEN_NAME``, ``PVE_TOKEN_VALUE`` or
+    ``PVE_PASSWORD``, ``PVE_CA_BUNDLE``, ...). The audit trail and ledger go to ``state_dir``/.pytest_proxmox_mpc.
+    ``SettingsError`` for settings it cannot use; ``TargetUnavailable`` (one line, no secret) when the cluster
+    cannot be reached or refuses the credentials."""
+    return ClusterSession(endpoint or endpoint_from_environment(), phase,
+                          exclusions=exclusions or ExclusionList.empty(), temp_range=temp_range,
                           state_dir=Path(state_dir), schema=schema)
+
+
+def endpoint_from_environment(environ: Mapping[str, str] | None = None) -> Endpoint:
+    """The live cluster the plugin's ``PVE_*`` environment variables name (resolved by the same option table as
+    the plugin's settings); ``SettingsError`` when they name none."""
+    settings = resolve(RawSources(options={}, ini={}, environ=os.environ if environ is None else environ))
+    if settings.host is None:
+        raise SettingsError("no cluster to connect to: give an Endpoint, or set PVE_HOST (and PVE_USER, "
+                            "PVE_TOKEN_NAME with PVE_TOKEN_VALUE, or PVE_PASSWORD)")
+    return live_endpoint(settings)

@@ -121,6 +121,7 @@ def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None,
     the inventory, under a key of everything but the inventory: the same project with another inventory is then
     judged by those and by ansible-lint on the inventory alone (itself kept by the inventory's and the config's
     content), and says so."""
+    ansible_dir = ansible_dir.resolve()  # ansible-lint runs in another directory: a relative path is lost there
     lint = _Lint(ansible_dir, home, cache, lintcollections.collections_for(ansible_dir, collections))
     key = lint_key(ansible_dir, LINT_OPTIONS, collections=lint.collections)
     kept = cache / f"{key}.json" if cache is not None else None

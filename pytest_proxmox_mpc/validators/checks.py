@@ -100,11 +100,12 @@ def checks_of(area: str) -> list[WorkspaceCheck]:
     return [check for check in WORKSPACE_CHECKS if check.area == area]
 
 
-def check_workspace(path: Path, inventory: Inventory, context: CheckContext | None = None,
+def check_workspace(path: Path | str, inventory: Inventory, context: CheckContext | None = None,
                     checks: Iterable[WorkspaceCheck] = WORKSPACE_CHECKS) -> list[Finding]:
     """The findings of every check (``WORKSPACE_CHECKS``, or ``checks``) on the workspace at ``path`` against
     ``inventory``: empty when the workspace is right. ``context`` None: no secrets to look for, a scratch
     directory of its own, no lint cache."""
+    path = Path(path)
     if context is None:
         with tempfile.TemporaryDirectory(prefix="pve-checks-") as scratch:
             return check_workspace(path, inventory, CheckContext(scratch=Path(scratch)), checks)
