@@ -39,8 +39,9 @@ from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 from pytest_proxmox_mpc.safety.policy import ApiRequest, PhasePolicy, ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
+SCENARIO = resolve_scenario("homelab", Path.cwd())  # a packaged name: the directory is not used
 EXCLUSIONS = 'protect:\n  vmids: [100, "200-299"]\n  names: ["prod-*"]\n  nodes: [pve-prod-1]\n'
 
 

@@ -38,9 +38,10 @@ from _stats import REPETITIONS, spread, verdict
 
 from pytest_proxmox_mpc.sim.process import FakePveProcess
 from pytest_proxmox_mpc.sim.process import fakepve_process as start_fakepve
+from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
+SCENARIO = resolve_scenario("homelab", ROOT)
 PASSWORD = "bench-password"
 PATH = "/api2/json/nodes/pve1/qemu/101/status/current"
 

@@ -30,11 +30,12 @@ from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.recording.recorder import Recorder
 from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
+from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 from pytest_proxmox_mpc.validators.ansible_lint import run_ansible_lint
 from pytest_proxmox_mpc.workspace.export.ansible import export_ansible
 
 ROOT = Path(__file__).resolve().parent.parent
-SIM_SCENARIO = ROOT / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
+SIM_SCENARIO = resolve_scenario("homelab", ROOT)
 GUESTS = 10_000
 
 

@@ -1,4 +1,6 @@
-"""Fixtures for the plugin's own tests: the simulated cluster started as a separate process, targeted as ``live``."""
+"""Hooks and fixtures of the plugin's own tests: the homelab scenario, the simulated cluster started as a separate
+process (targeted as ``live``), the inner runs' environment. What tests import lives in modules of its own:
+``tests/livetarget.py`` (the fakepve process as a live target) and ``tests/simapi.py`` (a scenario served)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
 from hypothesis import settings
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.sim.process import FakePveProcess, sim_process
+from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.sim.process import sim_process
+from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 
-__all__ = ["FakePveProcess"]  # the tests import it from here
+from .livetarget import PASSWORD, FakePveProcess, in_range
+from .simapi import served
 
 
 def _import_the_whole_package() -> None:
@@ -63,20 +68,28 @@ settings.register_profile("dev", max_examples=300)
 settings.register_profile("ci", max_examples=3000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
-PASSWORD = "fakepve-process-password"
+@pytest.fixture(scope="session")
+def homelab_scenario(pytestconfig: pytest.Config) -> Path:
+    """The packaged homelab scenario's file, found as ``--pve-sim-scenario homelab`` finds it (the package's
+    ``resolve_scenario``): the tests' one source of its path."""
+    return resolve_scenario("homelab", pytestconfig.rootpath)
 
 
 @pytest.fixture(scope="session")
-def fakepve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePveProcess]:
+def homelab(homelab_scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Inventory:
+    """The homelab scenario's inventory, read from a simulated cluster by the read-only client (the cluster is
+    stopped once it is read)."""
+    with served(homelab_scenario, tmp_path_factory.mktemp("homelab-sim")) as (api, _):
+        return read_inventory(api)
+
+
+@pytest.fixture(scope="session")
+def fakepve_process(homelab_scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePveProcess]:
     """fakepve with homelab.json in its own process, as ``pytest-proxmox-mpc sim`` serves it: a node that also
     answers the API viewer's schema (``--pve-api-schema auto`` reads it there)."""
-    with sim_process(SCENARIO, tmp_path_factory.mktemp("fakepve-process"), password=PASSWORD,
+    with sim_process(homelab_scenario, tmp_path_factory.mktemp("fakepve-process"), password=PASSWORD,
                      host="127.0.0.3") as server:
         yield server
-
-
-EXCLUSIONS = "protect:\n  tags: [production]\n  vmids: [100]\n"
 
 
 @pytest.fixture
@@ -88,16 +101,6 @@ def cluster(fakepve_process: FakePveProcess, monkeypatch: pytest.MonkeyPatch) ->
     yield api
     for row in in_range(api):  # a failed test must not leave guests to the next one
         api.nodes(row["node"])(row["type"])(row["vmid"]).delete(purge=1)
-
-
-def in_range(api: Any) -> list[dict[str, Any]]:
-    return [row for row in api.cluster.resources.get(type="vm") if 990000 <= int(row["vmid"]) <= 999999]
-
-
-def live(pytester: pytest.Pytester, server: FakePveProcess, *extra: str) -> list[str]:
-    pytester.makefile(".yaml", excl=EXCLUSIONS)
-    return ["--pve-host", server.address, f"--pve-ca-bundle={server.cafile}", "--pve-exclusions", "excl.yaml",
-            "--pve-max-phase", "3", "-p", "no:randomly", *extra]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_proxmox_mpc.safety.incident import ABORT_EXIT_CODE
 
-from .conftest import FakePveProcess
+from .livetarget import FakePveProcess
 
 OFFENDER = """
 import pytest

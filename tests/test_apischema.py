@@ -19,7 +19,7 @@ from pytest_proxmox_mpc.sim.apidoc import VIEWER_CODE, apidoc_js, apidoc_tree
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.process import fakepve_process as plain_fakepve
 
-from .conftest import PASSWORD, SCENARIO, FakePveProcess, in_range, live
+from .livetarget import PASSWORD, FakePveProcess, in_range, live
 
 TEMP_VM = """
 import pytest
@@ -101,9 +101,9 @@ def test_auto_reads_the_nodes_schema_and_a_replay_uses_its_cached_copy(
 
 
 @pytest.fixture(scope="module")
-def schemaless_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePveProcess]:
+def schemaless_node(homelab_scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePveProcess]:
     """fakepve's own command-line server: a node that does not serve the API viewer."""
-    with plain_fakepve(SCENARIO, tmp_path_factory.mktemp("plain-fakepve"), password=PASSWORD,
+    with plain_fakepve(homelab_scenario, tmp_path_factory.mktemp("plain-fakepve"), password=PASSWORD,
                        host="127.0.0.4") as server:
         yield server
 
@@ -145,10 +145,10 @@ def test_privileges_that_could_write_are_named_and_audit_ones_are_not() -> None:
 
 
 @pytest.fixture
-def node_with_users(tmp_path: Path) -> Iterator[SimCluster]:
+def node_with_users(homelab_scenario: Path, tmp_path: Path) -> Iterator[SimCluster]:
     """A simulated node in this process with an auditor and an operator besides root."""
     (tmp_path / "node").mkdir()
-    sim = SimCluster(SCENARIO, tmp_path / "node", password=Secret("root-password-1"))
+    sim = SimCluster(homelab_scenario, tmp_path / "node", password=Secret("root-password-1"))
     sim.pve.users.update({"auditor@pve": "auditor-password-1", "operator@pve": "operator-password-1"})
     sim.pve.grant("auditor@pve", "/", *ROLES["PVEAuditor"])
     sim.pve.grant("operator@pve", "/", *ROLES["PVEAuditor"])

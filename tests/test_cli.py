@@ -17,9 +17,9 @@ import requests
 from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.cli import main as cli
-from pytest_proxmox_mpc.sim.scenario import load_scenario, resolve_scenario
+from pytest_proxmox_mpc.sim.scenario import load_scenario
 
-from .conftest import EXCLUSIONS
+from .livetarget import EXCLUSIONS
 
 # What each subcommand must offer, and flags it must not (they belong to the test run or to another subcommand).
 OFFERS = {
@@ -106,7 +106,7 @@ def sim_command(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[st
 @pytest.mark.slow
 def test_sim_serves_the_whole_scenario_and_a_phase_3_run_against_it_leaves_nothing(
         sim_command: tuple[subprocess.Popen[str], dict[str, str]], pytester: pytest.Pytester,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, homelab_scenario: Path) -> None:
     process, settings = sim_command
     assert sorted(settings) == ["PVE_CA_BUNDLE", "PVE_HOST", "PVE_TOKEN_NAME", "PVE_TOKEN_VALUE_FILE"]
     secret = Path(settings["PVE_TOKEN_VALUE_FILE"]).read_text().strip()
@@ -116,7 +116,7 @@ def test_sim_serves_the_whole_scenario_and_a_phase_3_run_against_it_leaves_nothi
     assert apidoc.status_code == 200 and apidoc.text.startswith("const apiSchema = [")  # no login needed
     api = ProxmoxAPI(settings["PVE_HOST"], user="root@pam", token_name="sim", token_value=secret,
                      verify_ssl=settings["PVE_CA_BUNDLE"])
-    scenario = load_scenario(resolve_scenario("homelab", Path.cwd()))
+    scenario = load_scenario(homelab_scenario)
     assert {s["storage"] for s in api.storage.get()} >= set(scenario["storages"])  # all of it, not just guests
     assert {p["poolid"] for p in api.pools.get()} == set(scenario.get("pools", {}))
 

@@ -25,7 +25,6 @@ from hcl2.utils import SerializationOptions
 from pytest_proxmox_mpc.cluster.inventory import read_inventory
 from pytest_proxmox_mpc.model.inventory import GuestInfo, Inventory
 from pytest_proxmox_mpc.sim.cluster import SimCluster
-from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 from pytest_proxmox_mpc.validators import CheckContext, checks_of
 from pytest_proxmox_mpc.validators import ansible_lint as ansible_validator
 from pytest_proxmox_mpc.validators.ansible_lint import lint_ansible
@@ -55,9 +54,9 @@ class Export:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(homelab_scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The homelab scenario in a simulated cluster, read once with ``read_inventory``."""
-    sim = SimCluster(resolve_scenario("homelab", Path(".")), tmp_path_factory.mktemp("homelab-sim"))
+    sim = SimCluster(homelab_scenario, tmp_path_factory.mktemp("homelab-sim"))
     try:
         ep = sim.endpoint
         assert ep.password is not None

@@ -32,7 +32,6 @@ from pytest_proxmox_mpc.workspace.builder import Connection, build_reference
 
 from .simapi import served
 
-SCENARIO = Path(__file__).resolve().parent.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 PROVIDERS = ("bpg", "telmate")
 CHECK_NAMES = tuple(check.name for check in WORKSPACE_CHECKS)
 LINT = "ansible-lint-offline"
@@ -55,11 +54,12 @@ Mutate = Callable[[Path, Reference], None]  # damages a workspace; the reference
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, lint_cache: Path) -> Iterator[Reference]:
+def reference(homelab_scenario: Path, tmp_path_factory: pytest.TempPathFactory, lint_cache: Path
+              ) -> Iterator[Reference]:
     """The homelab cluster's inventory and one correct workspace per provider (read-only afterwards)."""
     root = tmp_path_factory.mktemp("mutations")
     (root / "sim").mkdir()
-    with served(SCENARIO, root / "sim") as (api, ep):
+    with served(homelab_scenario, root / "sim") as (api, ep):
         inventory = read_inventory(api)
         connection = Connection(ep.host, ep.port, ep.user, "pve1", True)
         workspaces = {provider: build_reference(api, root / f"workspace-{provider}", connection,

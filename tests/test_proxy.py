@@ -17,7 +17,7 @@ from pytest_proxmox_mpc.cli import main as cli
 from pytest_proxmox_mpc.proxy.auth import ProxyAuth, ProxyCredentials, ticket_of
 from pytest_proxmox_mpc.proxy.relay import form_params, parse_listen
 
-from .conftest import PASSWORD, FakePveProcess
+from .livetarget import PASSWORD, FakePveProcess
 
 # Helpers the inner test files share: an HTTP client in Node.js (fetch, the CA from NODE_EXTRA_CA_CERTS) that
 # sends a list of requests and prints what came back, and curl.

@@ -18,8 +18,6 @@ from pytest_proxmox_mpc.safety.policy import ApiRequest, ReadOnlyPolicy
 from pytest_proxmox_mpc.safety.trail import AuditTrail
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
-from .conftest import SCENARIO
-
 SWEEP = '''
 import gzip
 import json
@@ -77,8 +75,8 @@ def test_pve_readonly_refuses_every_schema_write(pytester: pytest.Pytester) -> N
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[SimCluster]:
-    cluster = SimCluster(SCENARIO, tmp_path)
+def sim(homelab_scenario: Path, tmp_path: Path) -> Iterator[SimCluster]:
+    cluster = SimCluster(homelab_scenario, tmp_path)
     try:
         yield cluster
     finally:

@@ -13,7 +13,7 @@ from vcr.cassette import Cassette
 
 from pytest_proxmox_mpc.recording.recorder import Recorder
 
-from .conftest import FakePveProcess
+from .livetarget import FakePveProcess
 
 SUITE = """
 import socket

@@ -25,14 +25,12 @@ from pytest_proxmox_mpc import (
 )
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
-from .conftest import SCENARIO
-
 RANGE = (990200, 990299)
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCluster]:
-    cluster = SimCluster(SCENARIO, tmp_path_factory.mktemp("session-sim"))
+def sim(tmp_path_factory: pytest.TempPathFactory, homelab_scenario: Path) -> Iterator[SimCluster]:
+    cluster = SimCluster(homelab_scenario, tmp_path_factory.mktemp("session-sim"))
     yield cluster
     cluster.stop()
 

@@ -19,7 +19,8 @@ from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 from pytest_proxmox_mpc.sut.profile import PACKAGED as PROFILES
 from pytest_proxmox_mpc.sut.profile import load_profile
 
-# The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable).
+# The packaged scenario as the installed plugin finds it (site-packages, or the source tree when editable). Built
+# here, not taken from the homelab_scenario fixture: it is what resolving the name "homelab" must give.
 PACKAGED = Path(str(resources.files("pytest_proxmox_mpc.sim") / "scenarios" / "homelab.json"))
 PACKAGED_PROFILE = PROFILES / "proxmox-mpc.yaml"
 # A live target with a password: every cross-check passes unless a test breaks it on purpose.

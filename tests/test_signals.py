@@ -15,7 +15,7 @@ import pytest
 from pytest_proxmox_mpc.guests.interrupts import STOPPING
 from pytest_proxmox_mpc.safety.ledger import read_events
 
-from .conftest import FakePveProcess, in_range, live
+from .livetarget import FakePveProcess, in_range, live
 
 WAITS = """
 import time

@@ -20,7 +20,7 @@ from pytest_proxmox_mpc.sut.profile import PACKAGED, load_profile, resolve_profi
 from pytest_proxmox_mpc.sut.snapshot import WorkspaceSnapshot, changes
 from pytest_proxmox_mpc.sut.transcript import judge, secret_leaks
 
-from .conftest import FakePveProcess
+from .livetarget import FakePveProcess
 
 REPO = Path(__file__).resolve().parent.parent
 VALIDATION = REPO / "validation"

@@ -17,7 +17,7 @@ from pytest_proxmox_mpc.guests.sweeper import plan_sweep
 from pytest_proxmox_mpc.safety.audit import AuditLog
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
 
-from .conftest import EXCLUSIONS, FakePveProcess, in_range, live
+from .livetarget import EXCLUSIONS, FakePveProcess, in_range, live
 
 TIMEOUT = """
 import time

@@ -16,7 +16,7 @@ from pytest_proxmox_mpc.safety.policy import LOGIN_PATH, ReadOnlyPolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 from pytest_proxmox_mpc.sim.process import sim_process
 
-from .conftest import SCENARIO, FakePveProcess
+from .livetarget import FakePveProcess
 
 VALIDATION = Path(__file__).resolve().parent.parent / "validation"
 PHASE1 = [str(VALIDATION), "-m", "phase1", "-p", "no:cacheprovider"]
@@ -51,9 +51,9 @@ def test_phase1_validation_passes_on_a_separate_fakepve_as_live(
 
 
 def test_phase1_validation_on_a_separate_cluster_process_with_a_token_sends_get_requests_only(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, homelab_scenario: Path, tmp_path: Path) -> None:
     # With an API token there is no login: every request of the run, the watch's included, is a GET.
-    with sim_process(SCENARIO, tmp_path, token_name="phase1", token_value="phase1-token-secret") as server:
+    with sim_process(homelab_scenario, tmp_path, token_name="phase1", token_value="phase1-token-secret") as server:
         monkeypatch.setenv("PVE_TOKEN_VALUE", "phase1-token-secret")
         result = pytester.runpytest(*live_args(server, "--pve-token-name", "phase1"))
     result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
@@ -64,7 +64,7 @@ def test_phase1_validation_on_a_separate_cluster_process_with_a_token_sends_get_
 
 
 def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                       tmp_path: Path) -> None:
+                                       homelab_scenario: Path, tmp_path: Path) -> None:
     """fakepve's command line has no tokens (its token API stores nothing), so tokens are tested on sim."""
     monkeypatch.setenv("PVE_TOKEN_NAME", "validation")
     monkeypatch.setenv("PVE_TOKEN_VALUE", "the-token-value")
@@ -72,7 +72,7 @@ def test_token_login_and_a_wrong_token(pytester: pytest.Pytester, monkeypatch: p
     result.assert_outcomes(passed=PHASE1_TESTS, skipped=TOOL_SKIPPED)
     result.stdout.fnmatch_lines(["proxmox: target=sim*"])
 
-    sim = SimCluster(SCENARIO, tmp_path, token_name="validation", token_value=Secret("the-token-value"))
+    sim = SimCluster(homelab_scenario, tmp_path, token_name="validation", token_value=Secret("the-token-value"))
     try:
         wrong = dataclasses.replace(sim.endpoint, token_value=Secret("not-the-token"))
         api = connect(wrong, ReadOnlyPolicy())
@@ -154,10 +154,10 @@ def test_validation_runs_under_xdist_and_timeout(pytester: pytest.Pytester) -> N
 
 
 def test_the_sim_logs_a_dropped_connection_as_one_line_without_a_traceback(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        homelab_scenario: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # A traceback formatted on the server's thread races pytest's own on CPython 3.11 (ast.parse is not
     # thread-safe there), which once turned an abort into an internal error.
-    sim = SimCluster(SCENARIO, tmp_path)
+    sim = SimCluster(homelab_scenario, tmp_path)
     try:
         sim.pve.flaky_network(drop_rate=1.0)
         connect(dataclasses.replace(sim.endpoint, timeout=5), ReadOnlyPolicy())

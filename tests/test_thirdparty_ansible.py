@@ -21,9 +21,8 @@ from pytest_proxmox_mpc.validators import CheckContext, check_template_targets, 
 from pytest_proxmox_mpc.validators import ansible_lint as lint
 from pytest_proxmox_mpc.validators.lintcollections import collections_for
 
-from .test_thirdparty_workspaces import COVERAGE, HERE, Seed, caught_once, homelab, run_iac, shown
+from .test_thirdparty_workspaces import COVERAGE, HERE, Seed, caught_once, run_iac, shown
 
-__all__ = ["homelab"]  # the fixture, from the third-party workspaces' tests
 TARGETS = "ansible-inventory-and-playbook-targets"
 
 

@@ -32,11 +32,9 @@ from .test_thirdparty_workspaces import (
     Seed,
     caught_once,
     copy_of,
-    homelab,
     shown,
 )
 
-__all__ = ["homelab"]  # the fixture, from tests/test_thirdparty_workspaces.py
 WORKSPACES = ("telmate29-flat", "bpg-by-node")
 CLONE = '  clone       = "tmpl-debian12"\n'
 NIC = '''  network {

@@ -12,20 +12,15 @@ for what its provider's table (3.0.2-rc07) shows wrong, since the first pins a r
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pytest_proxmox_mpc.cluster.inventory import read_inventory
 from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.validators import CheckContext, Finding, checks_of
 
-from .simapi import served
-
 HERE = Path(__file__).resolve().parent
-SCENARIO = HERE.parent / "pytest_proxmox_mpc" / "sim" / "scenarios" / "homelab.json"
 WORKSPACES = ("telmate-by-node", "bpg-modules")
 PROTECTED = frozenset({103})  # db-01, as the run's exclusion list would protect it
 SECRET = "3f0c2a9e-5b7d-4c1e-9a6f-2d8b1e4c7a90"
@@ -36,14 +31,6 @@ SCHEMA, GUESTS, SETTINGS = "terraform-provider-schema", "terraform-one-resource-
 REPLACE, IMPORTS, SECRETS = "terraform-plan-replaces-no-guest", "terraform-imports-existing-guests", \
     "no-plaintext-secrets"
 COVERAGE, PLAYS = "ansible-inventory-covers-cluster", "ansible-plays-spare-production"
-
-
-@pytest.fixture(scope="module")
-def homelab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
-    """The homelab scenario's inventory, read from a simulated cluster by the read-only client."""
-    with served(SCENARIO, tmp_path_factory.mktemp("sim")) as (api, _):
-        inventory = read_inventory(api)
-    yield inventory
 
 
 def run_iac(workspace: Path, inventory: Inventory, scratch: Path, lint: bool, cache: Path | None = None

@@ -18,7 +18,7 @@ import requests
 from pytest_proxmox_mpc.cli import main as cli
 from pytest_proxmox_mpc.safety.ledger import read_events
 
-from .conftest import FakePveProcess, in_range, live
+from .livetarget import FakePveProcess, in_range, live
 from .test_proxy import start_proxy, stop_proxy
 
 # A tool of its own process: asks /cluster/nextid unless told a VMID, creates a VM with it, exits without removing it.

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_proxmox_mpc.safety.audit import AuditLog
 
-from .conftest import FakePveProcess
+from .livetarget import FakePveProcess
 
 FIELDS = ["time", "run_id", "worker", "test", "phase", "method", "path", "params", "decision", "rule", "status",
           "duration_ms", "upid", "source"]
