@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput
+from ..files.inputs import read_input
 
 APIDOC_PATH = "/pve-docs/api-viewer/apidoc.js"  # where a PVE node serves its API viewer (the schema)
 FAKEPVE_SCHEMA = ("data", "pve-api.json.gz")
@@ -98,9 +99,10 @@ class ApiSchema:
     @classmethod
     def from_file(cls, path: Path) -> ApiSchema:
         """Load a schema file of any of the three formats; ``ValueError`` naming the file if it is none."""
+        data = read_input(path, "API schema")
         try:
-            return cls.from_bytes(path.read_bytes())
-        except (OSError, ValueError) as exc:
+            return cls.from_bytes(data)
+        except ValueError as exc:
             raise InvalidInput(f"{path}: not a PVE API schema: {exc}") from None
 
 

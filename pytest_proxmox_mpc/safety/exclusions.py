@@ -15,7 +15,8 @@ from fnmatch import fnmatchcase
 
 import yaml
 
-from ..errors import ExclusionError
+from ..errors import ExclusionError, InvalidInput
+from ..files.inputs import read_text_input
 from ..model.inventory import GuestFacts
 from ..model.vmids import VMID_MAX, VMID_MIN
 
@@ -169,12 +170,9 @@ class ExclusionList:
     def load(cls, path: str | os.PathLike[str]) -> ExclusionList:
         source = os.fspath(path)
         try:
-            with open(source, encoding="utf-8") as file:
-                text = file.read()
-        except OSError as exc:
-            raise ExclusionError(source, None, f"cannot read: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ExclusionError(source, None, f"cannot read: not UTF-8 ({exc.reason})") from exc
+            text = read_text_input(source, "exclusion list")
+        except InvalidInput as exc:
+            raise ExclusionError(source, None, str(exc).removeprefix(f"{source}: ")) from None
         return cls.parse(text, source)
 
     @classmethod

@@ -2,7 +2,7 @@
 its own, loaded with a scenario (``scenarios/``). fakepve is imported here and nowhere else, and only when a sim
 is started.
 
-May import: ``model``, ``errors``. No pytest.
+May import: ``model``, ``files``, ``errors``. No pytest.
 """
 
 from __future__ import annotations

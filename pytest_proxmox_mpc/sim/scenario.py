@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..files.inputs import read_text_input
 from ..model.vmids import VMID_MAX, VMID_MIN
 
 GUEST_TYPES = ("qemu", "lxc")
@@ -49,10 +50,7 @@ def resolve_scenario(name_or_path: str, rootdir: Path) -> Path:
 
 def load_scenario(path: Path) -> dict[str, Any]:
     """Parse and check a scenario file; ValueError names the file (and line) of the first problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    text = read_text_input(path, "scenario")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

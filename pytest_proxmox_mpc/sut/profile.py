@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidInput, ProfileError
+from ..files.inputs import read_text_input
 
 PACKAGED = Path(__file__).resolve().parent / "profiles"
 PHASES = (1, 2, 3, 4)
@@ -280,9 +281,9 @@ class _Reader:
 def load_profile(path: Path) -> Profile:
     """The profile in ``path``; ``ProfileError`` (file and line) when it cannot be read or is malformed."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(str(path), None, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        text = read_text_input(path, "profile")
+    except InvalidInput as exc:
+        raise ProfileError(str(path), None, str(exc).removeprefix(f"{path}: ")) from None
     return _parsed(str(path), text)
 
 
