@@ -25,12 +25,12 @@ from .recorder import Recorder
 
 def _module_dir(node: pytest.Item | pytest.Collector) -> str:
     """``tests/test_x.py::...`` -> ``tests/test_x``: the folder of a test module's cassettes."""
-    file_part = node.nodeid.partition("::")[0]
-    if file_part.endswith(".py"):
+    path, file_part = Path(node.path), node.nodeid.partition("::")[0]
+    if path.is_relative_to(node.config.rootpath) and file_part.endswith(".py"):
         return str(Path(file_part).with_suffix(""))
-    # A module outside the rootdir has no path in its node ID: its folder's and its own name keep the
-    # cassettes of two such modules apart.
-    path = Path(node.path)
+    # A module outside the rootdir has no path of the rootdir's in its node ID: its folder's and its own name keep
+    # the cassettes of two such modules apart, and give the installed validation suite (``pytest --pyargs
+    # pytest_proxmox_mpc.validation``) the cassettes of a clone's ``pytest validation``.
     return f"{path.parent.name}/{path.stem}"
 
 
