@@ -19,7 +19,7 @@ from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
 from .errors import SettingsError
 from .guests import interrupts
 from .guests.fixtures import factory_fixture_names
-from .recording.layout import RECORDING_PLUGIN
+from .recording.layout import RECORDING_PLUGIN, has_cassettes
 from .report.criteria import CRITERIA_IDS
 from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, RunReporter
 from .run import Run
@@ -92,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = worker_input.get("pve_run_id") if worker_input else None
     try:
         settings = _adjusted(config, resolve(src))
+        _check_replay(settings)
         run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
                                                 worker_input["workerid"] if worker_input else "main",
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
@@ -130,6 +131,16 @@ def _ini_value(config: pytest.Config, opt: Option) -> Any:
                                 f"{' '.join(map(str, value))!r} names more than one path")
         return str(value[0]) if value else None
     return value
+
+
+def _check_replay(settings: Settings) -> None:
+    """The replay target needs cassettes: none where the settings look for them is a ``SettingsError`` (one line,
+    naming the folder), not one error per test (the installed suite run in a project that recorded nothing)."""
+    if settings.target == "replay" and not has_cassettes(settings.cassette_dir):
+        raise SettingsError(f"setting pve_target ({settings.sources['target']}): replay plays recorded cassettes, and "
+                            f"there are none in {settings.cassette_dir} (pve_cassette_dir, "
+                            f"{settings.sources['cassette_dir']}): record them first on sim or a live cluster "
+                            "(--pve-record-mode once), or give --pve-cassette-dir DIR")
 
 
 def _adjusted(config: pytest.Config, settings: Settings) -> Settings:
