@@ -98,6 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for line in settings.overrides if worker_input is None else ():  # once, from the process that reports
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"proxmox: {line}"), stacklevel=2)
     if settings.max_phase >= phases.WRITE_PHASE:  # a run that may create guests removes them on SIGTERM too
         config.add_cleanup(interrupts.stop_on_signals())
     if config.hook.pytest_proxmox_mpc_workspace_checks.get_hookimpls():  # a project's checks: judged now (exit 4)
