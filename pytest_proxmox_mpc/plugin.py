@@ -21,7 +21,7 @@ from .guests import interrupts
 from .guests.fixtures import factory_fixture_names
 from .recording.layout import RECORDING_PLUGIN, has_cassettes
 from .report.criteria import CRITERIA_IDS
-from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, RunReporter
+from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, VALIDATES_PROPERTY, RunReporter
 from .run import Run
 from .safety import redact
 from .safety.audit import new_run_id
@@ -112,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
                             "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
     if worker_input is None:
-        config.pluginmanager.register(RunReporter(run), "proxmox_mpc_reporter")
+        config.pluginmanager.register(RunReporter(run, asked=_asks_for_report(config)), "proxmox_mpc_reporter")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
@@ -181,6 +181,12 @@ def _chosen(config: pytest.Config) -> bool:
     return given or "phase" in (config.getoption("markexpr", "") or "")
 
 
+def _asks_for_report(config: pytest.Config) -> bool:
+    """The run asks to be judged whatever its tests: ``--pve-report`` (flag, ini key or environment) or a phase
+    selected with -m. (Other settings do not: a harness may point its fixtures at a cluster of its own.)"""
+    return settings_of(config).report is not None or "phase" in (config.getoption("markexpr", "") or "")
+
+
 def uses_plugin(item: pytest.Item) -> bool:
     """The test uses one of the plugin's fixtures or markers."""
     names = getattr(item, "fixturenames", ())
@@ -218,12 +224,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[USAGE_ERROR] = message
                 continue
             raise pytest.UsageError(message) from None
+        validates = phase is not None or bool(criteria)  # marked by its author, not by the fixtures it uses
         implied = [FIXTURE_PHASES[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_PHASES]
         if phase is None and implied:
             phase = max(implied)
             item.add_marker(phases.PHASES[phase].marker)
         item.user_properties += [(PHASE_PROPERTY, phase), (CRITERIA_PROPERTY, criteria),
-                                 (PROBE_PROPERTY, _expects_refusal(item))]
+                                 (PROBE_PROPERTY, _expects_refusal(item)), (VALIDATES_PROPERTY, validates)]
         if phase is not None and phase > max_phase:
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 
