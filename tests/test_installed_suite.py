@@ -25,22 +25,21 @@ def run_suite(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-def state_beside_the_suite() -> set[Path]:
-    """Files the plugin keeps (its state folder, cassettes) at or above the suite's folder, up to the checkout."""
+def beside_the_suite(run_id: str) -> list[Path]:
+    """The files of run ``run_id`` in a state folder at or above the suite's folder, up to the checkout (or to
+    site-packages): there must be none."""
     top = REPO if SUITE.is_relative_to(REPO) else SUITE.parent.parent
-    found = set()
+    found: list[Path] = []
     for folder in (SUITE, *SUITE.parents):
-        for name in (".pytest_proxmox_mpc", "cassettes"):
-            if (folder / name).is_dir():
-                found |= {p for p in (folder / name).rglob("*") if p.is_file()}
+        if (folder / ".pytest_proxmox_mpc").is_dir():
+            found += (folder / ".pytest_proxmox_mpc").rglob(f"{run_id}*")
         if folder == top:
-            break
+            return found
     return found
 
 
 @pytest.mark.slow
 def test_the_installed_suite_runs_from_an_empty_folder_and_keeps_its_state_there(tmp_path: Path) -> None:
-    before = state_beside_the_suite()
     done = run_suite(tmp_path, "pytest_proxmox_mpc.validation", "-m", "phase1", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b7 passed\b", done.stdout), done.stdout
@@ -49,7 +48,7 @@ def test_the_installed_suite_runs_from_an_empty_folder_and_keeps_its_state_there
     assert Path(run_id[2]) == tmp_path / ".pytest_proxmox_mpc" / "audit" / f"{run_id[1]}.jsonl"
     assert Path(run_id[2]).stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [".pytest_proxmox_mpc"]
-    assert state_beside_the_suite() == before, "the run wrote state beside the suite"
+    assert beside_the_suite(run_id[1]) == [], "the run wrote state beside the suite"
 
 
 @pytest.mark.slow
