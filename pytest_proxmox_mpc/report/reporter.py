@@ -70,6 +70,11 @@ def connection_lines(run: Run) -> list[str]:
     return list(dict.fromkeys(line for data in found for line in data.get("lines", [])))
 
 
+def _warns(line: str) -> bool:
+    """A connection line that warns: credentials that could write, or no API schema to classify writes with."""
+    return line.startswith("proxmox: WARNING") or " none (" in line
+
+
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
                ledger: list[dict[str, Any]], watches: list[dict[str, Any]]) -> dict[str, Any]:
     """The report of ``run`` as plain data (see ``report.build_report``), from its audit records, ledger
@@ -167,7 +172,7 @@ class RunReporter(OutcomeCollector):
         watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
         terminalreporter.write_line(f"{plural(len(own), 'request')} in {run.files.audit}{watched}")
         for line in connection_lines(run):
-            terminalreporter.write_line(line, yellow=line.startswith("proxmox: WARNING") or " none (" in line)
+            terminalreporter.write_line(line, yellow=_warns(line))
         for line in [*AuditSummary.of(own).lines(), *guests]:
             terminalreporter.write_line(line)
         for line in short_lines(self.report) if self.report else []:
@@ -184,7 +189,8 @@ class RunReporter(OutcomeCollector):
         """A session that does not validate: only what needs attention, under the same heading; nothing when all
         went well."""
         run = self.run
-        lines = [line for line in AuditSummary.of(self.audit()).lines() if line.startswith("refused ")]
+        lines = [line for line in connection_lines(run) if _warns(line)]  # credentials that could write, no schema
+        lines += [line for line in AuditSummary.of(self.audit()).lines() if line.startswith("refused ")]
         lines += [line for line in ledger_lines(run.files.ledger, self.ledger(), run.settings.sweep_command())
                   if line.startswith(LEFT_BEHIND)]
         lines += [line for line in short_lines(self.report) if line.startswith("UNINTENDED")] if self.report else []
@@ -195,6 +201,7 @@ class RunReporter(OutcomeCollector):
             return
         terminalreporter.section("proxmox audit")
         for line in lines:
-            terminalreporter.write_line(line, red=line.startswith(("UNINTENDED", "refused ", "leaked ")))
+            terminalreporter.write_line(line, yellow=_warns(line),
+                                        red=line.startswith(("UNINTENDED", "refused ", "leaked ")))
         for line in [*gates, *incidents]:
             terminalreporter.write_line(line, red=True, bold=True)
