@@ -35,7 +35,9 @@ def _import_the_whole_package() -> None:
     import pytest_proxmox_mpc
 
     for module in pkgutil.walk_packages(pytest_proxmox_mpc.__path__, "pytest_proxmox_mpc."):
-        if not module.name.endswith(".__main__"):  # __main__ runs the command line
+        # __main__ runs the command line; the validation suite (installed as a subpackage when not editable) is
+        # tests, which pytest imports itself, rewriting their assertions, when a run collects them
+        if not module.name.endswith(".__main__") and not module.name.startswith("pytest_proxmox_mpc.validation."):
             importlib.import_module(module.name)
     import hcl2  # imported by the first Terraform parse: here, with its grammar built (kept by hcl2.parser)
 
