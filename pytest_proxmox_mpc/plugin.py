@@ -29,9 +29,9 @@ from .fixtures.stash import (
     WORKSPACE_CHECKS,
 )
 from .guests import interrupts
-from .recording.layout import RECORDING_PLUGIN
+from .recording.layout import RECORDING_PLUGIN, has_cassettes
 from .report.criteria import CRITERIA_IDS
-from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, RunReporter
+from .report.reporter import CRITERIA_PROPERTY, PHASE_PROPERTY, PROBE_PROPERTY, VALIDATES_PROPERTY, RunReporter
 from .run import Run
 from .safety import redact
 from .safety.audit import new_run_id
@@ -91,11 +91,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = worker_input.get("pve_run_id") if worker_input else None
     try:
         settings = _adjusted(config, resolve(src))
+        _check_replay(settings)
         run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
                                                 worker_input["workerid"] if worker_input else "main",
                                                 int(worker_input.get("workercount", 1)) if worker_input else 1)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for line in settings.overrides if worker_input is None else ():  # once, from the process that reports
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"proxmox: {line}"), stacklevel=2)
     if settings.max_phase >= phases.WRITE_PHASE:  # a run that may create guests removes them on SIGTERM too
         config.add_cleanup(interrupts.stop_on_signals())
     if config.hook.pytest_proxmox_mpc_workspace_checks.get_hookimpls():  # a project's checks: judged now (exit 4)
@@ -108,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{CRITERION}(*ids): the test is evidence for these success criteria of "
                             "the run report (ids: pytest-proxmox-mpc's criteria.CRITERIA)")
     if worker_input is None:
-        config.pluginmanager.register(RunReporter(run), "proxmox_mpc_reporter")
+        config.pluginmanager.register(RunReporter(run, asked=_asks_for_report(config)), "proxmox_mpc_reporter")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistController(run.run_id), "proxmox_mpc_xdist")
     if not settings.verify_ssl:  # the user chose it, and the header says so: one warning per request is noise
@@ -129,6 +132,16 @@ def _ini_value(config: pytest.Config, opt: Option) -> Any:
                                 f"{' '.join(map(str, value))!r} names more than one path")
         return str(value[0]) if value else None
     return value
+
+
+def _check_replay(settings: Settings) -> None:
+    """The replay target needs cassettes: none where the settings look for them is a ``SettingsError`` (one line,
+    naming the folder), not one error per test (the installed suite run in a project that recorded nothing)."""
+    if settings.target == "replay" and not has_cassettes(settings.cassette_dir):
+        raise SettingsError(f"setting pve_target ({settings.sources['target']}): replay plays recorded cassettes, and "
+                            f"there are none in {settings.cassette_dir} (pve_cassette_dir, "
+                            f"{settings.sources['cassette_dir']}): record them first on sim or a live cluster "
+                            "(--pve-record-mode once), or give --pve-cassette-dir DIR")
 
 
 def _adjusted(config: pytest.Config, settings: Settings) -> Settings:
@@ -165,6 +178,12 @@ def _chosen(config: pytest.Config) -> bool:
     """The user asked for the plugin: a setting given (flag, ini key, environment) or a phase selected with -m."""
     given = any(origin != "default" for origin in settings_of(config).sources.values())
     return given or "phase" in (config.getoption("markexpr", "") or "")
+
+
+def _asks_for_report(config: pytest.Config) -> bool:
+    """The run asks to be judged whatever its tests: ``--pve-report`` (flag, ini key or environment) or a phase
+    selected with -m. (Other settings do not: a harness may point its fixtures at a cluster of its own.)"""
+    return settings_of(config).report is not None or "phase" in (config.getoption("markexpr", "") or "")
 
 
 def uses_plugin(item: pytest.Item) -> bool:
@@ -204,12 +223,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[USAGE_ERROR] = message
                 continue
             raise pytest.UsageError(message) from None
+        validates = phase is not None or bool(criteria)  # marked by its author, not by the fixtures it uses
         implied = [FIXTURE_PHASES[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_PHASES]
         if phase is None and implied:
             phase = max(implied)
             item.add_marker(phases.PHASES[phase].marker)
         item.user_properties += [(PHASE_PROPERTY, phase), (CRITERIA_PROPERTY, criteria),
-                                 (PROBE_PROPERTY, _expects_refusal(item))]
+                                 (PROBE_PROPERTY, _expects_refusal(item)), (VALIDATES_PROPERTY, validates)]
         if phase is not None and phase > max_phase:
             item.add_marker(pytest.mark.skip(reason=phases.skip_reason(phase, max_phase)))
 

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
 from hypothesis import settings
 from proxmoxer import ProxmoxAPI
 
-from pytest_proxmox_mpc.cluster.inventory import Inventory, read_inventory
+from pytest_proxmox_mpc.cluster.inventory import read_inventory
+from pytest_proxmox_mpc.model.inventory import Inventory
 from pytest_proxmox_mpc.sim.process import sim_process
 from pytest_proxmox_mpc.sim.scenario import resolve_scenario
 
@@ -40,7 +41,9 @@ def _import_the_whole_package() -> None:
     import pytest_proxmox_mpc
 
     for module in pkgutil.walk_packages(pytest_proxmox_mpc.__path__, "pytest_proxmox_mpc."):
-        if not module.name.endswith(".__main__"):  # __main__ runs the command line
+        # __main__ runs the command line; the validation suite (installed as a subpackage when not editable) is
+        # tests, which pytest imports itself, rewriting their assertions, when a run collects them
+        if not module.name.endswith(".__main__") and not module.name.startswith("pytest_proxmox_mpc.validation."):
             importlib.import_module(module.name)
     import hcl2  # imported by the first Terraform parse: here, with its grammar built (kept by hcl2.parser)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 from proxmoxer import ProxmoxAPI
+from proxmoxer.core import ResourceException
 
 from pytest_proxmox_mpc.cli import main as cli
-from pytest_proxmox_mpc.sim.scenario import load_scenario
+from pytest_proxmox_mpc.sim.scenario import load_scenario, resolve_scenario
 
 from .livetarget import EXCLUSIONS
 
@@ -84,60 +85,93 @@ def test_a_negative_age_is_one_clear_error_with_or_without_equals(argv: list[str
     assert "Traceback" not in result.stderr.str()
 
 
+SimCommand = tuple[subprocess.Popen[str], dict[str, str], dict[str, str]]
+
+
 @pytest.fixture
-def sim_command(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
-    """``pytest-proxmox-mpc sim homelab`` as a process; (it, the PVE_* settings it printed)."""
+def sim_command(tmp_path: Path) -> Iterator[SimCommand]:
+    """``pytest-proxmox-mpc sim homelab`` as a process; (it, the PVE_* settings it printed for phases 1 and 2, those
+    it printed to change for phases 3 and 4)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
     process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.cli", "sim", "homelab", "--workdir",
                                 str(tmp_path / "sim")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env)
     assert process.stdout is not None
-    lines = [process.stdout.readline() for _ in range(4)]
+    lines = [process.stdout.readline() for _ in range(6)]
     assert lines[0].startswith("sim: https://127.0.0.1:"), [*lines, process.stderr.read() if process.stderr else ""]
-    settings = dict(word.split("=", 1) for word in lines[3].split()[1:])
+    assert lines[4].startswith("export ") and lines[5].startswith("then, for phases 3 and 4: export "), lines
+    settings = dict(word.split("=", 1) for word in lines[4].split()[1:])
+    writes = dict(word.split("=", 1) for word in lines[5].split("export ", 1)[1].split())
     try:
-        yield process, settings
+        yield process, settings, writes
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
 
 
-@pytest.mark.slow
-def test_sim_serves_the_whole_scenario_and_a_phase_3_run_against_it_leaves_nothing(
-        sim_command: tuple[subprocess.Popen[str], dict[str, str]], pytester: pytest.Pytester,
-        monkeypatch: pytest.MonkeyPatch, homelab_scenario: Path) -> None:
-    process, settings = sim_command
-    assert sorted(settings) == ["PVE_CA_BUNDLE", "PVE_HOST", "PVE_TOKEN_NAME", "PVE_TOKEN_VALUE_FILE"]
-    secret = Path(settings["PVE_TOKEN_VALUE_FILE"]).read_text().strip()
-    assert oct(Path(settings["PVE_TOKEN_VALUE_FILE"]).stat().st_mode & 0o777) == "0o600"
-    apidoc = requests.get(f"https://{settings['PVE_HOST']}/pve-docs/api-viewer/apidoc.js",
-                          verify=settings["PVE_CA_BUNDLE"], timeout=30)
-    assert apidoc.status_code == 200 and apidoc.text.startswith("const apiSchema = [")  # no login needed
-    api = ProxmoxAPI(settings["PVE_HOST"], user="root@pam", token_name="sim", token_value=secret,
-                     verify_ssl=settings["PVE_CA_BUNDLE"])
-    scenario = load_scenario(homelab_scenario)
-    assert {s["storage"] for s in api.storage.get()} >= set(scenario["storages"])  # all of it, not just guests
-    assert {p["poolid"] for p in api.pools.get()} == set(scenario.get("pools", {}))
+READS = """
+import pytest
 
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    pytester.makepyfile(test_vm="""
+def test_nodes(pve_readonly):
+    assert pve_readonly.nodes.get()
+"""
+
+WRITES = """
 import pytest
 
 @pytest.mark.phase3
 def test_vm(temp_vm, pve_client):
     vm = temp_vm(cores=1, memory=512)
     assert pve_client.nodes(vm.node).qemu(vm.vmid).status.current.get()["status"] == "stopped"
-""")
+"""
+
+
+@pytest.mark.slow
+def test_sim_serves_the_whole_scenario_with_a_read_only_token_and_one_that_writes(
+        sim_command: SimCommand, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    process, settings, writes = sim_command
+    assert sorted(settings) == ["PVE_CA_BUNDLE", "PVE_HOST", "PVE_TOKEN_NAME", "PVE_TOKEN_VALUE_FILE", "PVE_USER"]
+    assert settings["PVE_USER"] == "auditor@pve" and sorted(writes) == ["PVE_TOKEN_VALUE_FILE", "PVE_USER"]
+    reader, writer = (Path(found["PVE_TOKEN_VALUE_FILE"]).read_text().strip() for found in (settings, writes))
+    assert reader != writer, "each token has a secret of its own"
+    assert [oct(Path(found["PVE_TOKEN_VALUE_FILE"]).stat().st_mode & 0o777) for found in (settings, writes)] == [
+        "0o600", "0o600"]
+    apidoc = requests.get(f"https://{settings['PVE_HOST']}/pve-docs/api-viewer/apidoc.js",
+                          verify=settings["PVE_CA_BUNDLE"], timeout=30)
+    assert apidoc.status_code == 200 and apidoc.text.startswith("const apiSchema = [")  # no login needed
+    api = ProxmoxAPI(settings["PVE_HOST"], user=writes["PVE_USER"], token_name="sim", token_value=writer,
+                     verify_ssl=settings["PVE_CA_BUNDLE"])
+    scenario = load_scenario(resolve_scenario("homelab", Path.cwd()))
+    assert {s["storage"] for s in api.storage.get()} >= set(scenario["storages"])  # all of it, not just guests
+    assert {p["poolid"] for p in api.pools.get()} == set(scenario.get("pools", {}))
+    auditor = ProxmoxAPI(settings["PVE_HOST"], user="auditor@pve", token_name="sim", token_value=reader,
+                         verify_ssl=settings["PVE_CA_BUNDLE"])
+    assert {n["node"] for n in auditor.nodes.get()} == {n["node"] for n in api.nodes.get()}
+    with pytest.raises(ResourceException, match="403"):  # the cluster itself refuses the read-only token a write
+        auditor.nodes("pve1").qemu(101).status.stop.post()
+
+    # Phases 1 and 2 with the printed settings: the credentials are read-only, so nothing to warn about.
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(test_reads=READS)
+    read = pytester.runpytest("--pve-require-readonly-credentials", "-p", "no:cacheprovider")
+    read.assert_outcomes(passed=1)
+    assert [line for line in read.outlines if "WARNING" in line or "could write" in line] == []
+
+    # Phase 3 with the writing token's settings on top.
+    for name, value in writes.items():
+        monkeypatch.setenv(name, value)
+    (pytester.path / "test_reads.py").unlink()
+    pytester.makepyfile(test_vm=WRITES)
     pytester.makefile(".yaml", excl=EXCLUSIONS)
     result = pytester.runpytest("--pve-exclusions=excl.yaml", "--pve-max-phase", "3")  # the cluster: sim's PVE_*
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["proxmox: API schema: node https://*/pve-docs/api-viewer/apidoc.js (449 paths, *"])
     assert [r for r in api.cluster.resources.get(type="vm") if 990000 <= int(r["vmid"]) <= 999999] == []
-    assert secret not in result.stdout.str()
+    assert reader not in result.stdout.str() and writer not in result.stdout.str()
 
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and out.strip().endswith("stopped"), err
-    assert json.dumps(secret) not in out + err
+    assert json.dumps(reader) not in out + err and json.dumps(writer) not in out + err

@@ -145,3 +145,30 @@ def test_ini_values_are_used_and_named_in_errors(pytester: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(["ERROR: setting pve_max_phase (from ini key pve_max_phase in *tox.ini): '9' is*"])
     pytester.makeini("[pytest]\npve_max_phase = 3\n")
     pytester.runpytest().stdout.fnmatch_lines(["proxmox: target=sim max_phase=3*"])
+
+
+def test_an_environment_variable_overrides_the_ini_file_and_the_run_warns_naming_both(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI job's variable beats a committed ini file (as pytest-django's do); the header names the source used."""
+    pytester.makeini("[pytest]\npve_max_phase = 1\npve_timeout = 7\n")
+    pytester.makefile(".yaml", excl="protect:\n  tags: [production]\n")
+    pytester.makepyfile("def test_x(): pass")
+    for name, value in {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "do-not-print-me", "PVE_MAX_PHASE": "3",
+                        "PVE_TIMEOUT": "7"}.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest("--pve-exclusions", "excl.yaml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "proxmox: target=live max_phase=3 *timeout=7s*",
+        "proxmox: WARNING: phase 3 tests may WRITE to the live cluster pve.example.test:8006 "
+        "(from environment variable PVE_MAX_PHASE)",
+        "*PytestConfigWarning: proxmox: environment variable PVE_MAX_PHASE overrides ini key pve_max_phase in "
+        f"{pytester.path / 'tox.ini'} (unset it to use the ini key)",
+    ])
+    assert "PVE_TIMEOUT" not in result.stdout.str()  # it agrees with its ini key: nothing to warn about
+    assert "do-not-print-me" not in result.stdout.str() + result.stderr.str()
+    monkeypatch.delenv("PVE_MAX_PHASE")
+    quiet = pytester.runpytest("--pve-exclusions", "excl.yaml")
+    quiet.assert_outcomes(passed=1)
+    quiet.stdout.fnmatch_lines(["proxmox: target=live max_phase=1 *"])
+    assert "overrides ini key" not in quiet.stdout.str()

@@ -1,4 +1,4 @@
-"""Settings: one precedence (option > ini > environment > default), checked values, secrets kept out."""
+"""Settings: one precedence (option > environment > ini > default), checked values, secrets kept out."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def value_of(settings: Settings, name: str) -> Any:
     return (settings.host, settings.port) if name == "host" else getattr(settings, name)
 
 
-LEVELS = ("option", "ini", "env")
+LEVELS = ("option", "env", "ini")  # highest first: a CI variable overrides a committed ini file
 
 
 def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
@@ -106,12 +106,14 @@ def place(opt: Any, level: str, raw: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("opt", OPTIONS, ids=[o.name for o in OPTIONS])
-def test_every_setting_resolves_option_over_ini_over_env_over_default(opt: Any, tmp_path: Path) -> None:
+def test_every_setting_resolves_option_over_env_over_ini_over_default(opt: Any, tmp_path: Path) -> None:
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
     levels = [level for level in LEVELS if level != "env" or opt.env]
+    assert opt.env or opt.name == "sim_scenario", "every setting but the sim's scenario has a variable"
     # Sweeping a live cluster needs an exclusion list, and a command needs a cluster (not replay): these
     # settings are checked on the sim target.
     base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
+    base = {name: value for name, value in base.items() if name != opt.env}  # the level under test alone sets it
     default = value_of(resolve(sources(tmp_path, base=base)), opt.name)
     assert default != want_a
     for higher, lower in itertools.pairwise(levels):
@@ -278,3 +280,25 @@ def test_the_lint_cache_is_kept_at_the_rootdir_unless_turned_off_or_moved(tmp_pa
     assert resolve(sources(tmp_path, env={"PVE_LINT_CACHE": "off"})).lint_cache is None
     moved = resolve(sources(tmp_path, options={"pve_lint_cache": "~/lint"}))
     assert moved.lint_cache == Path("~/lint").expanduser() and moved.sources["lint_cache"] != "default"
+
+
+@pytest.mark.parametrize("opt", [o for o in OPTIONS if o.env], ids=[o.name for o in OPTIONS if o.env])
+def test_an_environment_variable_over_a_different_ini_key_is_named_with_it(opt: Any, tmp_path: Path) -> None:
+    (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
+    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
+    settings = resolve(sources(tmp_path, ini={opt.ini: raw_b}, env={opt.env: raw_a}, base=base))
+    assert value_of(settings, opt.name) == want_a
+    assert settings.sources[opt.name] == f"from environment variable {opt.env}"
+    assert settings.overrides == (f"environment variable {opt.env} overrides ini key {opt.ini} in "
+                                  f"{tmp_path / 'pytest.ini'} (unset it to use the ini key)",)
+    # The same value in both, or an option above both: nothing is overridden that the user would miss.
+    assert resolve(sources(tmp_path, ini={opt.ini: raw_a}, env={opt.env: raw_a}, base=base)).overrides == ()
+    assert resolve(sources(tmp_path, options={opt.dest: raw_a}, ini={opt.ini: raw_b}, env={opt.env: raw_b},
+                           base=base)).overrides == ()
+
+
+def test_an_ini_value_the_environment_overrides_is_not_judged_but_still_named(tmp_path: Path) -> None:
+    settings = resolve(sources(tmp_path, ini={"pve_max_phase": "seven"}, env={"PVE_MAX_PHASE": "2"}))
+    assert settings.max_phase == 2
+    assert settings.overrides == (f"environment variable PVE_MAX_PHASE overrides ini key pve_max_phase in "
+                                  f"{tmp_path / 'pytest.ini'} (unset it to use the ini key)",)

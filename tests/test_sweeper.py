@@ -24,7 +24,7 @@ import time
 import pytest
 
 @pytest.mark.phase3
-@pytest.mark.timeout(3)
+@pytest.mark.timeout(3, func_only=True)  # the test's own call: a loaded machine's slow setup is no timeout
 def test_hangs(temp_vm):
     temp_vm()
     time.sleep(60)

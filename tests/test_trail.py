@@ -13,8 +13,11 @@ from .livetarget import FakePveProcess
 FIELDS = ["time", "run_id", "worker", "test", "phase", "method", "path", "params", "decision", "rule", "status",
           "duration_ms", "upid", "source"]
 
+# Marked phase 1: a session of tests marked with a phase validates, and its summary counts the requests.
 COMPLETE = """
 import pytest
+
+pytestmark = pytest.mark.phase1
 
 def test_reads(pve_readonly, pve_client):
     pve_readonly.nodes.get()
@@ -73,6 +76,10 @@ def secrets_in(root: Path, *secrets: str) -> list[str]:
 
 
 READS = """
+import pytest
+
+pytestmark = pytest.mark.phase1
+
 def test_reads(pve_client, pve_readonly):
     assert pve_client.nodes.get() and pve_readonly.version.get()
 """
@@ -104,7 +111,7 @@ def test_password_and_token_logins_leave_no_secret_in_any_file(
     assert secrets_in(pytester.path, fakepve_process.password, "token-secret-4711") == []
 
 
-PARALLEL = "".join(f"""
+PARALLEL = "import pytest\n\npytestmark = pytest.mark.phase1\n" + "".join(f"""
 def test_{i}(pve_client):
     for _ in range(5):
         pve_client.nodes.get()

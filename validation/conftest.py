@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from pytest_proxmox_mpc.fixtures import Target, settings_of, workspace_checks
 from pytest_proxmox_mpc.report import NOT_JUDGED_PROPERTY
 from pytest_proxmox_mpc.validators import LINT_OUTCOMES, CheckContext
 
+HERE = Path(__file__).resolve().parent
+# Seconds one test may take unless the run sets a timeout of its own: a run against a production cluster must never
+# hang. A clone's ini sets it; the installed suite (``pytest --pyargs pytest_proxmox_mpc.validation``) runs in a
+# project whose ini knows nothing of it.
+DEFAULT_TIMEOUT = 300.0
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module with ``CHECK_AREA`` gets one test per workspace check of that area: the registry as the run's
@@ -21,6 +28,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check", [
             pytest.param(check, id=check.name, marks=[pytest.mark.pve_criterion(c) for c in check.criteria])
             for check in workspace_checks(metafunc.config, area)])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test of the suite gets ``DEFAULT_TIMEOUT`` when neither --timeout, PYTEST_TIMEOUT nor an ini key of
+    pytest-timeout sets one (a ``timeout`` marker would override them, so it is added only then)."""
+    if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout"):
+        return
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
 
 
 @pytest.fixture

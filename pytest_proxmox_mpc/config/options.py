@@ -221,7 +221,7 @@ def default_of(name: str) -> Any:
 def add_flags(add: Callable[..., Any], names: frozenset[str] | None = None) -> None:
     """Declare the flags of every setting (or of those ``names``) with ``add``: pytest's ``group.addoption`` or
     argparse's ``add_argument``, which take the same keywords. A yes/no setting gets its ``--no-`` flag too, and
-    its older spellings. Each flag's default is None: unset, so the setting's ini key, environment variable or
+    its older spellings. Each flag's default is None: unset, so the setting's environment variable, ini key or
     default wins."""
     for opt in OPTIONS:
         if names is not None and opt.name not in names:

@@ -1,4 +1,8 @@
-"""Every setting of the plugin, resolved in one place: option > ini key > environment > default.
+"""Every setting of the plugin, resolved in one place: option > environment > ini key > default.
+
+An environment variable ranks above an ini key (as pytest-django's and pytest-timeout's do), so a CI job can
+override what a committed ``pytest.ini`` says; where one does, ``Settings.overrides`` names both, and the plugin
+warns.
 
 The table ``options.OPTIONS`` is the single source of truth: ``plugin.py`` registers its command-line flags
 and ini keys from it, ``resolve()`` reads each back in precedence order and parses it with its row's parser (or
@@ -81,6 +85,8 @@ class Settings:
     mpc_cli: str | None  # its non-interactive CLI
     mpc_profile: Profile  # how it is driven
     mpc_tf_provider: str
+    # One line per setting whose environment variable overrode a different value of its ini key, naming both.
+    overrides: tuple[str, ...] = ()
 
     @property
     def auth(self) -> str:
@@ -173,13 +179,35 @@ def _raw(opt: Option, src: RawSources) -> tuple[Any, str]:
     value = src.options.get(opt.dest)
     if value is not None:
         return value, src.origins.get(opt.dest) or _describe(opt, "option", None)
-    if opt.ini is not None:
-        ini_value = src.ini.get(opt.ini)
-        if ini_value not in (None, ""):
-            return ini_value, _describe(opt, "ini", src.inifile)
     if opt.env is not None and src.environ.get(opt.env, "") != "":
         return src.environ[opt.env], _describe(opt, "env", None)
+    ini_value = src.ini.get(opt.ini)
+    if ini_value not in (None, ""):
+        return ini_value, _describe(opt, "ini", src.inifile)
     return None, "default"
+
+
+def _override(opt: Option, src: RawSources, value: Any, origin: str) -> str | None:
+    """The warning when ``opt``'s environment variable set ``value`` over a different value of its ini key (an
+    ini value that does not even parse is different too); None otherwise. No value is shown: only where each came
+    from."""
+    ini_value = src.ini.get(opt.ini)
+    if opt.env is None or origin != _describe(opt, "env", None) or ini_value in (None, ""):
+        return None
+    try:
+        if _from_ini(opt, src, opt.parse(ini_value)) == value:
+            return None
+    except ValueError:
+        pass
+    where = f" in {src.inifile}" if src.inifile else ""
+    return f"environment variable {opt.env} overrides ini key {opt.ini}{where} (unset it to use the ini key)"
+
+
+def _from_ini(opt: Option, src: RawSources, value: Any) -> Any:
+    """A parsed ini value as the setting takes it: a path relative to the ini file, like pytest's own ini paths."""
+    if opt.kind == "path" and src.inifile and isinstance(value, Path):
+        return Path(src.inifile).parent / value
+    return value
 
 
 def _fail(opt: Option, raw: Any, origin: str, problem: str) -> SettingsError:
@@ -208,9 +236,7 @@ def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[A
         value = opt.parse(raw)
     except ValueError as exc:
         raise _fail(opt, raw, origin, str(exc)) from None
-    if opt.kind == "path" and src.inifile and origin.startswith("from ini") and value is not None:
-        value = Path(src.inifile).parent / value  # relative to the ini file, like pytest's own ini paths
-    return value, origin
+    return (_from_ini(opt, src, value) if origin.startswith("from ini") else value), origin
 
 
 def _not_certificates(path: Path) -> str | None:
@@ -229,8 +255,10 @@ def resolve(src: RawSources) -> Settings:
     opts = OPTIONS_BY_NAME
     sources: dict[str, str] = {}
     values: dict[str, Any] = {"rootdir": src.rootdir}
+    overrides = []
     for opt in OPTIONS:
         values[opt.name], sources[opt.name] = _value(opt, src, values)
+        overrides.append(_override(opt, src, values[opt.name], sources[opt.name]))
     del values["rootdir"]
     host, port = values.pop("host") or (None, DEFAULT_PORT)
     token_value = _secret(SECRET_ENV["token_value"], src.environ)
@@ -294,7 +322,8 @@ def resolve(src: RawSources) -> Settings:
                         f"{needed}")
         raise SettingsError(f"setting pve_sweep ({sources['sweep']}): sweeping removes guests from a live cluster, "
                             f"which needs {needed}")
-    return Settings(host=host, port=port, token_value=token_value, password=password, sources=sources, **values)
+    return Settings(host=host, port=port, token_value=token_value, password=password, sources=sources,
+                    overrides=tuple(line for line in overrides if line), **values)
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:

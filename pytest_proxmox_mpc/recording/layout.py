@@ -26,3 +26,8 @@ class Recording:
 def cassette_name(text: str) -> str:
     """A file-system-safe name: anything but letters, digits, ``._-`` becomes ``_``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "_"
+
+
+def has_cassettes(directory: Path) -> bool:
+    """True when ``directory`` holds a cassette (a ``.yaml`` file, in any folder below it)."""
+    return directory.is_dir() and next(directory.rglob("*.yaml"), None) is not None

@@ -4,6 +4,13 @@
 criteria the plugin put in each item's ``user_properties``), marks the run finished in the ledger,
 sets the exit status for an abort or unintended changes, builds the report from the run's files,
 writes it with ``--pve-report`` and prints the short form in the terminal summary.
+
+The summary (requests by method, guests made, the success criteria judged) is for a session that validates: one
+with a test its author marked with a phase or ``pve_criterion`` (the validation suite's every test), or one that
+asks (``--pve-report``, ``-m`` naming a phase). A session that merely uses the plugin's fixtures as a harness (a
+project testing its own tooling against ``pve_sim``, the plugin's own tests) is not judged against the plan's
+criteria: it sees only what needs attention (a refused request, a guest left behind, an unintended change,
+skipping gates, an abort).
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from ..watch.gates import gate_skipped_phases
 from .build import ReportInputs, TestOutcome, build_report, plural, short_lines, write_report
 
 PHASE_PROPERTY, CRITERIA_PROPERTY, PROBE_PROPERTY = "pve_phase", "pve_criteria", "pve_expects_refusal"
+VALIDATES_PROPERTY = "pve_validates"  # the test's author marked it with a phase or a criterion
+# The ledger's summary lines about guests a session left on the cluster (and how to remove them), and what a sweep
+# it asked for (--pve-sweep) removed or left alone.
+LEFT_BEHIND = ("kept ", "leaked ", "remove them later", "nothing is left on a cluster", "swept ", "sweep: ")
 NOT_JUDGED_PROPERTY = "pve_not_judged"  # one entry per thing a check could not judge on this machine
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
 
@@ -33,8 +44,11 @@ class OutcomeCollector:
 
     def __init__(self) -> None:
         self.outcomes: dict[str, TestOutcome] = {}
+        self.validating_tests = 0  # tests whose author marked them with a phase or a criterion
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "setup" and dict(report.user_properties).get(VALIDATES_PROPERTY):
+            self.validating_tests += 1
         if report.when == "call" or report.failed or report.skipped:
             outcome = "failed" if report.failed else ("skipped" if report.skipped else "passed")
             if report.when == "call" and getattr(report, "wasxfail", None) is not None:
@@ -54,6 +68,11 @@ def connection_lines(run: Run) -> list[str]:
     """What the workers learnt when they connected (the API schema, a credentials warning), each line once."""
     found = read_json_files(run.files.worker_files("connection"))
     return list(dict.fromkeys(line for data in found for line in data.get("lines", [])))
+
+
+def _warns(line: str) -> bool:
+    """A connection line that warns: credentials that could write, or no API schema to classify writes with."""
+    return line.startswith("proxmox: WARNING") or " none (" in line
 
 
 def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: list[dict[str, Any]],
@@ -77,9 +96,10 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
 class RunReporter(OutcomeCollector):
     """Registered by the plugin on the reporting process only."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, asked: bool = True) -> None:
         super().__init__()
         self.run = run
+        self.asked = asked  # the run asks to be judged: --pve-report, -m naming a phase
         self.report: dict[str, Any] | None = None
         self.written: tuple[Any, ...] = ()
         self._audit: list[dict[str, Any]] | None = None
@@ -130,7 +150,15 @@ class RunReporter(OutcomeCollector):
             if exitstatus != pytest.ExitCode.INTERRUPTED and getattr(terminal, "_keyboardinterrupt_memo", None):
                 terminal._keyboardinterrupt_memo = None
 
+    @property
+    def validates(self) -> bool:
+        """The session validates a cluster (see the module's doc): it gets the whole summary and the criteria."""
+        return self.asked or self.validating_tests > 0
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.validates:
+            self._attention(terminalreporter)
+            return
         run = self.run
         records = self.audit()
         guests = ledger_lines(run.files.ledger, self.ledger(), run.settings.sweep_command())
@@ -144,7 +172,7 @@ class RunReporter(OutcomeCollector):
         watched = f", and {by_watch} by the watch (snapshots, gates, checks)" if by_watch else ""
         terminalreporter.write_line(f"{plural(len(own), 'request')} in {run.files.audit}{watched}")
         for line in connection_lines(run):
-            terminalreporter.write_line(line, yellow=line.startswith("proxmox: WARNING") or " none (" in line)
+            terminalreporter.write_line(line, yellow=_warns(line))
         for line in [*AuditSummary.of(own).lines(), *guests]:
             terminalreporter.write_line(line)
         for line in short_lines(self.report) if self.report else []:
@@ -156,3 +184,24 @@ class RunReporter(OutcomeCollector):
                                         f"{GATES_SKIPPED_EXIT_CODE}): {why}", red=True, bold=True)
         for incident in run.files.incidents():
             terminalreporter.write_line(f"run aborted: incident file {incident}", red=True, bold=True)
+
+    def _attention(self, terminalreporter: Any) -> None:
+        """A session that does not validate: only what needs attention, under the same heading; nothing when all
+        went well."""
+        run = self.run
+        lines = [line for line in connection_lines(run) if _warns(line)]  # credentials that could write, no schema
+        lines += [line for line in AuditSummary.of(self.audit()).lines() if line.startswith("refused ")]
+        lines += [line for line in ledger_lines(run.files.ledger, self.ledger(), run.settings.sweep_command())
+                  if line.startswith(LEFT_BEHIND)]
+        lines += [line for line in short_lines(self.report) if line.startswith("UNINTENDED")] if self.report else []
+        gates = [f"proxmox: the safety gates skipped every phase {phase} test (exit code {GATES_SKIPPED_EXIT_CODE}): "
+                 f"{why}" for phase, why in self.gates_skipped.items()]
+        incidents = [f"run aborted: incident file {incident}" for incident in run.files.incidents()]
+        if not (lines or gates or incidents):
+            return
+        terminalreporter.section("proxmox audit")
+        for line in lines:
+            terminalreporter.write_line(line, yellow=_warns(line),
+                                        red=line.startswith(("UNINTENDED", "refused ", "leaked ")))
+        for line in [*gates, *incidents]:
+            terminalreporter.write_line(line, red=True, bold=True)

@@ -20,6 +20,9 @@ from .apidoc import serve_apidoc
 from .scenario import load_scenario
 
 HOST = "127.0.0.1"
+# The user of the read-only API token (``readonly_token``): the role PVEAuditor on /, as the README recommends for
+# phases 1 and 2 on a real cluster.
+READONLY_USER = "auditor@pve"
 START_TIMEOUT = 30.0
 GUEST_TUNABLES = ("shutdown_secs", "start_secs", "stop_secs", "start_error", "ha_state")
 SERVER_LOGGER = "aiohttp.server"
@@ -50,13 +53,16 @@ class SimCluster:
     The login is ``user`` with ``password`` (made for this run unless given), or the API token
     ``token_name`` (its secret made for this run unless given); TLS is verified against the
     self-signed certificate made in ``workdir`` for ``host``. It listens on ``host:port`` (port 0: any free one).
+    With ``readonly_token``, the API token ``READONLY_USER!token_name`` with that secret too, which holds the role
+    PVEAuditor on / and nothing else (``readonly_endpoint``).
     """
 
     def __init__(self, scenario: Path, workdir: Path, user: str = "root@pam", token_name: str | None = None,
                  token_value: Secret | None = None, *, password: Secret | None = None, host: str = HOST,
-                 port: int = 0) -> None:
+                 port: int = 0, readonly_token: Secret | None = None) -> None:
         from fakepve import FakePve
         from fakepve.certs import make_cert
+        from fakepve.shapes import ROLES
 
         self.scenario = scenario
         self.user = user
@@ -71,6 +77,10 @@ class SimCluster:
         if token_name:
             self._token_value = token_value or Secret(secrets.token_urlsafe(24))
             self.pve.apitokens[f"{user}!{token_name}"] = self._token_value.reveal()
+        self._readonly_token = readonly_token if token_name else None
+        if self._readonly_token is not None:
+            self.pve.grant(READONLY_USER, "/", *ROLES["PVEAuditor"])  # root@pam keeps every privilege
+            self.pve.apitokens[f"{READONLY_USER}!{token_name}"] = self._readonly_token.reveal()
         apply_scenario(self.pve, load_scenario(scenario))
         logging.getLogger(SERVER_LOGGER).addFilter(NO_TRACEBACKS)  # one shared filter: adding it twice is a no-op
         self._loop = asyncio.new_event_loop()
@@ -87,6 +97,14 @@ class SimCluster:
         """How to reach and log in to the simulated cluster."""
         return Endpoint(host=self.host, port=int(self.pve.port), user=self.user, password=self._password,
                         token_name=self.token_name, token_value=self._token_value, verify=self.certfile)
+
+    @property
+    def readonly_endpoint(self) -> Endpoint:
+        """How to reach the simulated cluster with the read-only token (``readonly_token``)."""
+        if self._readonly_token is None:
+            raise ValueError("this simulated cluster has no read-only token")
+        return Endpoint(host=self.host, port=int(self.pve.port), user=READONLY_USER, token_name=self.token_name,
+                        token_value=self._readonly_token, verify=self.certfile)
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
