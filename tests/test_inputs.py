@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc import ExclusionList, InvalidInput, ProxmoxMpcError
+from pytest_proxmox_mpc import ExclusionList, InvalidInput, ProxmoxMpcError, SettingsError
+from pytest_proxmox_mpc.config.settings import RawSources, resolve
 from pytest_proxmox_mpc.files.inputs import LIMITS
 from pytest_proxmox_mpc.model.apischema import ApiSchema
 from pytest_proxmox_mpc.sim.scenario import load_scenario
@@ -68,3 +69,32 @@ def test_the_refusals_are_input_errors_a_caller_can_catch_as_value_errors(tmp_pa
         load_scenario(tmp_path)
     with pytest.raises(ValueError):
         ApiSchema.from_file(tmp_path)
+
+
+SECRET = "5f0c1d3e-aaaa-bbbb-cccc-1234567890ab"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (f"{SECRET}\nsecond-line\n", "line break or a control character (line 1)"),
+    (f"{SECRET}\r\n\r\n", "line break or a control character (line 1)"),
+    (f"{SECRET}\x00\n", "line break or a control character (line 1)"),
+    ("\n", "the secret is empty"),
+])
+def test_a_secret_file_that_cannot_go_into_a_header_is_a_usage_error_without_the_secret(
+        tmp_path: Path, content: str, problem: str) -> None:
+    token = tmp_path / "token"
+    token.write_text(content)
+    with pytest.raises(SettingsError) as caught:
+        resolve(RawSources(options={"pve_host": "pve", "pve_token_name": "ci"}, ini={},
+                           environ={"PVE_TOKEN_VALUE_FILE": str(token)}, rootdir=tmp_path))
+    message = str(caught.value)
+    assert problem in message and f"PVE_TOKEN_VALUE_FILE ({token})" in message
+    assert SECRET not in message and SECRET[:8] not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "a directory"])
+def test_a_secret_file_that_is_no_file_is_one_line(tmp_path: Path, special: str) -> None:
+    target = tmp_path if special == "a directory" else Path(special)
+    with pytest.raises(SettingsError, match=r"^environment variable PVE_PASSWORD_FILE: cannot read "):
+        resolve(RawSources(options={"pve_host": "pve"}, ini={}, environ={"PVE_PASSWORD_FILE": str(target)},
+                           rootdir=tmp_path))

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExclusionError, SettingsError
+from ..errors import ExclusionError, InvalidInput, SettingsError
+from ..files.inputs import read_text_input
 from ..model.secret import Secret
 from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
@@ -217,14 +218,30 @@ def _fail(opt: Option, raw: Any, origin: str, problem: str) -> SettingsError:
 def _secret(names: tuple[str, str], environ: Mapping[str, str]) -> Secret | None:
     direct, file_var = names
     if environ.get(direct):
-        return Secret(environ[direct])
+        return _one_line(Secret(environ[direct]), f"environment variable {direct}")
     path = environ.get(file_var)
     if not path:
         return None
     try:
-        return Secret(Path(path).read_text(encoding="utf-8").rstrip("\r\n"))
-    except OSError as exc:
-        raise SettingsError(f"environment variable {file_var}: cannot read {path}: {exc.strerror}") from None
+        text = read_text_input(path, "secret file")
+    except InvalidInput as exc:
+        problem = str(exc).removeprefix(f"{path}: cannot read: ")
+        raise SettingsError(f"environment variable {file_var}: cannot read {path}: {problem}") from None
+    return _one_line(Secret(text.removesuffix("\n").removesuffix("\r")), f"environment variable {file_var} ({path})")
+
+
+def _one_line(secret: Secret, where: str) -> Secret:
+    """``secret`` if it can go into a header: one line without control characters. The error names where it came
+    from and the line, never the value (an HTTP library's own error would print it)."""
+    text = secret.reveal()
+    if not text:
+        raise SettingsError(f"{where}: the secret is empty")
+    bad = next((index for index, char in enumerate(text) if (ord(char) < 32 and char != "\t") or ord(char) == 127),
+               None)
+    if bad is not None:
+        raise SettingsError(f"{where}: the secret holds a line break or a control character (line "
+                            f"{text.count(chr(10), 0, bad) + 1}); a token secret or password is one line")
+    return secret
 
 
 def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[Any, str]:
