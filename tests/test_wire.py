@@ -121,7 +121,8 @@ def test_answers_by_length_in_chunks_after_an_interim_answer_and_to_a_head_share
     channel.close()
     assert server.connections == 1
     first_sent, second_sent = server.received[0], server.received[1]
-    assert first_sent.startswith(b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:") and b"\r\nAccept: application/json\r\n" in first_sent
+    assert first_sent.startswith(b"GET /a HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nAccept: application/json\r\n" in first_sent
     assert second_sent.endswith(b"\r\n\r\nx=1") and second_sent.count(b"Content-Length") == 1
     assert b"\r\nContent-Length: 3\r\n" in second_sent
     assert b"elsewhere" not in second_sent and b"Accept-Encoding: identity" in first_sent

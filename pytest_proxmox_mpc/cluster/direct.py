@@ -105,7 +105,7 @@ class DirectChannel:
         where = urllib3.util.parse_url(self.origin)
         # block=False: a request finding every pooled connection busy opens one more, closed after its answer.
         self.pool = _Pool(
-            where.host, where.port or 443, timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            where.host or "", where.port or 443, timeout=urllib3.Timeout(connect=timeout, read=timeout),
             maxsize=pool_size, block=False, retries=False, ssl_context=tls_context(verify))
 
     def auth_headers(self, method: str) -> dict[str, str]:

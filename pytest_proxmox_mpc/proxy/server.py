@@ -1,23 +1,22 @@
 """The safety proxy's HTTPS server: threads per connection, HTTP/1.1 keep-alive on h11, bodies read whole.
 
 It knows nothing of PVE: each request (method, target, headers, body) is handed to a function that returns
-the ``Answer``, sent in one write with a ``Content-Length``. Requests are read, and answers written, by h11
-(a maintained HTTP/1.1 implementation: a request parser is where a hand-written proxy is most at risk of
-request smuggling and header injection). On top of what h11 refuses (malformed request lines and headers,
-bytes no header may hold, conflicting lengths, transfer codings other than chunked), a request is refused,
-and never handed on, when it carries both ``Content-Length`` and ``Transfer-Encoding`` (RFC 9112 6.3: how
-long it is is ambiguous, the shape of a smuggling attempt), more than ``MAX_HEADERS`` headers, a head over
-``MAX_HEAD`` bytes (414 for the request line, 431 for headers), a body over ``max_body`` bytes (413, before
-it is read when its length says so), or an HTTP version other than 1.x (505). A refused request's answer ends
-the connection; its message is the server's own, never h11's (which quotes the offending line, perhaps a
-credential). A client that asks for ``100 Continue`` gets it before its body is read. The TLS handshake runs
-in the connection's thread, so a slow client never holds up the others. Nothing is logged but method and
-path (never a query, a header or a body). Nothing here imports pytest.
+the ``Answer``, sent in one write with a ``Content-Length``. h11 (a maintained HTTP/1.1 implementation: a
+request parser is where a hand-written proxy risks request smuggling and header injection) reads requests
+and writes answers. Beyond what h11 refuses (malformed lines, bytes no header may hold, conflicting lengths,
+codings other than chunked), a request is refused, never handed on, with both ``Content-Length`` and
+``Transfer-Encoding`` (RFC 9112 6.3: its length is ambiguous, the shape of smuggling), more than
+``MAX_HEADERS`` headers, a head over ``MAX_HEAD`` bytes (414 for the request line, else 431), a body over
+``max_body`` (413, unread when its length says so) or an HTTP version but 1.x (505). Its answer, with the
+server's own message (h11's quote the offending line, perhaps a credential), ends the connection. A client
+asking for ``100 Continue`` gets it before its body is read. Nothing is logged but method and path (never a
+query, a header or a body). Nothing here imports pytest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -66,11 +65,7 @@ Exchange = Callable[[str, str, Mapping[str, str], bytes], Answer]
 
 
 class _Refused(Exception):
-    """A request that is not served: answered with ``status`` (and ``REFUSALS[status]``); the connection ends."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(REFUSALS[status])
-        self.status = status
+    """A request that is not served: answered with its status (``args[0]``); the connection ends."""
 
 
 class _Connection:
@@ -94,34 +89,30 @@ class _Connection:
             if not isinstance(request, h11.Request):
                 return False  # the client closed the connection between requests
             method, target = request.method.decode("ascii"), request.target.decode("ascii")
-            headers = _Headers([(name.decode("latin-1"), value.decode("latin-1"))
-                                for name, value in request.headers.raw_items()])
-            self._check(request, headers)
+            items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw_items()]
+            headers = _Headers(items)
+            self._check(request, items, headers)
             if self.http.they_are_waiting_for_100_continue:  # the client waits for it to send the body
                 self.tls.sendall(self.http.send(h11.InformationalResponse(status_code=100, headers=[],
                                                                           reason=b"Continue")))
             body = self._body()
-        except h11.RemoteProtocolError as exc:
-            self._refuse(self._status_of(exc))
-            return False
-        except _Refused as exc:
-            self._refuse(exc.status)
+        except (h11.RemoteProtocolError, _Refused) as exc:
+            self._refuse(exc.args[0] if isinstance(exc, _Refused) else self._status_of(exc))
             return False
         answer = self.server.exchange(method, target, headers, body)
         LOG.debug("%s %s %s", method, target.split("?")[0], answer.status)
         self._send(method, answer)
         return self.http.our_state is h11.DONE  # not MUST_CLOSE: the client did not ask to end it
 
-    def _check(self, request: h11.Request, headers: _Headers) -> None:
+    def _check(self, request: h11.Request, items: list[tuple[str, str]], headers: _Headers) -> None:
         if request.http_version not in (b"1.0", b"1.1"):
             raise _Refused(505)
         line = len(request.method) + len(request.target) + len(b"  HTTP/1.1\r\n")
         if line > MAX_HEAD:  # h11 holds back only what is over its limit when more is needed: this is exact
             raise _Refused(414)
-        items = headers.items_in_order
         if len(items) > MAX_HEADERS or line + sum(len(n) + len(v) + 4 for n, v in items) + 2 > MAX_HEAD:
             raise _Refused(431)
-        if "Content-Length" in headers and "Transfer-Encoding" in headers:
+        if headers.get("Content-Length") is not None and headers.get("Transfer-Encoding") is not None:
             raise _Refused(400)
         if int(headers.get("Content-Length") or 0) > self.server.max_body:  # h11 checked it is a number
             raise _Refused(413)
@@ -142,15 +133,13 @@ class _Connection:
                 raise _Refused(400)
 
     def _receive(self) -> h11.Event:
-        """The next event of the client's side, reading from the connection as h11 needs."""
-        while True:
-            event = self.http.next_event()
-            if event is h11.NEED_DATA:
-                self._feed(self.tls.recv(RECEIVE))
-            elif event is h11.PAUSED:  # never: a cycle starts only once its predecessor is done
+        """The next event of the client's side, reading from the connection as h11 needs (never PAUSED: a
+        cycle starts only once its predecessor is done)."""
+        while not isinstance(event := self.http.next_event(), h11.Event):
+            if event is h11.PAUSED:
                 raise _Refused(400)
-            else:
-                return event  # type: ignore[return-value]  # the sentinels are handled above
+            self._feed(self.tls.recv(RECEIVE))
+        return event
 
     def _feed(self, data: bytes) -> None:
         """Give h11 what was read (b"": the client closed); empty lines before a request line are dropped
@@ -177,20 +166,17 @@ class _Connection:
         return status
 
     def _send(self, method: str, answer: Answer) -> None:
-        """The answer in one write: its status line and headers with ``Content-Length`` (and ``Connection:
-        close`` when the connection ends), then the body (none to HEAD). An answer h11 cannot write (a header
-        value with a line break, say) is replaced by a 502."""
+        """The answer in one write, with ``Content-Length`` (and ``Connection: close`` when the connection ends);
+        no body to HEAD. One h11 cannot write (a header value with a line break, say) becomes a 502."""
         given = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
                  if name.lower() not in FRAMING]
         try:
             response = h11.Response(status_code=answer.status, reason=_phrase(answer.reason),
-                                    headers=[*_server_headers(), *given, (b"Content-Length", b"%d" % len(answer.body))])
+                                    headers=[*_server_headers(), *given, _length(answer.body)])
             body = answer.body
         except (h11.LocalProtocolError, UnicodeEncodeError):
             LOG.warning("safety proxy: an answer to %s could not be written; answered 502", method)
-            body = b"the safety proxy could not write the cluster's answer"
-            response = h11.Response(status_code=502, reason=b"Bad Gateway", headers=[
-                *_server_headers(), (b"Content-Type", b"text/plain"), (b"Content-Length", b"%d" % len(body))])
+            response, body = _plain(502, "the safety proxy could not write the cluster's answer")
         data = self.http.send(response)
         if method != "HEAD" and body:
             data += self.http.send(h11.Data(data=body))
@@ -198,12 +184,10 @@ class _Connection:
 
     def _refuse(self, status: int) -> None:
         """Answer a refused request with ``status`` and end the connection."""
-        message = REFUSALS[status].encode()
+        response, body = _plain(status, REFUSALS[status], close=True)
         with contextlib.suppress(h11.LocalProtocolError):  # an answer already begun cannot be replaced
-            data = self.http.send(h11.Response(status_code=status, reason=_phrase(REFUSALS[status]), headers=[
-                *_server_headers(), (b"Content-Type", b"text/plain"), (b"Content-Length", b"%d" % len(message)),
-                (b"Connection", b"close")]))
-            self.tls.sendall(data + self.http.send(h11.Data(data=message)) + self.http.send(h11.EndOfMessage()))
+            data = self.http.send(response) + self.http.send(h11.Data(data=body))
+            self.tls.sendall(data + self.http.send(h11.EndOfMessage()))
         self._linger()
 
     def _linger(self) -> None:
@@ -224,38 +208,38 @@ def _phrase(text: str) -> bytes:
     return " ".join(NOT_IN_A_PHRASE.sub(" ", text).split()).encode("latin-1")
 
 
+def _plain(status: int, message: str, close: bool = False) -> tuple[h11.Response, bytes]:
+    """A text answer of the server's own: (its head, its body)."""
+    body = message.encode()
+    headers = [*_server_headers(), (b"Content-Type", b"text/plain"), _length(body)]
+    return h11.Response(status_code=status, reason=_phrase(message),
+                        headers=[*headers, (b"Connection", b"close")] if close else headers), body
+
+
+def _length(body: bytes) -> tuple[bytes, bytes]:
+    return b"Content-Length", b"%d" % len(body)
+
+
 def _server_headers() -> list[tuple[bytes, bytes]]:
-    return [(b"Server", SERVER_NAME), (b"Date", _date())]
+    return [(b"Server", SERVER_NAME), (b"Date", _date(int(time.time())))]
 
 
-_DATES: dict[int, bytes] = {}
-
-
-def _date() -> bytes:
-    """The ``Date`` header's value for this second (formatted once a second)."""
-    now = int(time.time())
-    found = _DATES.get(now)
-    if found is None:
-        _DATES.clear()
-        found = _DATES[now] = formatdate(now, usegmt=True).encode("ascii")
-    return found
+@functools.lru_cache(maxsize=2)
+def _date(second: int) -> bytes:
+    """The ``Date`` header's value for a second (formatted once)."""
+    return formatdate(second, usegmt=True).encode("ascii")
 
 
 class _Headers(Mapping[str, str]):
-    """A request's headers as a case-insensitive mapping (a repeated header: its first value); every header
-    in order in ``items_in_order``."""
+    """A request's headers as a case-insensitive mapping (a repeated header: its first value)."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
-        self.items_in_order = items
         self._items: dict[str, tuple[str, str]] = {}
         for name, value in items:
             self._items.setdefault(name.lower(), (name, value))
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._items
 
     def get(self, name: str, default: Any = None) -> Any:  # Mapping's own goes through an exception
         found = self._items.get(name.lower())
