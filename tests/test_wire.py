@@ -17,7 +17,7 @@ from proxmoxer.backends.https import ProxmoxHTTPApiTokenAuth
 
 from pytest_proxmox_mpc.cluster.direct import DirectChannel
 from pytest_proxmox_mpc.proxy.tls import make_certificate, server_context
-from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.guard import ConnectionHealth, Guard
 from pytest_proxmox_mpc.safety.policy import ApiRequest, Decision
 
 TOKEN_SECRET = "5f0e6c1a-token-secret-never-shown"
@@ -31,17 +31,19 @@ class AllowAll:
 
 
 class CannedServer:
-    """A loopback TLS server answering requests with ``answers``, in order (raw bytes as a server wrote them),
-    on as many connections as the client opens; a connection ends after an answer that says so (``Connection:
-    close``, or HTTP/1.0) or once the answers run out. ``received`` holds each request head and body as read,
-    ``connections`` how many connections the client opened."""
+    """A loopback TLS server answering requests with ``answers``, in order (raw bytes as a server wrote them;
+    None: no answer, the connection held open until the server closes), on as many connections as the client
+    opens; a connection ends after an answer that says so (``Connection: close``, or HTTP/1.0) or once the
+    answers run out. ``received`` holds each request head and body as read, ``connections`` how many
+    connections the client opened."""
 
-    def __init__(self, workdir: Path, answers: list[bytes]) -> None:
+    def __init__(self, workdir: Path, answers: list[bytes | None]) -> None:
         self.cafile, keyfile = make_certificate(workdir, hosts=("127.0.0.1",))
         self.context = server_context(self.cafile, keyfile)
         self.answers = list(answers)
         self.received: list[bytes] = []
         self.connections = 0
+        self.closing = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -70,16 +72,20 @@ class CannedServer:
                            if line.lower().startswith(b"content-length:")), 0)
             self.received.append(head + reader.read(length))
             answer = self.answers.pop(0)
+            if answer is None:
+                self.closing.wait(60)
+                return
             conn.sendall(answer)
             if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
                 return
 
-    def channel(self) -> DirectChannel:
+    def channel(self, guard: Guard | None = None, timeout: float = 10) -> DirectChannel:
         auth = ProxmoxHTTPApiTokenAuth("ci@pve", "tool", TOKEN_SECRET)
-        return DirectChannel(f"127.0.0.1:{self.port}", auth, Guard(AllowAll()), str(self.cafile), 10)
+        return DirectChannel(f"127.0.0.1:{self.port}", auth, guard or Guard(AllowAll()), str(self.cafile), timeout)
 
     def close(self) -> None:
         self.answers.clear()
+        self.closing.set()
         self.listener.close()
         self.thread.join(10)
 
@@ -89,7 +95,7 @@ def canned(tmp_path: Path) -> Iterator[type[CannedServer]]:
     made: list[CannedServer] = []
 
     class Made(CannedServer):
-        def __init__(self, answers: list[bytes]) -> None:  # type: ignore[override]
+        def __init__(self, answers: list[bytes | None]) -> None:  # type: ignore[override]
             super().__init__(tmp_path / f"server{len(made)}", answers)
             made.append(self)
 
@@ -172,3 +178,14 @@ def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(canned):
     assert channel.send("GET", "/").status == 200
     channel.close()
     assert server.received == [server.received[0]] and b"stolen" not in server.received[0]
+
+
+def test_an_answer_that_does_not_come_in_time_is_a_timeout_the_connection_health_counts(canned):
+    server = canned([None])
+    health = ConnectionHealth()
+    channel = server.channel(Guard(AllowAll(), health=health), timeout=0.5)
+    with pytest.raises(requests.Timeout) as caught:
+        channel.send("GET", "/?vncticket=" + TOKEN_SECRET)
+    channel.close()
+    assert (health.in_a_row, health.last_error) == (1, "ReadTimeout")
+    assert TOKEN_SECRET not in str(caught.value) and TOKEN_SECRET not in repr(caught.value.__cause__)
