@@ -107,6 +107,7 @@ class DirectChannel:
         self.pool = _Pool(
             where.host or "", where.port or 443, timeout=urllib3.Timeout(connect=timeout, read=timeout),
             maxsize=pool_size, block=False, retries=False, ssl_context=tls_context(verify))
+        self._once = urllib3.Retry(total=False, redirect=False)  # made once: urlopen would make one per request
 
     def auth_headers(self, method: str) -> dict[str, str]:
         """The headers ``auth`` adds to a ``method`` request (a ticket is renewed here when due)."""
@@ -133,7 +134,7 @@ class DirectChannel:
         if not any(name.lower() == "user-agent" for name in sent):
             sent["User-Agent"] = SKIP_HEADER  # only what the caller sent (urllib3 would add its own)
         try:
-            response = self.pool.urlopen(method, target, body=body, headers=sent, retries=False, redirect=False,
+            response = self.pool.urlopen(method, target, body=body, headers=sent, retries=self._once, redirect=False,
                                          assert_same_host=False, preload_content=False)
             try:
                 check_framing(response)

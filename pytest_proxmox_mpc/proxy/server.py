@@ -42,7 +42,7 @@ MAX_HEADERS = 100
 IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may stay silent
 HANDSHAKE_TIMEOUT = 10.0
 LINGER = 2.0  # seconds a refused client's remaining bytes are read (and dropped) before its connection closes
-RECEIVE = 65536
+RECEIVE = 16384  # bytes asked of one read: a TLS record's most
 SERVER_NAME = b"pytest-proxmox-mpc-proxy"
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # the server's, never an answer's
 REFUSALS = {
@@ -144,7 +144,7 @@ class _Connection:
     def _feed(self, data: bytes) -> None:
         """Give h11 what was read (b"": the client closed); empty lines before a request line are dropped
         (RFC 9112 2.2: a server ignores at least one)."""
-        if data and self.http.their_state is h11.IDLE and not self.http.trailing_data[0]:
+        if data[:1] in (b"\r", b"\n") and self.http.their_state is h11.IDLE and not self.http.trailing_data[0]:
             data = data.lstrip(b"\r\n")
             if not data:
                 return
