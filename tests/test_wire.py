@@ -1,4 +1,4 @@
-"""The HTTP/1.1 client under the plain connections (urllib3, through ``DirectChannel``): every answer shape a
+"""The HTTP/1.1 client under the plain connections (h11, through ``DirectChannel``): every answer shape a
 server may send is read whole and the connection is kept or ended as the answer says; a malformed or cut-off
 answer is an error, never a short body taken for the whole; a header no request can carry is refused before
 anything is sent, without its value in the error."""
@@ -21,6 +21,7 @@ from pytest_proxmox_mpc.safety.guard import ConnectionHealth, Guard
 from pytest_proxmox_mpc.safety.policy import ApiRequest, Decision
 
 TOKEN_SECRET = "5f0e6c1a-token-secret-never-shown"
+HANG_UP = b"hang up"  # in a CannedServer's answers: it closes the connection, idle, without a word
 
 
 class AllowAll:
@@ -33,9 +34,9 @@ class AllowAll:
 class CannedServer:
     """A loopback TLS server answering requests with ``answers``, in order (raw bytes as a server wrote them;
     None: no answer, the connection held open until the server closes), on as many connections as the client
-    opens; a connection ends after an answer that says so (``Connection: close``, or HTTP/1.0) or once the
-    answers run out. ``received`` holds each request head and body as read, ``connections`` how many
-    connections the client opened."""
+    opens; a connection ends after an answer that says so (``Connection: close``, or HTTP/1.0), at ``HANG_UP``
+    (``hung_up`` is set then) or once the answers run out. ``received`` holds each request head and body as
+    read, ``connections`` how many connections the client opened."""
 
     def __init__(self, workdir: Path, answers: list[bytes | None]) -> None:
         self.cafile, keyfile = make_certificate(workdir, hosts=("127.0.0.1",))
@@ -44,6 +45,7 @@ class CannedServer:
         self.received: list[bytes] = []
         self.connections = 0
         self.closing = threading.Event()
+        self.hung_up = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -77,6 +79,11 @@ class CannedServer:
                 return
             conn.sendall(answer)
             if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
+                return
+            if self.answers[:1] == [HANG_UP]:
+                self.answers.pop(0)
+                conn.close()
+                self.hung_up.set()
                 return
 
     def channel(self, guard: Guard | None = None, timeout: float = 10) -> DirectChannel:
@@ -143,6 +150,17 @@ def test_a_closing_answer_ends_the_connection_and_one_without_length_is_read_to_
     assert [channel.send("GET", f"/{n}").body for n in range(3)] == [b"ok", b"all of it", b"after"]
     channel.close()
     assert server.connections == 3  # each answer that ended its connection was followed by a new one
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again(canned):
+    server = canned([b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", HANG_UP,
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"])
+    channel = server.channel()
+    assert channel.send("GET", "/1").body == b"one"
+    assert server.hung_up.wait(10)
+    assert channel.send("GET", "/2").body == b"two"  # on a new connection, not a failure on the old one
+    channel.close()
+    assert server.connections == 2
 
 
 @pytest.mark.parametrize("answer", [

@@ -79,11 +79,11 @@ class Upstream:
     client's: an API token, or the ticket of its login, renewed as proxmoxer does).
 
     Every request takes the guard's one safety path (``Guard.send``), on one of two routes: a ``DirectChannel``
-    (urllib3's keep-alive pool, the guard called directly: half of ``requests``' cost per request), or, while
-    a recorder records or plays (it works through ``requests``) or an HTTP proxy is configured, one keep-alive
-    ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: urllib3's pools
-    lock themselves, the guard's trail, ledger and recorder lock their own state, and the policy keeps none
-    between decisions.
+    (keep-alive connections spoken with h11: a fifth of ``requests``' cost per request), or, while a recorder
+    records or plays (it works through ``requests``) or an HTTP proxy is configured, one keep-alive
+    ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: the channel's and
+    urllib3's pools lock themselves, the guard's trail, ledger and recorder lock their own state, and the
+    policy keeps none between decisions.
     """
 
     def __init__(self, endpoint: Endpoint, auth: AuthBase, guard: Guard) -> None:
