@@ -203,7 +203,8 @@ class DirectChannel:
             failure = as_requests_error(exc)
             if failure is exc:
                 raise
-            raise failure from exc
+            # h11's message quotes the offending bytes of the answer, which may hold a credential: not chained.
+            raise failure from (None if isinstance(exc, h11.ProtocolError) else exc)
         self._give_back(conn)
         return answer, answer.status, answer.body if method != "GET" else None
 
