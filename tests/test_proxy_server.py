@@ -92,6 +92,7 @@ HOST = b"Host: h\r\n"
     (b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: 0\r\nContent-Length: 5\r\n\r\nabcde", b"400"),
     (b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n", b"501"),
     (b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", b"501"),
+    (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"400"),  # no chunks in HTTP/1.0
     (b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", b"400"),
     (b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n1\r\nxYY0\r\n\r\n", b"400"),  # CVE-2025-43859
     (b"POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\n" + HOST + b"\r\n0\r\n\r\n", b"400"),

@@ -4,13 +4,13 @@ It knows nothing of PVE: each request (method, target, headers, body) is handed 
 the ``Answer``, sent in one write with a ``Content-Length``. h11 (a maintained HTTP/1.1 implementation: a
 request parser is where a hand-written proxy risks request smuggling and header injection) reads requests
 and writes answers. Beyond what h11 refuses (malformed lines, bytes no header may hold, conflicting lengths,
-codings other than chunked), a request is refused, never handed on, with both ``Content-Length`` and
-``Transfer-Encoding`` (RFC 9112 6.3: its length is ambiguous, the shape of smuggling), more than
-``MAX_HEADERS`` headers, a head over ``MAX_HEAD`` bytes (414 for the request line, else 431), a body over
-``max_body`` (413, unread when its length says so) or an HTTP version but 1.x (505). Its answer, with the
-server's own message (h11's quote the offending line, perhaps a credential), ends the connection. A client
-asking for ``100 Continue`` gets it before its body is read. Nothing is logged but method and path (never a
-query, a header or a body). Nothing here imports pytest.
+codings but chunked), a request is refused, never handed on, with both ``Content-Length`` and
+``Transfer-Encoding`` (RFC 9112 6.3: an ambiguous length, the shape of smuggling) or the latter in HTTP/1.0,
+over ``MAX_HEADERS`` headers, a head over ``MAX_HEAD`` bytes (414 for the request line, else 431), a body
+over ``max_body`` (413, unread when its length says so) or an HTTP version but 1.x (505). Its answer, with
+the server's own message (h11's quote the offending line, perhaps a credential), ends the connection. A
+client asking for ``100 Continue`` gets it before its body is read. Nothing is logged but method and path
+(never a query, a header or a body). Nothing here imports pytest.
 """
 
 from __future__ import annotations
@@ -45,14 +45,9 @@ LINGER = 2.0  # seconds a refused client's remaining bytes are read (and dropped
 RECEIVE = 16384  # bytes asked of one read: a TLS record's most
 SERVER_NAME = b"pytest-proxmox-mpc-proxy"
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # the server's, never an answer's
-REFUSALS = {
-    400: "malformed request",
-    413: "request body too large",
-    414: "the request line is too long",
-    431: "request headers too large or too many",
-    501: "unsupported Transfer-Encoding (only chunked is)",
-    505: "HTTP version not supported (only HTTP/1.x is)",
-}
+REFUSALS = {400: "malformed request", 413: "request body too large", 414: "the request line is too long",
+            431: "request headers too large or too many", 501: "unsupported Transfer-Encoding (only chunked is)",
+            505: "HTTP version not supported (only HTTP/1.x is)"}
 NOT_IN_A_PHRASE = re.compile(r"[^\x20-\x7e\xa0-\xff]+")  # controls (CR, LF among them) never reach the wire
 
 
@@ -112,8 +107,9 @@ class _Connection:
             raise _Refused(414)
         if len(items) > MAX_HEADERS or line + sum(len(n) + len(v) + 4 for n, v in items) + 2 > MAX_HEAD:
             raise _Refused(431)
-        if headers.get("Content-Length") is not None and headers.get("Transfer-Encoding") is not None:
-            raise _Refused(400)
+        if headers.get("Transfer-Encoding") is not None and (
+                headers.get("Content-Length") is not None or request.http_version == b"1.0"):
+            raise _Refused(400)  # RFC 9112 6.1, 6.3: framing an HTTP/1.0 message by Transfer-Encoding is faulty
         if int(headers.get("Content-Length") or 0) > self.server.max_body:  # h11 checked it is a number
             raise _Refused(413)
 
@@ -172,7 +168,7 @@ class _Connection:
                  if name.lower() not in FRAMING]
         try:
             response = h11.Response(status_code=answer.status, reason=_phrase(answer.reason),
-                                    headers=[*_server_headers(), *given, _length(answer.body)])
+                                    headers=_headers(given, answer.body))
             body = answer.body
         except (h11.LocalProtocolError, UnicodeEncodeError):
             LOG.warning("safety proxy: an answer to %s could not be written; answered 502", method)
@@ -211,17 +207,15 @@ def _phrase(text: str) -> bytes:
 def _plain(status: int, message: str, close: bool = False) -> tuple[h11.Response, bytes]:
     """A text answer of the server's own: (its head, its body)."""
     body = message.encode()
-    headers = [*_server_headers(), (b"Content-Type", b"text/plain"), _length(body)]
+    headers = _headers([(b"Content-Type", b"text/plain")], body)
     return h11.Response(status_code=status, reason=_phrase(message),
                         headers=[*headers, (b"Connection", b"close")] if close else headers), body
 
 
-def _length(body: bytes) -> tuple[bytes, bytes]:
-    return b"Content-Length", b"%d" % len(body)
-
-
-def _server_headers() -> list[tuple[bytes, bytes]]:
-    return [(b"Server", SERVER_NAME), (b"Date", _date(int(time.time())))]
+def _headers(given: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """``given`` between the server's ``Server`` and ``Date`` and the ``Content-Length`` of ``body``."""
+    date = _date(int(time.time()))
+    return [(b"Server", SERVER_NAME), (b"Date", date), *given, (b"Content-Length", b"%d" % len(body))]
 
 
 @functools.lru_cache(maxsize=2)
