@@ -2,15 +2,16 @@
 
 Run: python benchmarks/proxy.py [ROUNDS] [CLIENTS] [TOTAL] [--baseline=TREE]   (row P4 of issue 20; default 500
      rounds, 8 clients, 2,000 requests; TREE: another source tree, e.g. the main branch's, whose proxy the same
-     clients drive in the same run, for the requests/s ratio)
+     clients drive in the same run: P4 is printed for both, before and after)
 
 fakepve runs as a process of its own (``python -m fakepve``, homelab scenario, time scale 0), and so does the
 proxy (``pytest-proxmox-mpc proxy --phase 1`` with the cluster as a live target, its audit trail written as
 in a real run), so neither competes with the measuring client for the GIL. In one run:
 
 - latency: ROUNDS GETs of ``/nodes/pve1/qemu/101/status/current`` straight to fakepve (a ticket login, one
-  keep-alive session) and ROUNDS through the proxy (its API token, one keep-alive session), interleaved;
-  compared as medians (the machine is shared and noisy, so a median of a difference means more than a mean);
+  keep-alive session) and ROUNDS through the proxy (its API token, one keep-alive session), and with
+  ``--baseline`` ROUNDS through the baseline tree's proxy, interleaved; compared as medians (the machine is
+  shared and noisy, so a median of a difference means more than a mean);
 - concurrency: CLIENTS threads, each with its own keep-alive ``http.client`` connection, share TOTAL GETs
   through the proxy (and, with ``--baseline``, through the baseline tree's proxy too); every answer must be a
   200 with the right guest, and the audit must hold one line per request.
@@ -102,17 +103,29 @@ def timed(client: requests.Session, url: str) -> float:
     return elapsed
 
 
-def latency(server: FakePveProcess, creds: dict[str, Any], rounds: int) -> tuple[list[float], list[float]]:
-    direct, proxied = direct_session(server), proxied_session(creds)
-    direct_url, proxied_url = server.url + PATH, creds["url"] + PATH
-    for _ in range(20):  # warm both connections up
+def latency(server: FakePveProcess, proxies: list[dict[str, Any]], rounds: int,
+            ) -> tuple[list[float], list[list[float]]]:
+    """(seconds of each direct GET, seconds of each GET through each of ``proxies``): ``rounds`` rounds, each a
+    direct GET and then one through each proxy in turn."""
+    direct, direct_url = direct_session(server), server.url + PATH
+    proxied = [(proxied_session(creds), creds["url"] + PATH) for creds in proxies]
+    for _ in range(20):  # warm every connection up
         timed(direct, direct_url)
-        timed(proxied, proxied_url)
-    direct_s, proxied_s = [], []
+        for client, url in proxied:
+            timed(client, url)
+    direct_s: list[float] = []
+    proxied_s: list[list[float]] = [[] for _ in proxies]
     for _ in range(rounds):
         direct_s.append(timed(direct, direct_url))
-        proxied_s.append(timed(proxied, proxied_url))
+        for samples, (client, url) in zip(proxied_s, proxied, strict=True):
+            samples.append(timed(client, url))
     return direct_s, proxied_s
+
+
+def added_by(direct_s: list[float], proxied_s: list[float]) -> tuple[float, float]:
+    """(median of the per-round differences, that median / the median direct GET)."""
+    diffs = [p - d for d, p in zip(direct_s, proxied_s, strict=True)]
+    return statistics.median(diffs), statistics.median(diffs) / statistics.median(direct_s)
 
 
 def concurrency(creds: dict[str, Any], clients: int, total: int) -> tuple[float, list[str]]:
@@ -179,6 +192,8 @@ def ms(seconds: float) -> str:
 
 def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
     added, ratio, rates, base_rates, cpus, base_cpus, upstream_cpus = [], [], [], [], [], [], []
+    base_added: list[float] = []
+    base_ratio: list[float] = []
     failures: list[str] = []
     base_failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,10 +202,12 @@ def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
                 proxy_process(server, workdir / "ours") as creds, \
                 (proxy_process(server, workdir / "baseline", baseline) if baseline else nullcontext()) as base:
             for _ in range(REPETITIONS):
-                direct_s, proxied_s = latency(server, creds, rounds)
-                diffs = [p - d for d, p in zip(direct_s, proxied_s, strict=True)]
-                added.append(statistics.median(diffs))
-                ratio.append(statistics.median(diffs) / statistics.median(direct_s))
+                direct_s, (proxied_s, *base_s) = latency(server, [creds, *([base] if base else [])], rounds)
+                for samples, into_added, into_ratio in ((proxied_s, added, ratio),
+                                                        *((b, base_added, base_ratio) for b in base_s)):
+                    seconds, share = added_by(direct_s, samples)
+                    into_added.append(seconds)
+                    into_ratio.append(share)
                 rate, cpu, upstream_cpu, errors = driven(creds, clients, total, server.process.pid)
                 rates.append(rate)
                 cpus.append(cpu)
@@ -213,15 +230,14 @@ def main(rounds: int, clients: int, total: int, baseline: Path | None) -> int:
     print(f"  fakepve's own CPU per request {spread(upstream_cpus)} ms: one process, so no proxy gets past "
           f"{spread(ceiling, '{:.0f}')} requests/s here (with 2 cores, clients and proxy share the other)")
     if base_rates:
+        print(f"  baseline proxy ({baseline}), in the same rounds: added {spread([a * 1000 for a in base_added])} ms; "
+              f"added / direct GET: {spread(base_ratio)} (goal <= 0.5: {verdict(statistics.median(base_ratio), 0.5)})")
+        print(f"  baseline, {clients} clients x {total} requests: {spread(base_rates, '{:.0f}')} requests/s, "
+              f"{len(base_failures)} errors; its CPU per request {spread(base_cpus)} ms")
         gains = [ours / theirs for ours, theirs in zip(rates, base_rates, strict=True)]
-        print(f"  baseline proxy ({baseline}): {spread(base_rates, '{:.0f}')} requests/s; ours / baseline: "
-              f"{spread(gains)} (goal >= 2: {verdict(statistics.median(gains), 2, at_most=False)}); "
-              f"{len(base_failures)} errors; its CPU per request {spread(base_cpus)} ms, ours / its: "
-              f"{spread([o / b for o, b in zip(cpus, base_cpus, strict=True)])}")
         capacity = [b / o for o, b in zip(cpus, base_cpus, strict=True)]
-        print(f"  requests per CPU second of the proxy, ours / baseline: {spread(capacity)} (what each proxy could "
-              f"serve with a core of its own and an upstream that keeps up: goal >= 2: "
-              f"{verdict(statistics.median(capacity), 2, at_most=False)})")
+        print(f"  ours / baseline: requests/s {spread(gains)}; requests per CPU second of the proxy {spread(capacity)} "
+              "(what each could serve with a core of its own and an upstream that keeps up)")
     expected = REPETITIONS * (rounds + 20 + total)
     print(f"  audit lines of proxied requests: {audited} (expected {expected})")
     return 1 if failures or audited != expected else 0

@@ -1,6 +1,8 @@
 """What the reference sync and a phase-1 run cost on a big cluster at network latency (rows P2, P2' of issue 20).
 
-Run: python benchmarks/sync.py [GUESTS] [--growth]   (default 10,000 guests on 4 nodes, 80% VMs, 20% containers)
+Run: python benchmarks/sync.py [GUESTS] [--growth] [--baseline=TREE]   (default 10,000 guests on 4 nodes, 80% VMs,
+     20% containers; TREE: another source tree, e.g. the main branch's, whose sync runs in the same repetitions,
+     in a process of its own with TREE first on its path: P2 is printed for both, before and after)
 
 fakepve runs as a process of its own (``python -m fakepve --latency 0.005``: every answer 5 ms late, as over a
 LAN) so that its work does not compete with the client's for the GIL. The client is the plugin's, as
@@ -156,13 +158,53 @@ def phase1_run(server: Any, workdir: Path) -> tuple[float, float]:
     return wall, peak_rss_mb(children=True)
 
 
+BASELINE_SYNC = """
+import json, sys, time
+from pathlib import Path
+import pytest_proxmox_mpc
+from pytest_proxmox_mpc.cluster.client import connect_checked
+from pytest_proxmox_mpc.cluster.endpoint import Endpoint
+from pytest_proxmox_mpc.config.secret import Secret
+from pytest_proxmox_mpc.safety.guard import Guard
+from pytest_proxmox_mpc.safety.policy import ReadOnlyPolicy
+from pytest_proxmox_mpc.safety.trail import AuditTrail
+from pytest_proxmox_mpc.workspace.sync import sync_database
+host, port, cafile, password, workdir = sys.argv[1:6]
+trail = AuditTrail(Path(workdir) / "audit.jsonl", "bench")
+endpoint = Endpoint(host=host, port=int(port), user="root@pam", password=Secret(password), verify=cafile, timeout=60)
+api, _ = connect_checked(endpoint, Guard(ReadOnlyPolicy(), trail))
+db = Path(workdir) / "state.db"
+db.unlink(missing_ok=True)
+result = sync_database(api, db)
+trail.close()
+print(json.dumps({"duration": result.duration, "read_seconds": result.read_seconds, "requests": result.requests,
+                  "package": pytest_proxmox_mpc.__file__}))
+"""
+
+
+def baseline_sync(tree: Path, server: Any, workdir: Path) -> dict[str, Any]:
+    """The sync of the package in ``tree`` (first on the path of a process of its own, as ``pve_readonly``)
+    against ``server``: its duration, read_seconds and requests."""
+    workdir.mkdir(parents=True, exist_ok=True)  # also the working directory: it must not hold a tree
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PVE_")}, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", BASELINE_SYNC, server.host, str(server.port), server.cafile, PASSWORD,
+                           str(workdir)], cwd=workdir, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("the baseline sync failed:\n" + done.stderr[-3000:])
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    if not Path(found["package"]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"the baseline sync ran {found['package']}, not the package in {tree}")
+    return found
+
+
 def ours(api: Any, db: Path) -> Any:
     db.unlink(missing_ok=True)
     return sync_database(api, db)
 
 
-def measure(guests: int, full: bool) -> dict[str, Any]:
-    """One cluster of ``guests`` at LATENCY: our sync (and, when ``full``, every row of the table) in one run."""
+def measure(guests: int, full: bool, baseline: Path | None = None) -> dict[str, Any]:
+    """One cluster of ``guests`` at LATENCY: our sync (and, when ``full``, every row of the table, and the
+    ``baseline`` tree's sync when given) in one run."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, fakepve_process(Path(tmp), guests) as (server, _):
         trail = AuditTrail(Path(tmp) / "audit.jsonl", "bench")
@@ -170,7 +212,7 @@ def measure(guests: int, full: bool) -> dict[str, Any]:
                             verify=server.cafile, timeout=60)
         api, version = connect_checked(endpoint, Guard(ReadOnlyPolicy(), trail))  # as pve_readonly
         ours_db, naive_db = Path(tmp) / "ours" / "state.db", Path(tmp) / "naive" / "state.db"
-        syncs, naives, snapshots, cpu = [], [], [], []
+        syncs, naives, snapshots, cpu, base_syncs = [], [], [], [], []
         for _ in range(REPETITIONS if full else 1):
             started = time.process_time()  # this process only: the client's share, fakepve runs apart
             result = ours(api, ours_db)
@@ -182,6 +224,8 @@ def measure(guests: int, full: bool) -> dict[str, Any]:
                     read_inventory(api, version=version)
                     read_inventory(api, version=version)
                 snapshots.append(time.perf_counter() - start)
+                if baseline is not None:  # after the snapshots, which are compared with the sync just before them
+                    base_syncs.append(baseline_sync(baseline, server, Path(tmp) / "baseline"))
                 start = time.perf_counter()
                 naive_inv = naive_inventory(api)
                 naive_db.unlink(missing_ok=True)
@@ -192,14 +236,14 @@ def measure(guests: int, full: bool) -> dict[str, Any]:
             before = ours_db.read_bytes()
             out["unchanged"] = not sync_database(api, ours_db).wrote and ours_db.read_bytes() == before
             out["same"] = compared_rows(ours_db) == compared_rows(naive_db)
-            out["naives"], out["snapshots"] = naives, snapshots
+            out["naives"], out["snapshots"], out["baseline"] = naives, snapshots, base_syncs
         trail.close()
         out["phase1"] = phase1_run(server, Path(tmp))
     return out
 
 
-def main(guests: int, sizes: tuple[int, ...]) -> None:
-    largest = measure(guests, full=True)
+def main(guests: int, sizes: tuple[int, ...], baseline: Path | None) -> None:
+    largest = measure(guests, full=True, baseline=baseline)
     syncs, naives, snaps = largest["syncs"], largest["naives"], largest["snapshots"]
     sync_s = [r.duration for r in syncs]
     lists = syncs[0].requests - guests
@@ -213,6 +257,14 @@ def main(guests: int, sizes: tuple[int, ...]) -> None:
     ratios = [n / s for (n, _), s in zip(naives, sync_s, strict=True)]
     print(f"    naive / ours: {spread(ratios)} (goal >= 6: {verdict(statistics.median(ratios), 6, at_most=False)}); "
           f"same rows: {largest['same']}; a second sync left the file byte for byte: {largest['unchanged']}")
+    if largest["baseline"]:
+        base = largest["baseline"]
+        base_s = [b["duration"] for b in base]
+        base_ratios = [n / b for (n, _), b in zip(naives, base_s, strict=True)]
+        print(f"    baseline ({baseline}), in the same repetitions: {spread(base_s)} s (reading "
+              f"{spread([b['read_seconds'] for b in base])} s), {base[0]['requests']} requests; naive / baseline: "
+              f"{spread(base_ratios)} (goal >= 6: {verdict(statistics.median(base_ratios), 6, at_most=False)}); "
+              f"ours / baseline: {spread([o / b for o, b in zip(sync_s, base_s, strict=True)])}")
     snap_ratios = [t / s for t, s in zip(snaps, sync_s, strict=True)]
     print(f"P2' the two full snapshots of a phase-1 run: {spread(snaps)} s; / one parallel sync: "
           f"{spread(snap_ratios)} (goal <= 2: {verdict(statistics.median(snap_ratios), 2)})")
@@ -232,4 +284,5 @@ def main(guests: int, sizes: tuple[int, ...]) -> None:
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10_000
-    main(count, (100, 1_000, count) if "--growth" in sys.argv else ())
+    given = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--baseline=")), None)
+    main(count, (100, 1_000, count) if "--growth" in sys.argv else (), Path(given) if given else None)

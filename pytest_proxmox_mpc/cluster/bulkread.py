@@ -1,19 +1,19 @@
 """Many GETs at once (one config per guest), bounded, adaptive, each one through the client's guard.
 
 A snapshot of a 10,000-guest cluster reads 10,000 configs. Sequentially, each costs a round trip; in
-parallel, the cost is the client's CPU per request, which for ``requests`` is some 1.5 ms (its sessions,
-cookies and adapters), seven times a lean keep-alive GET (``wire``). So where nothing else has to see the request
-(no recorder, which plays and records through ``requests``, and no HTTP proxy), the reads go out on a
-``direct.DirectChannel``: lean keep-alive connections, the client's auth and TLS verification,
-and the same ``Guard.admit`` before and ``Guard.settle`` after each request as ``PolicedAdapter``.
-Otherwise they go through the client itself.
+parallel, the cost is the client's CPU per request, which for ``requests`` is some five times what a GET
+spoken with h11 costs (its sessions, cookies, adapters, and urllib3's header parsing). So where nothing else
+has to see the request (no recorder, which plays and records through ``requests``, and no HTTP proxy), the
+reads go out on a ``direct.DirectChannel``: keep-alive connections spoken with h11, the client's auth and TLS
+verification, and the guard's one safety path (``Guard.send``), as ``PolicedAdapter`` takes it. Otherwise
+they go through the client itself.
 
 How many are in flight adapts (``Window``): it starts at ``START_IN_FLIGHT`` and grows by one per answer up
 to ``MAX_IN_FLIGHT`` while answers come about as fast as the fastest seen; an answer ``SLOW_FACTOR`` times
 slower (the cluster is queueing) shrinks it by one, and a "busy" answer (429, 503) halves it and is asked
 again after the watch's probe pauses. Any other failure fails the read, as a single request would.
 ``MAX_IN_FLIGHT`` = 32: at a LAN's 5 ms the server is saturated well below it (fakepve answers a config
-GET in 0.8-1 ms of its one process's CPU, so some 7 in flight keep it busy; the client spends 0.2 ms), and
+GET in 0.4-1 ms of its one process's CPU, so some 7 in flight keep it busy; the client spends 0.2 ms), and
 raising it buys nothing there; 20-40 ms WAN latency needs this many to stay busy, and a PVE node's pveproxy (3
 workers by default) handles 32 concurrent keep-alive GETs of pmxcfs files without trouble; a cluster that
 does not is caught by the latency rule long before.

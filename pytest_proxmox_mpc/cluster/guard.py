@@ -1,11 +1,14 @@
 """The guard: asks the policy before anything is sent, records every request, keeps the ledger.
 
-``Guard`` is independent of the HTTP library, so the in-process client and (later) the proxy share it.
-``PolicedAdapter`` puts it under proxmoxer: its https backend sends every API call through one
+``Guard.send`` is the one safety path: it admits a request (a refused one raises, nothing is sent), has it
+sent, and settles it (audit line, ledger, connection health), whatever sends it. Every client path takes it:
+``PolicedAdapter`` (proxmoxer's https backend, the login, the proxy's upstream while a recorder is in use),
+``cluster.direct.DirectChannel`` (the bulk reader and the proxy's upstream otherwise). ``Guard`` knows no
+HTTP library. ``PolicedAdapter`` puts it under proxmoxer: its https backend sends every API call through one
 ``requests.Session`` that all resource objects of a ``ProxmoxAPI`` share, so wrapping that session's
 transport adapters polices resource objects made before the guard was installed too. A refused request
-is stopped below every client-side convenience but above the socket (and above vcrpy, which patches the
-socket layer), so it never leaves the process.
+is stopped below every client-side convenience but above the socket (and above the recorder), so it never
+leaves the process.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from requests.adapters import BaseAdapter
@@ -27,6 +30,8 @@ from ._proxmoxer import backend_name, session_of
 
 if TYPE_CHECKING:  # the recorder (and vcrpy) is imported only by a run that records or replays
     from ..recording.recorder import Recorder
+
+Sent = TypeVar("Sent")  # what a transport gives back for a request (a requests.Response, a RawAnswer)
 
 
 class ConnectionHealth:
@@ -91,6 +96,21 @@ class Guard:
         if self.trail is not None:
             self.trail.record(request, decision, status, duration_ms, upid, source=self.source)
 
+    def send(self, request: ApiRequest, transmit: Callable[[], tuple[Sent, int, bytes | None]]) -> Sent:
+        """The one safety path of every client: ``admit`` ``request`` (a refused one raises its violation and
+        ``transmit`` is never called), ``transmit`` it (it returns what to give back, the answer's status and,
+        for a write, its body, where a task's UPID is read from), then ``settle`` it; a request that fails is
+        settled with the error, which is raised again."""
+        decision = self.admit(request)
+        start = time.perf_counter()
+        try:
+            sent, status, body = transmit()
+        except BaseException as exc:
+            self.settle(request, decision, None, (time.perf_counter() - start) * 1000, error=exc)
+            raise
+        self.settle(request, decision, status, (time.perf_counter() - start) * 1000, body)
+        return sent
+
 
 class PolicedAdapter(BaseAdapter):
     """Sends a request through ``inner`` only when the guard admits it."""
@@ -102,21 +122,17 @@ class PolicedAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         described = ApiRequest.from_http(request.method or "", request.url or "", request.body)
-        decision = self.guard.admit(described)
-        start = time.perf_counter()
-        try:
+
+        def transmit() -> tuple[requests.Response, int, bytes | None]:
             recorder = self.guard.recorder
             if recorder is None:
                 response = self.inner.send(request, *args, **kwargs)
             else:
                 response = recorder.send(request, lambda: self.inner.send(request, *args, **kwargs))
-        except BaseException as exc:
-            self.guard.settle(described, decision, None, (time.perf_counter() - start) * 1000, error=exc)
-            raise
-        # The session reads the body right after anyway (unless streaming), so reading it here costs nothing.
-        body = response.content if described.method != "GET" and not kwargs.get("stream") else None
-        self.guard.settle(described, decision, response.status_code, (time.perf_counter() - start) * 1000, body)
-        return response
+            # The session reads the body right after anyway (unless streaming), so reading it here costs nothing.
+            body = response.content if described.method != "GET" and not kwargs.get("stream") else None
+            return response, response.status_code, body
+        return self.guard.send(described, transmit)
 
     def close(self) -> None:
         self.inner.close()

@@ -6,7 +6,7 @@ the plugin's Python client. Pointed at the proxy instead of the cluster, they ge
 - the tool authenticates with credentials made for this proxy alone (``proxyauth``); the proxy authenticates
   upstream with the real ones (the login of a ``client.connect`` client, shared and never repeated per
   request) on keep-alive connections (see ``Upstream``), which the tool never sees;
-- every request passes the guard (``Guard.admit`` and ``settle``): the same ``PhasePolicy`` as the in-process
+- every request takes the guard's one safety path (``Guard.send``): the same ``PhasePolicy`` as the in-process
   client of the proxy's phase, the run's audit trail (lines marked ``"source": "proxy"``), ledger and
   recorder. A refused request never leaves; the tool gets PVE's error shape, status 403, with
   ``errors.policy`` = ``"<rule>: <reason>"``;
@@ -78,11 +78,11 @@ class Upstream:
     """The cluster behind the proxy, policed by ``guard``, authenticating with ``auth`` (a ``client.connect``
     client's: an API token, or the ticket of its login, renewed as proxmoxer does).
 
-    Requests go out on a ``DirectChannel`` (lean keep-alive connections, ``wire``, one per proxy thread at a
-    time, the guard called directly: a fraction of ``requests``' cost per request), or, while a recorder
-    records or plays (it works through ``requests``) or an HTTP proxy is configured, through one keep-alive
-    ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: the channel's
-    pool and urllib3's lock themselves, the guard's trail, ledger and recorder lock their own state, and the
+    Every request takes the guard's one safety path (``Guard.send``), on one of two routes: a ``DirectChannel``
+    (keep-alive connections spoken with h11: a fifth of ``requests``' cost per request), or, while a recorder
+    records or plays (it works through ``requests``) or an HTTP proxy is configured, one keep-alive
+    ``requests.Session`` with the guard's ``PolicedAdapter``. Shared by the proxy's threads: the channel's and
+    urllib3's pools lock themselves, the guard's trail, ledger and recorder lock their own state, and the
     policy keeps none between decisions.
     """
 
