@@ -61,9 +61,15 @@ class Run:
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
         """Set up the run; a schema file that is none is a ``SettingsError``."""
         files = RunFiles(rootdir, run_id, settings.audit_log)
+        _writable_dir(files.audit.parent, "pve_audit_log" if settings.audit_log else "the run's state directory",
+                      settings.sources["audit_log"])
+        if settings.record_mode:
+            _writable_dir(settings.cassette_dir, "pve_cassette_dir", settings.sources["cassette_dir"])
         schema, schema_source = None, None
-        if settings.needs_schema and settings.api_schema is not None:
+        if settings.api_schema is not None:  # read even when no phase needs it: a wrong file is a usage error now
             schema, schema_source = from_setting(settings.api_schema, settings.sources["api_schema"])
+            if not settings.needs_schema:
+                schema, schema_source = None, None
         elif settings.needs_schema and settings.target == "sim":
             schema, schema_source = from_fakepve()
         index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
@@ -147,3 +153,13 @@ class Run:
             self.recorder.save()
         self.trail.close()
         self.ledger_file.close()
+
+
+def _writable_dir(path: Path, setting: str, origin: str) -> None:
+    """Make ``path`` (a directory the run writes to) now; a ``SettingsError`` naming the setting if it cannot be:
+    found at the first write, the test would have passed and its record been lost."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise SettingsError(f"setting {setting} ({origin}): cannot make the folder {path}: {problem}") from None

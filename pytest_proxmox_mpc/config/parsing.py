@@ -4,6 +4,7 @@ with the problem in words a user understands (the caller adds which setting and 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from ..model.vmids import VMID_MAX, VMID_MIN
 
 DEFAULT_PORT = 8006
+HOST_CHARACTERS = re.compile(r"[A-Za-z0-9._:%-]+")  # names, IPv4, IPv6 (with a zone after %)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -45,6 +47,8 @@ def parse_host(text: str) -> tuple[str, int]:
         port = port_number(port_text)
     if not host:
         raise ValueError("has no host name")
+    if not HOST_CHARACTERS.fullmatch(host):
+        raise ValueError("has characters no host name or address has (a space, a quote, ...)")
     return host, port
 
 
