@@ -93,7 +93,7 @@ MISTAKES = {
                                                            "not a PVE API schema", **{"s.json": "{}"}),
     "schema-a-device": flag("--pve-api-schema=/dev/zero", "/dev/zero: cannot read: not a regular file"),
     # the environment
-    "env-phase": env("PVE_MAX_PHASE", "9", "setting pve_max_phase (from environment variable PVE_MAX_PHASE): '9' is not"),
+    "env-phase": env("PVE_MAX_PHASE", "9", "setting pve_max_phase (from environment variable PVE_MAX_PHASE): '9'"),
     "env-host-space": env("PVE_HOST", "a b", "setting pve_host (from environment variable PVE_HOST)"),
     "env-timeout": env("PVE_TIMEOUT", "soon", "setting pve_timeout (from environment variable PVE_TIMEOUT)"),
     "env-target": env("PVE_TARGET", "cloud", "setting pve_target (from environment variable PVE_TARGET)"),
