@@ -6,6 +6,7 @@ so all of a run's audit lines share it) and asks it for the policy of each test.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,10 +157,16 @@ class Run:
 
 
 def _writable_dir(path: Path, setting: str, origin: str) -> None:
-    """Make ``path`` (a directory the run writes to) now; a ``SettingsError`` naming the setting if it cannot be:
-    found at the first write, the test would have passed and its record been lost."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        problem = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
-        raise SettingsError(f"setting {setting} ({origin}): cannot make the folder {path}: {problem}") from None
+    """A ``SettingsError`` naming the setting if the run could not make or write the directory ``path`` (found at
+    the first write, the test would have passed and its record been lost). Nothing is made here: a project that
+    only has the plugin installed finds no new folder."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = "a file is in the way" if existing.exists() else "no folder above it exists"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    else:
+        return
+    raise SettingsError(f"setting {setting} ({origin}): cannot make the folder {path}: {problem}")

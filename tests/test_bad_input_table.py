@@ -69,8 +69,9 @@ MISTAKES = {
     "scenario-unknown": flag("--pve-sim-scenario=nosuch", "no packaged scenario 'nosuch'"),
     "profile-unknown": flag("--mpc-profile=nosuch", "'nosuch' is neither a packaged profile"),
     "provider-unknown": flag("--mpc-tf-provider=aws", "setting mpc_tf_provider (from --mpc-tf-provider)"),
-    "audit-log-cannot-be-made": flag("--pve-audit-log=/proc/nope/audit.jsonl",
-                                     "setting pve_audit_log (from --pve-audit-log): cannot make the folder /proc/nope"),
+    "audit-log-under-a-file": Mistake(args=("--pve-audit-log=taken/audit.jsonl",), files={"taken": "a file"},
+                                      says="setting pve_audit_log (from --pve-audit-log): cannot make the folder "
+                                           "taken: a file is in the way"),
     "cassette-dir-is-a-file": Mistake(args=("--pve-cassette-dir=taken", "--pve-record-mode=once"),
                                       files={"taken": "a file"},
                                       says="setting pve_cassette_dir (from --pve-cassette-dir): cannot make the "
