@@ -88,7 +88,8 @@ def resources(workdir: Path, rounds: int) -> tuple[float, float]:
 
 
 def replay_endpoint_for(workdir: Path) -> Endpoint:
-    from pytest_proxmox_mpc.config.settings import RawSources, resolve
+    from pytest_proxmox_mpc.config.settings import resolve
+    from pytest_proxmox_mpc.config.sources import RawSources
 
     settings = resolve(RawSources(options={"pve_target": "replay", "pve_cassette_dir": str(workdir / "cassettes")},
                                   ini={}, environ={}, rootdir=workdir))

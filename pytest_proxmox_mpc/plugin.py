@@ -15,7 +15,8 @@ import pytest
 from . import hookspecs
 from .config import phases
 from .config.options import OPTIONS, Option, add_flags
-from .config.settings import PolicyAdjustment, RawSources, Settings, resolve
+from .config.settings import PolicyAdjustment, Settings, resolve
+from .config.sources import RawSources
 from .errors import SettingsError
 from .fixtures.access import hooked_workspace_checks, run_of, settings_of
 from .fixtures.guests import factory_fixture_names

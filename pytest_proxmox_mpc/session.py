@@ -24,7 +24,8 @@ from .cluster.guard import Guard
 from .cluster.inventory import read_inventory
 from .cluster.schemasource import from_node
 from .config.phases import PHASES, WRITE_PHASE
-from .config.settings import RawSources, resolve
+from .config.settings import resolve
+from .config.sources import RawSources
 from .config.target import live_endpoint
 from .errors import InvalidInput, PhaseViolation, SettingsError, TargetUnavailable
 from .files.runfiles import RunFiles

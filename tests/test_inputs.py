@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from pytest_proxmox_mpc import ExclusionList, InvalidInput, ProxmoxMpcError, SettingsError
-from pytest_proxmox_mpc.config.settings import RawSources, resolve
+from pytest_proxmox_mpc.config.settings import resolve
+from pytest_proxmox_mpc.config.sources import RawSources
 from pytest_proxmox_mpc.files.inputs import LIMITS
 from pytest_proxmox_mpc.model.apischema import ApiSchema
 from pytest_proxmox_mpc.sim.scenario import load_scenario

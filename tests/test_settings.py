@@ -12,7 +12,8 @@ from fakepve.certs import make_cert
 
 from pytest_proxmox_mpc.config.options import OPTIONS
 from pytest_proxmox_mpc.config.parsing import parse_host
-from pytest_proxmox_mpc.config.settings import RawSources, Settings, resolve
+from pytest_proxmox_mpc.config.settings import Settings, resolve
+from pytest_proxmox_mpc.config.sources import RawSources
 from pytest_proxmox_mpc.errors import SettingsError
 from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from ..config.options import OPTIONS, add_flags
-from ..config.settings import RawSources, Settings, resolve
+from ..config.settings import Settings, resolve
+from ..config.sources import RawSources
 from ..proxy.relay import LOCALHOST
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # what add_subparsers returns

@@ -17,30 +17,19 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExclusionError, InvalidInput, SettingsError
-from ..files.inputs import read_text_input
+from ..errors import ExclusionError, SettingsError
 from ..model.secret import Secret
 from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
 from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
 from .parsing import DEFAULT_PORT, vmid_range
-
-
-@dataclass(frozen=True)
-class RawSources:
-    """Where raw values come from: parsed flags, ini keys, the environment, and the ini file's path."""
-
-    options: Mapping[str, Any]
-    ini: Mapping[str, str | None]
-    environ: Mapping[str, str]
-    inifile: str | None = None
-    rootdir: Path = field(default_factory=Path.cwd)
-    origins: Mapping[str, str] = field(default_factory=dict)  # who set an option a user did not give (a command)
+from .secrets import secret_from_environment
+from .sources import RawSources, from_ini, override_warning, raw_value
 
 
 @dataclass(frozen=True)
@@ -165,95 +154,20 @@ class Settings:
         return lines
 
 
-def _describe(opt: Option, kind: str, inifile: str | None) -> str:
-    if kind == "option":
-        return f"from {opt.flag}"
-    if kind == "ini":
-        return f"from ini key {opt.ini}" + (f" in {inifile}" if inifile else "")
-    if kind == "env":
-        return f"from environment variable {opt.env}"
-    return "default"
-
-
-def _raw(opt: Option, src: RawSources) -> tuple[Any, str]:
-    """(raw value, where it came from) by precedence; (None, 'default') when nothing sets it."""
-    value = src.options.get(opt.dest)
-    if value is not None:
-        return value, src.origins.get(opt.dest) or _describe(opt, "option", None)
-    if opt.env is not None and src.environ.get(opt.env, "") != "":
-        return src.environ[opt.env], _describe(opt, "env", None)
-    ini_value = src.ini.get(opt.ini)
-    if ini_value not in (None, ""):
-        return ini_value, _describe(opt, "ini", src.inifile)
-    return None, "default"
-
-
-def _override(opt: Option, src: RawSources, value: Any, origin: str) -> str | None:
-    """The warning when ``opt``'s environment variable set ``value`` over a different value of its ini key (an
-    ini value that does not even parse is different too); None otherwise. No value is shown: only where each came
-    from."""
-    ini_value = src.ini.get(opt.ini)
-    if opt.env is None or origin != _describe(opt, "env", None) or ini_value in (None, ""):
-        return None
-    try:
-        if _from_ini(opt, src, opt.parse(ini_value)) == value:
-            return None
-    except ValueError:
-        pass
-    where = f" in {src.inifile}" if src.inifile else ""
-    return f"environment variable {opt.env} overrides ini key {opt.ini}{where} (unset it to use the ini key)"
-
-
-def _from_ini(opt: Option, src: RawSources, value: Any) -> Any:
-    """A parsed ini value as the setting takes it: a path relative to the ini file, like pytest's own ini paths."""
-    if opt.kind == "path" and src.inifile and isinstance(value, Path):
-        return Path(src.inifile).parent / value
-    return value
-
-
 def _fail(opt: Option, raw: Any, origin: str, problem: str) -> SettingsError:
     return SettingsError(f"setting {opt.ini or opt.name} ({origin}): {raw!r} {problem}")
 
 
-def _secret(names: tuple[str, str], environ: Mapping[str, str]) -> Secret | None:
-    direct, file_var = names
-    if environ.get(direct):
-        return _one_line(Secret(environ[direct]), f"environment variable {direct}")
-    path = environ.get(file_var)
-    if not path:
-        return None
-    try:
-        text = read_text_input(path, "secret file")
-    except InvalidInput as exc:
-        problem = str(exc).removeprefix(f"{path}: cannot read: ")
-        raise SettingsError(f"environment variable {file_var}: cannot read {path}: {problem}") from None
-    return _one_line(Secret(text.removesuffix("\n").removesuffix("\r")), f"environment variable {file_var} ({path})")
-
-
-def _one_line(secret: Secret, where: str) -> Secret:
-    """``secret`` if it can go into a header: one line without control characters. The error names where it came
-    from and the line, never the value (an HTTP library's own error would print it)."""
-    text = secret.reveal()
-    if not text:
-        raise SettingsError(f"{where}: the secret is empty")
-    bad = next((index for index, char in enumerate(text) if (ord(char) < 32 and char != "\t") or ord(char) == 127),
-               None)
-    if bad is not None:
-        raise SettingsError(f"{where}: the secret holds a line break or a control character (line "
-                            f"{text.count(chr(10), 0, bad) + 1}); a token secret or password is one line")
-    return secret
-
-
 def _value(opt: Option, src: RawSources, resolved: Mapping[str, Any]) -> tuple[Any, str]:
     """The setting's value and where it came from: parsed with its row's parser, or its row's default."""
-    raw, origin = _raw(opt, src)
+    raw, origin = raw_value(opt, src)
     if raw is None:
         return opt.default_for(resolved), origin
     try:
         value = opt.parse(raw)
     except ValueError as exc:
         raise _fail(opt, raw, origin, str(exc)) from None
-    return (_from_ini(opt, src, value) if origin.startswith("from ini") else value), origin
+    return (from_ini(opt, src, value) if origin.startswith("from ini") else value), origin
 
 
 def _not_certificates(path: Path) -> str | None:
@@ -275,11 +189,11 @@ def resolve(src: RawSources) -> Settings:
     overrides = []
     for opt in OPTIONS:
         values[opt.name], sources[opt.name] = _value(opt, src, values)
-        overrides.append(_override(opt, src, values[opt.name], sources[opt.name]))
+        overrides.append(override_warning(opt, src, values[opt.name], sources[opt.name]))
     del values["rootdir"]
     host, port = values.pop("host") or (None, DEFAULT_PORT)
-    token_value = _secret(SECRET_ENV["token_value"], src.environ)
-    password = _secret(SECRET_ENV["password"], src.environ)
+    token_value = secret_from_environment(SECRET_ENV["token_value"], src.environ)
+    password = secret_from_environment(SECRET_ENV["password"], src.environ)
     target, ca_bundle, max_phase = values["target"], values["ca_bundle"], values["max_phase"]
     mpc_workspace, mpc_command, record_mode = values["mpc_workspace"], values["mpc_command"], values["record_mode"]
     token_name, sweep = values["token_name"], values["sweep"]
