@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..loading import gc_paused
 from .expressions import BLOCK, expand_dynamic, references, resolve
-from .parsing import LostBlock, _parse_file, _parse_text, first_line
+from .parsing import LostBlock, _parse_file, _parse_text, first_line, forget, parse_all
 
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
 MAX_DEPTH = 8
@@ -213,7 +214,7 @@ def _tfvars(texts: tuple[str, ...]) -> dict[str, Any]:
 
 def clear_caches() -> None:
     """Forget every parse and every workspace read (a benchmark's cold start)."""
-    _parse_text.cache_clear()
+    forget()
     _build.cache_clear()
 
 
@@ -233,7 +234,9 @@ def read_root(root: Path) -> TfWorkspace:
         except (OSError, UnicodeDecodeError) as exc:
             texts.append((path.relative_to(root), "", first_line(exc)))
     tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root))
-    return _build(root, tuple(texts), tfvars)
+    parse_all([text for _, text, unreadable in texts if not unreadable])  # many files: across the cores, once
+    with gc_paused():  # a large workspace is a few million objects, none of them in a cycle
+        return _build(root, tuple(texts), tfvars)
 
 
 @functools.lru_cache(maxsize=16)
