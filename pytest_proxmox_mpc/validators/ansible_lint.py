@@ -149,6 +149,8 @@ def start_lint(ansible_dir: Path, home: Path, cache: Path | None = None,
     """``lint_ansible``'s work begun in the background, for a ``lint_ansible`` call of the same project, cache and
     collections to take (if its content is still the same), so that ansible-lint runs while other checks do.
     Nothing is started for a result the cache keeps already."""
+    if not ansible_dir.is_dir():
+        return  # the check says so when it runs
     lint = _settings(ansible_dir, home, cache, collections)
     kept = lint.kept(lint.key)
     if kept is None or not kept.is_file():

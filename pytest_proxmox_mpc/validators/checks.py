@@ -72,7 +72,8 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
         _db(p), {vmid: ("discovered", "created", "updated") for vmid in i.guests})),
     WorkspaceCheck("database-backup-restore", "sync", ("p2-state-tracking",),
                    lambda p, i, c: database.backup_round_trip(_db(p), c.scratch / "restored.db")),
-    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",), _tf(terraform.check_files)),
+    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",), _tf(terraform.check_files),
+                   prepare=lambda p, c: terraform.start_reading(p)),
     WorkspaceCheck("terraform-provider-and-variables", "iac", ("p2-iac-valid",), _tf(terraform.check_provider)),
     WorkspaceCheck("terraform-connection-hygiene", "iac", ("p2-iac-valid",), _tf(terraform.check_connection)),
     WorkspaceCheck("terraform-provider-schema", "iac", ("p2-iac-valid",), _tf(terraform.check_schema)),
@@ -107,10 +108,9 @@ def prepare_checks(path: Path, context: CheckContext, checks: Iterable[Workspace
     """The slow parts of ``checks`` (ansible-lint) started in the background on the workspace at ``path``, so that
     they run while the other checks do; each check's ``run`` takes its part (or does it afresh if the workspace
     changed meanwhile). Safe to call again: what is started or kept already is not started twice."""
-    if (path / "ansible").is_dir():
-        for check in checks:
-            if check.prepare is not None:
-                check.prepare(path, context)
+    for check in checks:
+        if check.prepare is not None:
+            check.prepare(path, context)
 
 
 def check_workspace(path: Path, inventory: Inventory, context: CheckContext | None = None,

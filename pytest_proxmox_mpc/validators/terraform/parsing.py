@@ -7,8 +7,9 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class HclError(Exception):
 
 
 _kept: OrderedDict[str, dict[str, Any] | HclError] = OrderedDict()
+_guard = threading.RLock()  # one parse of a text at a time: a caller waits for the parse started ahead of it
 
 
 def _keep(text: str, parsed: dict[str, Any] | HclError) -> None:
@@ -39,15 +41,16 @@ def _parse_text(text: str) -> dict[str, Any]:
     each read the same files, and parsing is nearly all of a check's time. A file that changed is a new key,
     whatever its mtime. The parse is shared: treat it as read-only. (python-hcl2 and lark are imported by the
     first parse: a run that reads no Terraform, as phase 1, never loads them.)"""
-    found = _kept.get(text)
-    if found is None:
-        try:
-            found = parseworkers.parse(text)
-        except Exception as exc:  # python-hcl2 raises lark's errors, which share no base class worth naming
-            found = HclError(first_line(exc))
-        _keep(text, found)
-    else:
-        _kept.move_to_end(text)
+    with _guard:
+        found = _kept.get(text)
+        if found is None:
+            try:
+                found = parseworkers.parse(text)
+            except Exception as exc:  # python-hcl2 raises lark's errors, which share no base class worth naming
+                found = HclError(first_line(exc))
+            _keep(text, found)
+        else:
+            _kept.move_to_end(text)
     if isinstance(found, HclError):
         raise found
     return found
@@ -56,18 +59,26 @@ def _parse_text(text: str) -> dict[str, Any]:
 def parse_all(texts: Sequence[str]) -> None:
     """Every text of ``texts`` parsed and kept, those not kept yet in worker processes across the machine's cores
     when they are many (``parseworkers``), each once; the collector paused while the parses are taken in."""
-    todo = list(dict.fromkeys(text for text in texts if text not in _kept))
-    if not parseworkers.worth_workers(todo):
-        return  # parsed one by one, as they are asked for
-    answers = parseworkers.parse_in_workers(todo)
-    with gc_paused():
-        for text, (ok, value) in zip(todo, answers, strict=True):
-            _keep(text, value if ok else HclError(value))
+    with _guard:  # a second caller (the check, after a start ahead) waits, then finds them kept
+        todo = list(dict.fromkeys(text for text in texts if text not in _kept))
+        if not parseworkers.worth_workers(todo):
+            return  # parsed one by one, as they are asked for
+        answers = parseworkers.parse_in_workers(todo)
+        with gc_paused():
+            for text, (ok, value) in zip(todo, answers, strict=True):
+                _keep(text, value if ok else HclError(value))
+
+
+def start_parsing(texts: Callable[[], Sequence[str]]) -> None:
+    """``parse_all(texts())`` begun in the background (a daemon thread; the parses run in worker processes), so that
+    the workspace's files are parsed while the cluster is read and other checks run."""
+    threading.Thread(target=lambda: parse_all(texts()), daemon=True, name="pve-parse").start()
 
 
 def forget() -> None:
     """Forget every parse (a benchmark's cold start)."""
-    _kept.clear()
+    with _guard:
+        _kept.clear()
 
 
 def first_line(exc: Exception) -> str:
