@@ -17,7 +17,8 @@ Then, ``--runs`` times, each in a fresh process:
   the peak of the resident memory summed over it and every process it starts (ansible-lint, ansible-playbook,
   parsers), sampled every 50 ms from /proc (``_proctree``: shared pages counted once per process).
 
-Each size prints the floor and its parts, the validation, their ratio (each run against its own floor), the peak
+Runs alternate which of the two goes first (the machine's load drifts). Each size prints the floor and its parts,
+the validation and the CPU it used in all its processes, their ratio (each run against its own floor), the peak
 memory of all processes together and of the largest one (median, range, each run), and the findings (none
 expected: the reference builder's workspace is right). Goals (issue 36): 2,000 guests at most 2x the floor;
 10,000 guests at most 1.5x and 1 GB.
@@ -28,11 +29,13 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +49,10 @@ GOALS = {2_000: (2.0, None), 10_000: (1.5, 1024.0)}  # guests -> (ratio to the f
 
 def scenario(guests: int, path: Path) -> None:
     """fakepve's guests file for ``synthetic_inventory(guests)`` (an unnamed VM gets fakepve's required name)."""
-    from export import synthetic_inventory  # type: ignore[import-not-found]
+    from export import synthetic_inventory
 
     rows = [{"vmid": g.vmid, "type": g.kind, "name": g.name or (f"vm-{g.vmid}" if g.kind == "qemu" else None),
-             "node": g.node, "status": g.status, "config": dict(g.config), "template": g.template}
+             "node": g.node, "status": g.status, "config": dict(g.config or {}), "template": g.template}
             for g in synthetic_inventory(guests, nodes=4).guests.values()]
     path.write_text(json.dumps({"guests": rows}), encoding="utf-8")
 
@@ -66,7 +69,7 @@ def client(address: str, cafile: str, audit: Path) -> tuple[Any, str]:
     host, port = address.rsplit(":", 1)
     endpoint = Endpoint(host=host, port=int(port), user="root@pam", password=Secret(PASSWORD), verify=cafile,
                         timeout=120)
-    return connect_checked(endpoint, Guard(ReadOnlyPolicy(), AuditTrail(audit, "bench")))  # type: ignore[no-any-return]
+    return connect_checked(endpoint, Guard(ReadOnlyPolicy(), AuditTrail(audit, "bench")))
 
 
 def floor(address: str, cafile: str, workspace: Path, scratch: Path) -> dict[str, float]:
@@ -107,8 +110,19 @@ def validate(address: str, cafile: str, workspace: Path, scratch: Path) -> dict[
     return {"findings": [str(finding) for finding in findings]}
 
 
-def child(job: str, *args: str) -> tuple[dict[str, Any], float, TreeMemory]:
-    """``job`` run by this file in a fresh process: its answer, wall seconds and the memory of its tree."""
+@dataclass
+class Child:
+    """A job run by this file in a fresh process: its answer, wall and CPU seconds (of it and every process it
+    waited for) and the memory of its process tree."""
+
+    answer: dict[str, Any]
+    wall: float
+    cpu: float
+    memory: TreeMemory
+
+
+def child(job: str, *args: str) -> Child:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, __file__, f"--{job}", *args], cwd=ROOT / "benchmarks",
                                stdout=subprocess.PIPE, text=True)
@@ -116,9 +130,11 @@ def child(job: str, *args: str) -> tuple[dict[str, Any], float, TreeMemory]:
     out, _ = process.communicate()
     wall = time.perf_counter() - start
     memory.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise RuntimeError(f"{job} failed ({process.returncode}): {out[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1]), wall, memory
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Child(json.loads(out.strip().splitlines()[-1]), wall, cpu, memory)
 
 
 def measure(guests: int, runs: int) -> None:
@@ -137,31 +153,37 @@ def measure(guests: int, runs: int) -> None:
             inventory_mb = (workspace / "ansible" / "inventory.yml").stat().st_size / 1e6
             print(f"{guests} guests: workspace built in {built:.1f} s ({len(list(workspace.rglob('*.tf')))} .tf "
                   f"files, inventory.yml {inventory_mb:.2f} MB); {runs} runs, floor then validation", flush=True)
-            floors, walls, totals, singles, parts = [], [], [], [], []
-            findings: list[str] = []
+            floors: list[Child] = []
+            validations: list[Child] = []
             for run in range(runs):
                 scratch = work / f"run-{run}"
                 scratch.mkdir()
-                part, _, _ = child("floor", server.address, server.cafile, str(workspace), str(scratch))
-                parts.append(part)
-                floors.append(part["reading"] + part["parsing"] + part["loading"])
-                answer, wall, memory = child("validate", server.address, server.cafile, str(workspace), str(scratch))
-                walls.append(wall)
-                totals.append(memory.peak_total / 2**20)
-                singles.append(memory.peak_single / 2**20)
-                findings = answer["findings"]
-                print(f"  run {run + 1}: floor {floors[-1]:.1f} s, validation {wall:.1f} s "
-                      f"({wall / floors[-1]:.2f}x), peak {totals[-1]:.0f} MB over {memory.most_processes} "
-                      f"processes, {len(findings)} findings", flush=True)
-    report(guests, floors, walls, totals, singles, parts, findings)
+                args = (server.address, server.cafile, str(workspace), str(scratch))
+                for job in ("floor", "validate") if run % 2 == 0 else ("validate", "floor"):  # load drifts: both ways
+                    (floors if job == "floor" else validations).append(child(job, *args))
+                floor, done = floors[-1], validations[-1]
+                peak = done.memory.peak_total / 2**20
+                print(f"  run {run + 1}: floor {seconds(floor):.1f} s, validation {done.wall:.1f} s "
+                      f"({done.wall / seconds(floor):.2f}x; CPU {done.cpu:.0f} s), peak {peak:.0f} MB over "
+                      f"{done.memory.most_processes} processes, {len(done.answer['findings'])} findings", flush=True)
+    report(guests, floors, validations)
 
 
-def report(guests: int, floors: list[float], walls: list[float], totals: list[float], singles: list[float],
-           parts: list[dict[str, float]], findings: list[str]) -> None:
+def seconds(floor: Child) -> float:
+    """The floor: the sum of its three parts."""
+    return float(floor.answer["reading"] + floor.answer["parsing"] + floor.answer["loading"])
+
+
+def report(guests: int, floor_runs: list[Child], validations: list[Child]) -> None:
+    floors, walls = [seconds(f) for f in floor_runs], [v.wall for v in validations]
+    totals = [v.memory.peak_total / 2**20 for v in validations]
+    singles = [v.memory.peak_single / 2**20 for v in validations]
     ratios = [wall / floor for wall, floor in zip(walls, floors, strict=True)]
+    parts = [f.answer for f in floor_runs]
+    findings = validations[-1].answer["findings"]
     print(f"  floor: {spread(floors)} s (reading {spread([p['reading'] for p in parts])}, parsing "
           f"{spread([p['parsing'] for p in parts])}, loading the inventory {spread([p['loading'] for p in parts])})")
-    print(f"  validation: {spread(walls)} s")
+    print(f"  validation: {spread(walls)} s; its CPU (all its processes) {spread([v.cpu for v in validations])} s")
     goal_ratio, goal_mb = GOALS.get(guests, (None, None))
     shown = f" (goal <= {goal_ratio}: {verdict(statistics.median(ratios), goal_ratio)})" if goal_ratio else ""
     print(f"  validation / floor: {spread(ratios)}{shown}")
