@@ -31,7 +31,7 @@ def test_workers_answer_as_this_process_does_a_broken_file_included() -> None:
 
 
 def test_a_failing_worker_has_its_files_parsed_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parseworkers, "WORKER", "import sys; sys.exit(3)")
+    monkeypatch.setattr(parseworkers, "WORKER", ["-c", "import sys; sys.exit(3)"])
     many = texts(parseworkers.TEXTS_A_WORKER * 2)
     assert parseworkers.parse_in_workers(many) == [(True, parseworkers.parse(text)) for text in many]
 

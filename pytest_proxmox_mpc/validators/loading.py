@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +20,12 @@ from typing import Any
 import yaml
 
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it
-KEPT_LOADS = 8  # a run's workspaces in turn (phases, mutations): a few inventories at a time
+KEPT_LOADS = 64  # the YAML files of a few workspaces (phases, mutations)...
+KEPT_BYTES = 8_000_000  # ...and of their files no more than two 10,000-host inventories
 Loaded = tuple[Any, str | None]  # (the data, None) or (None, what is wrong with the file)
 
-_kept: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+_kept: OrderedDict[tuple[str, str], tuple[Loaded, int]] = OrderedDict()
+_guard = threading.Lock()  # the checks load in this thread, a lint started ahead in its own
 
 
 @contextmanager
@@ -45,15 +48,17 @@ def load_yaml(path: Path) -> Loaded:
     except OSError as exc:
         return None, f"unreadable: {exc.strerror or exc}"
     key = (str(path), hashlib.sha256(raw).hexdigest())
-    found = _kept.get(key)
-    if found is None:
-        found = _load(raw)
-        _kept[key] = found
-        if len(_kept) > KEPT_LOADS:
-            _kept.popitem(last=False)
-    else:
-        _kept.move_to_end(key)
-    return found
+    with _guard:
+        found = _kept.get(key)
+        if found is not None:
+            _kept.move_to_end(key)
+            return found[0]
+    loaded = _load(raw)
+    with _guard:
+        _kept[key] = (loaded, len(raw))
+        while len(_kept) > 1 and (len(_kept) > KEPT_LOADS or sum(size for _, size in _kept.values()) > KEPT_BYTES):
+            _kept.popitem(last=False)  # the least recently used first: the workspace of now stays
+    return loaded
 
 
 def _load(raw: bytes) -> Loaded:

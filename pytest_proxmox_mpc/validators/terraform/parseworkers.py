@@ -1,7 +1,8 @@
 """python-hcl2 across the machine's cores: many ``.tf`` texts parsed by worker processes, one a core.
 
 python-hcl2 is pure Python (lark), a few milliseconds a file: a 10,000-guest workspace is a minute of one core.
-The workers are plain ``python -c`` processes fed a pickled list of texts on stdin, answering a pickled list of
+The workers are this file run by the same interpreter (isolated: ``-I``, so that this folder's modules shadow
+nothing, and no package is imported but python-hcl2), fed a pickled list of texts on stdin, answering a pickled list of
 ``(True, parse)`` or ``(False, first line of the error)`` on stdout; they are not ``multiprocessing``'s, whose
 start methods re-run the caller's main module (a user's script) or fork a process that may hold threads. The texts
 are shared out largest first to the worker with the least so far. A worker that fails has its texts parsed here.
@@ -21,7 +22,7 @@ from typing import Any
 MIN_TEXTS = 200  # fewer are parsed in the caller's process: starting a worker costs about what 50 parses do
 TEXTS_A_WORKER = 100  # no worker for fewer than this many texts
 Answer = tuple[bool, Any]  # (True, the parse) or (False, the first line of python-hcl2's error)
-WORKER = "from pytest_proxmox_mpc.validators.terraform.parseworkers import serve; serve()"
+WORKER = ["-I", __file__]  # the interpreter's arguments that start a worker
 
 
 def cores() -> int:
@@ -70,7 +71,7 @@ def parse_in_workers(texts: Sequence[str]) -> list[Answer]:
     def run(part: list[int]) -> None:
         got: list[Answer] | None = None
         try:
-            done = subprocess.run([sys.executable, "-c", WORKER], input=pickle.dumps([texts[i] for i in part]),
+            done = subprocess.run([sys.executable, *WORKER], input=pickle.dumps([texts[i] for i in part]),
                                   capture_output=True, check=False)
             if done.returncode == 0:
                 got = pickle.loads(done.stdout)
@@ -92,3 +93,7 @@ def serve() -> None:
     gc.set_threshold(20_000, 50, 50)  # lark leaves cycles behind, but full collections over the parses kept are waste
     pickle.dump([_answer(text) for text in texts], sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    serve()
