@@ -207,7 +207,8 @@ def _split(lint: _Lint, sources: tuple[str, ...]) -> Judged | None:
         return findings, LintOutcome(project, False, None, inventory_apart=True, not_judged=notes)
     outside = [line for line in violations(rest[1]) if not lintsplit.in_sources(path_of(line), sources)]
     inside = violations(inventory[1])
-    keep(lint.kept(lint.key), (2 if outside or inside else 0, "\n".join([*outside, *inside]), ""))
+    keep(lint.kept(lint.key), (2 if outside or inside else 0, "\n".join([*outside, *inside]),
+                               f"{rest[2]}\n{inventory[2]}"))  # what each part said besides, as ansible-lint does
     found, notes = judged(project, lint.collections, (2 if outside else 0, "\n".join(outside), ""),
                           (APART if not inventory_cached else CACHED) if rest_cached else "")
     more, other = judged(project, lint.collections, inventory, CACHED if inventory_cached else "")

@@ -17,7 +17,13 @@ import yaml
 from .lintsplit import CONFIG_FILES, in_sources, project_files
 from .loading import load_yaml
 
-_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+class _Dumper(yaml.SafeDumper):
+    """YAML as yamllint wants it (lists indented under their key): the stand-in is linted too, its findings dropped,
+    but ansible-lint's summary of the playbooks' part should not count any."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def named_hosts(project: Path, sources: tuple[str, ...]) -> set[str]:
@@ -65,7 +71,7 @@ def standin_texts(project: Path, sources: tuple[str, ...]) -> dict[str, str]:
     texts = {}
     for source in sources:
         data, _ = load_yaml(project / source)
-        body = yaml.dump(standin(data, named), Dumper=_DUMPER, sort_keys=False, default_flow_style=False,
+        body = yaml.dump(standin(data, named), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                          allow_unicode=True)
         texts[source] = f"---\n# A stand-in for {source}: its groups, a host of each (lintstandin)\n{body}"
     return texts
