@@ -1,11 +1,12 @@
 """python-hcl2 across the machine's cores: many ``.tf`` texts parsed by worker processes, one a core.
 
 python-hcl2 is pure Python (lark), a few milliseconds a file: a 10,000-guest workspace is a minute of one core.
-The workers are this file run by the same interpreter (isolated: ``-I``, so that this folder's modules shadow
-nothing, and no package is imported but python-hcl2), fed a pickled list of texts on stdin, answering a pickled list of
-``(True, parse)`` or ``(False, first line of the error)`` on stdout; they are not ``multiprocessing``'s, whose
-start methods re-run the caller's main module (a user's script) or fork a process that may hold threads. The texts
-are shared out largest first to the worker with the least so far. A worker that fails has its texts parsed here.
+The workers are this file run by the same interpreter (as ``__main__``, by path: no package is imported but
+python-hcl2, and this folder's modules shadow nothing), fed a pickled list of texts on stdin, answering a pickled
+list of ``(True, parse)`` or ``(False, first line of the error)`` on stdout; they are not ``multiprocessing``'s,
+whose start methods re-run the caller's main module (a user's script) or fork a process that may hold threads. The
+texts are shared out largest first to the worker with the least so far. A worker that fails has its texts parsed
+here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 MIN_TEXTS = 200  # fewer are parsed in the caller's process: starting a worker costs about what 50 parses do
 TEXTS_A_WORKER = 100  # no worker for fewer than this many texts
 Answer = tuple[bool, Any]  # (True, the parse) or (False, the first line of python-hcl2's error)
-WORKER = ["-I", __file__]  # the interpreter's arguments that start a worker
+WORKER = ["-c", f"import runpy; runpy.run_path({__file__!r}, run_name='__main__')"]  # a worker's arguments
 
 
 def cores() -> int:
