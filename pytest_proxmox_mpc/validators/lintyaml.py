@@ -12,8 +12,8 @@ Where ansible-lint would do more or other than that, it refuses (exit ``CANNOT``
 inventory on its own instead: a file its kinds do not call ``yaml`` (``inventory/**``, ``group_vars/**``, ...), a
 ``# noqa`` in it, a config that names kinds, tags, rule folders, skips or downgrades the yaml rule (its tags, or a
 failure to load) or excludes the file, the ``min`` profile (no yaml rule), ``quiet``, or ``ANSIBLE_LINT_*`` in the
-environment. Run as ``python -c 'from pytest_proxmox_mpc.validators.lintyaml import main; main()' FILE...`` in the
-project's folder (imports ansible-lint: a second). Nothing here imports pytest.
+environment. Run as this file (``python lintyaml.py FILE...``, by path: no package of ours is imported) in the
+project's folder; it imports ansible-lint (a fraction of a second). Nothing here imports pytest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 CANNOT = 3
-COMMAND = "from pytest_proxmox_mpc.validators.lintyaml import main; main()"
+COMMAND = f"import runpy; runpy.run_path({__file__!r}, run_name='__main__')"
 REFUSED_KEYS = ("kinds", "tags", "rulesdir", "use_default_rules", "quiet")
 
 
@@ -91,3 +91,7 @@ def main() -> None:
                 filename=relative, position=str(line), level="error", tag=tag, message=message)))
             found_any = True
     sys.exit(2 if found_any else 0)
+
+
+if __name__ == "__main__":
+    main()
