@@ -11,11 +11,13 @@ here.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -72,10 +74,17 @@ def parse_in_workers(texts: Sequence[str]) -> list[Answer]:
     def run(part: list[int]) -> None:
         got: list[Answer] | None = None
         try:
-            done = subprocess.run([sys.executable, *WORKER], input=pickle.dumps([texts[i] for i in part]),
-                                  capture_output=True, check=False)
-            if done.returncode == 0:
-                got = pickle.loads(done.stdout)
+            worker = subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+            with _guard:
+                _running.add(worker)
+            try:
+                out, _ = worker.communicate(pickle.dumps([texts[i] for i in part]))
+            finally:
+                with _guard:
+                    _running.discard(worker)
+            if worker.returncode == 0:
+                got = pickle.loads(out)
         except (OSError, pickle.UnpicklingError, EOFError):
             got = None
         if got is None or len(got) != len(part):  # the worker failed: its texts are parsed here
@@ -86,6 +95,17 @@ def parse_in_workers(texts: Sequence[str]) -> list[Answer]:
     with ThreadPoolExecutor(len(parts)) as pool:
         list(pool.map(run, parts))
     return [answer for answer in answers if answer is not None]
+
+
+_running: set[subprocess.Popen[bytes]] = set()
+_guard = threading.Lock()
+
+
+@atexit.register
+def _stop_all() -> None:  # a run that ends while parses run in the background leaves no worker behind
+    with _guard:
+        for worker in list(_running):
+            worker.kill()
 
 
 def serve() -> None:
