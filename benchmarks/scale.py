@@ -152,7 +152,8 @@ def measure(guests: int, runs: int) -> None:
             built = time.perf_counter() - start
             inventory_mb = (workspace / "ansible" / "inventory.yml").stat().st_size / 1e6
             print(f"{guests} guests: workspace built in {built:.1f} s ({len(list(workspace.rglob('*.tf')))} .tf "
-                  f"files, inventory.yml {inventory_mb:.2f} MB); {runs} runs, floor then validation", flush=True)
+                  f"files, inventory.yml {inventory_mb:.2f} MB); {runs} runs of the floor and the validation, in turn",
+                  flush=True)
             floors: list[Child] = []
             validations: list[Child] = []
             for run in range(runs):
