@@ -331,7 +331,8 @@ def test_ansible_lint_production_profile_passes(linted: Linted, export: Export) 
 def test_ansible_lint_fails_a_sloppy_playbook_and_a_kept_result_is_reused_only_for_the_same_content(
         linted: Linted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export's own lint settings fail a sloppy playbook; the same content is not linted again, and another
-    inventory alone is (``lintsplit``), with the violations ansible-lint reports on the whole project."""
+    inventory of the same groups alone is (``lintsplit``: its playbooks' part is kept), with the violations
+    ansible-lint reports on the whole project; a broken inventory makes ansible-lint lint the whole project."""
     monkeypatch.setattr(ansible_validator, "LINT_OUTCOMES", [])
     project = tmp_path / "ansible"
     (project / "playbooks").mkdir(parents=True)
@@ -344,6 +345,7 @@ def test_ansible_lint_fails_a_sloppy_playbook_and_a_kept_result_is_reused_only_f
     first = lint_ansible(project, tmp_path / "home", cache)
     notes = " ".join(finding.note for finding in first)
     assert "fqcn" in notes and "name[play]" in notes and "cached" not in notes
+    assert ansible_validator.LINT_OUTCOMES[-1].inventory_apart
 
     def linted_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("ansible-lint ran again")
@@ -352,14 +354,18 @@ def test_ansible_lint_fails_a_sloppy_playbook_and_a_kept_result_is_reused_only_f
         no_lint.setattr(ansible_validator, "run_ansible_lint", linted_again)
         again = lint_ansible(project, tmp_path / "home", cache)
         assert [(f.resource, f.note) for f in again] == [(f.resource, f.note + " (cached result)") for f in first]
-
-    (project / "inventory.yml").write_text("---\nrunning:\n  hosts:\n    web: [unclosed\n")  # another, broken
-    apart = lint_ansible(project, tmp_path / "home", cache)
+        (project / "inventory.yml").write_text("---\nrunning:\n  hosts:\n    web:\n    db: {up: yes}   \n")
+        apart = lint_ansible(project, tmp_path / "home", cache)  # another inventory, the playbooks' part kept
     assert ansible_validator.LINT_OUTCOMES[-1].inventory_apart
-    whole = lint_ansible(project, tmp_path / "home2")  # no cache: ansible-lint on the whole project
+    fresh = lint_ansible(project, tmp_path / "home2")  # no cache: both parts linted afresh
     assert sorted((f.resource, f.note.replace(ansible_validator.APART, "")) for f in apart) == sorted(
-        (f.resource, f.note) for f in whole)
-    assert any("inventory.yml" in f.resource for f in whole) and any("sloppy.yml" in f.resource for f in whole)
+        (f.resource, f.note) for f in fresh)
+    assert any("inventory.yml" in f.resource for f in fresh) and any("sloppy.yml" in f.resource for f in fresh)
+
+    (project / "inventory.yml").write_text("---\nrunning:\n  hosts:\n    web: [unclosed\n")  # broken: no split
+    broken = lint_ansible(project, tmp_path / "home", cache)
+    assert not ansible_validator.LINT_OUTCOMES[-1].inventory_apart
+    assert any("inventory.yml" in f.resource for f in broken) and any("sloppy.yml" in f.resource for f in broken)
 
     monkeypatch.setattr(ansible_validator, "run_ansible_lint", linted_again)
     playbook.write_text(playbook.read_text() + "    - shell: hostname\n")

@@ -11,7 +11,8 @@ import pytest
 from pytest_proxmox_mpc import ExclusionList, Inventory
 from pytest_proxmox_mpc.fixtures import Target, settings_of, workspace_checks
 from pytest_proxmox_mpc.report import NOT_JUDGED_PROPERTY
-from pytest_proxmox_mpc.validators import LINT_OUTCOMES, CheckContext
+from pytest_proxmox_mpc.validators import LINT_OUTCOMES, CheckContext, WorkspaceCheck, prepare_checks
+from pytest_proxmox_mpc.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
 # Seconds one test may take unless the run sets a timeout of its own: a run against a production cluster must never
@@ -52,10 +53,23 @@ def check_context(tmp_path: Path, pve_target: Target, pve_inventory: Inventory, 
                         collections=settings_of(pytestconfig).ansible_collections)
 
 
+@pytest.fixture(scope="session")
+def started_checks(request: pytest.FixtureRequest, mpc_workspace: Workspace, pve_lint_cache: Path,
+                   tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> None:
+    """The slow parts of the workspace checks this run selected (ansible-lint, parsing the Terraform) started in the
+    background once the workspace is made, so that they run while the checks before them do (each check takes its
+    part, or does it afresh if the workspace changed)."""
+    selected: list[WorkspaceCheck] = [item.callspec.params["check"] for item in request.session.items
+                                      if "check" in getattr(getattr(item, "callspec", None), "params", {})]
+    context = CheckContext(scratch=tmp_path_factory.mktemp("started-checks"), lint_cache=pve_lint_cache,
+                           collections=settings_of(pytestconfig).ansible_collections)
+    prepare_checks(mpc_workspace.path, context, selected)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran, cached, or
-    inventory (only the inventory linted, the rest of the result kept from the same playbooks, vars and config);
+    """Each ansible-lint result a test used, as a ``user_properties`` entry: ``ansible-lint`` = ran (on the whole
+    project), split (its playbooks against a stand-in inventory, its inventory on its own), or cached;
     and each thing it could not judge on this machine (a collection not installed here), as ``pve_not_judged``,
     which the run's report and summary show (it fails no test)."""
     seen = len(LINT_OUTCOMES)
@@ -63,15 +77,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         return (yield)
     finally:
         for outcome in LINT_OUTCOMES[seen:]:
-            label = "cached" if outcome.cached else "inventory" if outcome.inventory_apart else "ran"
+            label = "cached" if outcome.cached else "split" if outcome.inventory_apart else "ran"
             item.user_properties.append(("ansible-lint", label))
             item.user_properties += [(NOT_JUDGED_PROPERTY, note) for note in outcome.not_judged]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line: how many ansible-lint results were linted afresh and how many came from the cache; then one line
-    per thing ansible-lint could not judge on this machine."""
-    counts = {"ran": 0, "inventory": 0, "cached": 0}
+    """One line: how many ansible-lint results were linted afresh (whole or in two parts) and how many came from the
+    cache; then one line per thing ansible-lint could not judge on this machine."""
+    counts = {"ran": 0, "split": 0, "cached": 0}
     not_judged: dict[str, None] = {}
     for reports in terminalreporter.stats.values():
         for report in reports:
@@ -82,8 +96,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                     elif name == NOT_JUDGED_PROPERTY:
                         not_judged[str(value)] = None
     if any(counts.values()):
-        terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted, {counts['inventory']} linted in the "
-                                    f"inventory alone (the rest cached), {counts['cached']} cached result(s) "
-                                    "(kept by content in --pve-lint-cache)")
+        terminalreporter.write_line(f"ansible-lint: {counts['ran']} linted whole, {counts['split']} linted in two "
+                                    "parts (the playbooks against a stand-in inventory, the inventory on its own), "
+                                    f"{counts['cached']} cached result(s) (kept by content in --pve-lint-cache)")
     for note in not_judged:  # not the workspace's defects: what this machine lacks to judge it
         terminalreporter.write_line(f"ansible-lint, not judged: {note}", yellow=True)

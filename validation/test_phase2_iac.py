@@ -18,6 +18,7 @@ pytestmark = pytest.mark.phase2
 CHECK_AREA = "iac"  # conftest.py parametrizes ``check`` with the run's checks of this area
 
 
+@pytest.mark.usefixtures("started_checks")
 def test_generated_iac(check: WorkspaceCheck, mpc_workspace: Workspace, pve_inventory: Inventory,
                        check_context: CheckContext) -> None:
     findings = check.run(mpc_workspace.path, pve_inventory, check_context)

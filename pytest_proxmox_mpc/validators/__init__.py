@@ -13,10 +13,10 @@ May import: ``model`` (the cluster's truth), ``errors``, ``files`` (the lint cac
 from __future__ import annotations
 
 from .ansible import check_ansible, check_playbook_hosts, inventory_hosts
-from .ansible_lint import LINT_OUTCOMES, lint_ansible
+from .ansible_lint import LINT_OUTCOMES, lint_ansible, start_lint
 from .ansible_plays import check_inventory_coverage, check_plays
 from .ansible_templates import check_template_targets
-from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, check_workspace, checks_of
+from .checks import WORKSPACE_CHECKS, CheckContext, WorkspaceCheck, check_workspace, checks_of, prepare_checks
 from .database import (
     backup_round_trip,
     check_database,
@@ -61,6 +61,8 @@ __all__ = [
     "inventory_hosts",
     "lint_ansible",
     "parse_terraform",
+    "prepare_checks",
     "resource_values",
+    "start_lint",
     "terraform_resources",
 ]

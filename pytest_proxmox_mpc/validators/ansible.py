@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..model.inventory import GuestInfo, Inventory
 from .findings import Finding
+from .loading import load_yaml
 from .terraform import GIB, cluster_cores, cluster_memory_mib
 
 CHECK = "ansible"
@@ -72,7 +71,7 @@ def check_ansible(workspace: Path, inventory: Inventory) -> list[Finding]:
         return [Finding(CHECK, where, "syntax", note=problem)]
     if not isinstance(data, dict) or "all" not in data:
         return [Finding(CHECK, where, "structure", note="no top-level 'all' group")]
-    parsed = inventory_hosts(data)
+    parsed = parsed_inventory(data)
     findings = [Finding(CHECK, where, f"group {name}", note="not a valid group name")
                 for name in sorted(parsed.groups) if not GROUP_NAME.fullmatch(name)]
     findings += [Finding(CHECK, where, f"host {name}", note="not a valid host name")
@@ -126,20 +125,23 @@ def _host(host: str, parsed: InventoryHosts, guest: GuestInfo, where: str) -> li
     return findings
 
 
-# libyaml's safe loader where PyYAML has it: the pure-Python one took half the time of a workspace's checks.
-SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _load_yaml(path: Path) -> tuple[Any, str | None]:
-    """(the file's YAML data, None), or (None, what is wrong with it, with the line where YAML says)."""
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER), None
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        return None, f"not YAML{line}: {getattr(exc, 'problem', exc)}"
+    """(the file's YAML data, None), or (None, what is wrong with it, with the line where YAML says): loaded once
+    per content for all the checks of a run (``loading``); read-only."""
+    return load_yaml(path)
+
+
+def parsed_inventory(data: Any) -> InventoryHosts:
+    """``inventory_hosts(data)``, worked out once for a load the checks share (``load_yaml`` keeps it)."""
+    kept = _walked.get(id(data))
+    if kept is None or kept[0] is not data:
+        kept = (data, inventory_hosts(data))
+        _walked.clear()  # one inventory at a time: the run's current workspace
+        _walked[id(data)] = kept
+    return kept[1]
+
+
+_walked: dict[int, tuple[Any, InventoryHosts]] = {}
 
 
 def check_playbook_hosts(ansible_dir: Path, parsed: InventoryHosts) -> list[Finding]:

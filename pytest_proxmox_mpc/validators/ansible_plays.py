@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.inventory import Inventory
-from .ansible import InventoryHosts, _load_yaml, inventory_hosts
+from .ansible import InventoryHosts, _load_yaml, parsed_inventory
 from .findings import Finding
 
 CHECK = "ansible"
@@ -42,9 +42,11 @@ def _short(module: str) -> str:
 
 
 def read_inventory_file(workspace: Path) -> InventoryHosts | None:
+    """The workspace's ``ansible/inventory.yml`` walked (None when it is missing or no inventory), shared by the
+    checks of a run: read-only."""
     data, problem = _load_yaml(Path(workspace) / "ansible" / "inventory.yml") \
         if (Path(workspace) / "ansible" / "inventory.yml").is_file() else (None, "missing")
-    return inventory_hosts(data) if problem is None and isinstance(data, dict) and "all" in data else None
+    return parsed_inventory(data) if problem is None and isinstance(data, dict) and "all" in data else None
 
 
 def node_hosts(parsed: InventoryHosts, inventory: Inventory) -> dict[str, set[str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..model.inventory import Inventory
 from . import database, terraform
 from .ansible import check_ansible
-from .ansible_lint import lint_ansible
+from .ansible_lint import lint_ansible, start_lint
 from .ansible_plays import check_inventory_coverage, check_plays
 from .ansible_templates import check_template_targets
 from .findings import Finding
@@ -37,6 +37,7 @@ class CheckContext:
 
 
 Run = Callable[[Path, Inventory, CheckContext], list[Finding]]
+Prepare = Callable[[Path, CheckContext], None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class WorkspaceCheck:
     criteria: tuple[str, ...]
     run: Run
     slow: bool = False  # runs a tool (ansible-lint): seconds, not milliseconds
+    prepare: Prepare | None = None  # starts the check's slow part in the background, for ``run`` to take
 
 
 def _db(path: Path) -> Path:
@@ -70,7 +72,8 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
         _db(p), {vmid: ("discovered", "created", "updated") for vmid in i.guests})),
     WorkspaceCheck("database-backup-restore", "sync", ("p2-state-tracking",),
                    lambda p, i, c: database.backup_round_trip(_db(p), c.scratch / "restored.db")),
-    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",), _tf(terraform.check_files)),
+    WorkspaceCheck("terraform-files-parse-and-load", "iac", ("p2-iac-valid",), _tf(terraform.check_files),
+                   prepare=lambda p, c: terraform.start_reading(p)),
     WorkspaceCheck("terraform-provider-and-variables", "iac", ("p2-iac-valid",), _tf(terraform.check_provider)),
     WorkspaceCheck("terraform-connection-hygiene", "iac", ("p2-iac-valid",), _tf(terraform.check_connection)),
     WorkspaceCheck("terraform-provider-schema", "iac", ("p2-iac-valid",), _tf(terraform.check_schema)),
@@ -91,7 +94,8 @@ WORKSPACE_CHECKS: tuple[WorkspaceCheck, ...] = (
     WorkspaceCheck("ansible-plays-spare-production", "iac", ("p2-iac-valid",),
                    lambda p, i, c: check_plays(p, i, c.protected)),
     WorkspaceCheck("ansible-lint-offline", "iac", ("p2-iac-valid",),
-                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache, c.collections), slow=True),
+                   lambda p, i, c: lint_ansible(p / "ansible", c.scratch, c.lint_cache, c.collections), slow=True,
+                   prepare=lambda p, c: start_lint(p / "ansible", c.scratch, c.lint_cache, c.collections)),
 )
 
 
@@ -100,13 +104,24 @@ def checks_of(area: str) -> list[WorkspaceCheck]:
     return [check for check in WORKSPACE_CHECKS if check.area == area]
 
 
+def prepare_checks(path: Path, context: CheckContext, checks: Iterable[WorkspaceCheck] = WORKSPACE_CHECKS) -> None:
+    """The slow parts of ``checks`` (ansible-lint) started in the background on the workspace at ``path``, so that
+    they run while the other checks do; each check's ``run`` takes its part (or does it afresh if the workspace
+    changed meanwhile). Safe to call again: what is started or kept already is not started twice."""
+    for check in checks:
+        if check.prepare is not None:
+            check.prepare(path, context)
+
+
 def check_workspace(path: Path | str, inventory: Inventory, context: CheckContext | None = None,
                     checks: Iterable[WorkspaceCheck] = WORKSPACE_CHECKS) -> list[Finding]:
     """The findings of every check (``WORKSPACE_CHECKS``, or ``checks``) on the workspace at ``path`` against
     ``inventory``: empty when the workspace is right. ``context`` None: no secrets to look for, a scratch
-    directory of its own, no lint cache."""
+    directory of its own, no lint cache. The slow checks start first, in the background (``prepare_checks``)."""
     path = Path(path)
     if context is None:
         with tempfile.TemporaryDirectory(prefix="pve-checks-") as scratch:
             return check_workspace(path, inventory, CheckContext(scratch=Path(scratch)), checks)
-    return [finding for check in checks for finding in check.run(path, inventory, context)]
+    chosen = list(checks)
+    prepare_checks(path, context, chosen)
+    return [finding for check in chosen for finding in check.run(path, inventory, context)]

@@ -22,7 +22,7 @@ from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings
-from .hclfiles import TfResource, TfWorkspace, blocks, clear_caches, read_root, read_terraform
+from .hclfiles import TfResource, TfWorkspace, blocks, clear_caches, read_root, read_terraform, start_reading
 from .imports import check_imports
 from .layout import check_files, check_names
 from .parsing import _parse_text
@@ -83,4 +83,5 @@ __all__ = ["GIB", "MIB", "PROVIDER_SOURCES", "RESOURCE_TYPES", "Concern", "TfRes
            "check_connection", "check_files", "check_guests", "check_imports", "check_names", "check_provider",
            "check_replacements", "check_schema", "check_settings", "check_terraform", "clear_caches", "cluster_cores",
            "cluster_disk_sizes", "cluster_memory_mib", "cluster_name",
-           "on_workspace", "parse_terraform", "read_terraform", "resource_values", "terraform_resources"]
+           "on_workspace", "parse_terraform", "read_terraform", "resource_values", "start_reading",
+           "terraform_resources"]

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..loading import gc_paused
 from .expressions import BLOCK, expand_dynamic, references, resolve
-from .parsing import LostBlock, _parse_file, _parse_text, first_line
+from .parsing import LostBlock, _parse_file, _parse_text, first_line, forget, parse_all, start_parsing
 
 MODULE_META = frozenset({"source", "version", "providers", "count", "for_each", "depends_on"})
 MAX_DEPTH = 8
@@ -213,7 +214,7 @@ def _tfvars(texts: tuple[str, ...]) -> dict[str, Any]:
 
 def clear_caches() -> None:
     """Forget every parse and every workspace read (a benchmark's cold start)."""
-    _parse_text.cache_clear()
+    forget()
     _build.cache_clear()
 
 
@@ -222,18 +223,31 @@ def read_terraform(workspace: Path) -> TfWorkspace:
     return read_root(Path(workspace) / "terraform")
 
 
-def read_root(root: Path) -> TfWorkspace:
-    """A ``terraform/`` directory parsed, with its module instances: one object per content (the registry's
-    Terraform checks each read the same workspace); treat it as read-only."""
-    root = Path(root)
+def _texts(root: Path) -> list[tuple[Path, str, str]]:
+    """(relative path, text, why it is unreadable) of each ``.tf`` file below ``root``."""
     texts = []
     for path in sorted(root.rglob("*.tf")) if root.is_dir() else []:
         try:
             texts.append((path.relative_to(root), path.read_text(encoding="utf-8"), ""))
         except (OSError, UnicodeDecodeError) as exc:
             texts.append((path.relative_to(root), "", first_line(exc)))
+    return texts
+
+
+def start_reading(workspace: Path) -> None:
+    """The ``.tf`` files of ``workspace/terraform`` parsed in the background, for ``read_terraform`` to find kept."""
+    start_parsing(lambda: [text for _, text, unreadable in _texts(Path(workspace) / "terraform") if not unreadable])
+
+
+def read_root(root: Path) -> TfWorkspace:
+    """A ``terraform/`` directory parsed, with its module instances: one object per content (the registry's
+    Terraform checks each read the same workspace); treat it as read-only."""
+    root = Path(root)
+    texts = _texts(root)
     tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root))
-    return _build(root, tuple(texts), tfvars)
+    parse_all([text for _, text, unreadable in texts if not unreadable])  # many files: across the cores, once
+    with gc_paused():  # a large workspace is a few million objects, none of them in a cycle
+        return _build(root, tuple(texts), tfvars)
 
 
 @functools.lru_cache(maxsize=16)
