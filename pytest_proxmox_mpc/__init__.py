@@ -15,7 +15,7 @@ tool by its profile), ``pytest_proxmox_mpc.workspace`` (the reference builder) a
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._exports import lazy_exports
 
@@ -93,10 +93,17 @@ if TYPE_CHECKING:  # for type checkers only (explicit re-exports); a test holds 
     from .workspace.export.iac import export_iac as export_iac
     from .workspace.sync import sync_database as sync_database
 
-try:
-    __version__ = version("pytest-proxmox-mpc")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
-
+__version__: str  # read from the package metadata when first asked for (not at every pytest start: ~40 ms)
 __all__ = ["__version__", *PUBLIC]
-__getattr__, __dir__ = lazy_exports(__name__, globals(), PUBLIC)
+_public_name, __dir__ = lazy_exports(__name__, globals(), PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name != "__version__":
+        return _public_name(name)
+    try:
+        found = version("pytest-proxmox-mpc")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        found = "0+unknown"
+    globals()[name] = found
+    return found
