@@ -14,11 +14,10 @@ import pytest
 
 from pytest_proxmox_mpc import read_inventory
 from pytest_proxmox_mpc.fixtures import settings_of, workspace_checks
-from pytest_proxmox_mpc.sut import ToolDriver
-from pytest_proxmox_mpc.validators import CheckContext, describe
+from pytest_proxmox_mpc.sut import ToolDriver, cluster_vmids
+from pytest_proxmox_mpc.validators import CheckContext, check_workspace, describe
 
-from .toolsteps import cluster_vmids, declared, ran, run_other_steps, started, synced, tail
-from .workflow import every_check
+from .toolsteps import declared, ran, run_other_steps, started, synced, tail
 
 pytestmark = pytest.mark.phase2
 
@@ -45,7 +44,7 @@ def test_the_workspace_sync_writes_passes_every_workspace_check(
     # The run's context (protected guests, lint cache) with the tool's own secrets added to the run's.
     context = replace(check_context, scratch=tmp_path / "checks", secrets=(*check_context.secrets, *mpc_tool.secrets))
     context.scratch.mkdir()
-    found = every_check(workspace_checks(pytestconfig), mpc_tool.workspace, inventory, context)
+    found = check_workspace(mpc_tool.workspace, inventory, context, workspace_checks(pytestconfig))
     assert not found, describe(found, f"the workspace {run.command!r} wrote")
 
 

@@ -14,10 +14,10 @@ import pytest
 from pytest_proxmox_mpc import read_inventory
 from pytest_proxmox_mpc.errors import GuestCreateFailed
 from pytest_proxmox_mpc.fixtures import workspace_checks
-from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, describe
+from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, check_workspace, describe
 from pytest_proxmox_mpc.workspace import Workspace
 
-from .workflow import every_check, resource_vmids, update, working_copy
+from .workflow import resource_vmids, update, working_copy
 
 pytestmark = pytest.mark.phase3
 
@@ -36,7 +36,7 @@ def test_temporary_guests_appear_in_discovery_sync_and_export_and_go_again(
     db = work / ".proxmox" / "state.db"
     assert not (found := check_snapshots(db, {vmid: ("created",) for vmid in made})), describe(found, "the sync")
     assert set(made) <= resource_vmids(work), "the export has no resource for a temporary guest"
-    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    found = check_workspace(work, inventory, check_context, workspace_checks(pytestconfig))
     assert not found, describe(found, "the updated workspace")
 
     temp_vm.remove(vm)
@@ -46,7 +46,7 @@ def test_temporary_guests_appear_in_discovery_sync_and_export_and_go_again(
     assert synced.deleted >= 2, f"the sync after removal: {synced.summary()}"
     assert not (found := check_snapshots(db, {vmid: ("deleted",) for vmid in made})), describe(found, "the sync")
     assert not set(made) & resource_vmids(work), "the export still has a removed guest's resource"
-    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    found = check_workspace(work, inventory, check_context, workspace_checks(pytestconfig))
     assert not found, describe(found, "the updated workspace")
 
 

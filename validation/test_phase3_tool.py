@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from pytest_proxmox_mpc import ExclusionList, Inventory
-from pytest_proxmox_mpc.sut import StepRun, ToolDriver
+from pytest_proxmox_mpc.sut import StepRun, ToolDriver, cluster_vmids
 from pytest_proxmox_mpc.validators import check_snapshots, describe
 
-from .toolsteps import cluster_vmids, container_template, declared_number, ran, run_other_steps, started, synced, tail
+from .toolsteps import container_template, declared_number, ran, run_other_steps, started, synced, tail
 
 pytestmark = pytest.mark.phase3
 

@@ -17,10 +17,10 @@ from pytest_proxmox_mpc import read_inventory
 from pytest_proxmox_mpc.errors import GuestCreateFailed
 from pytest_proxmox_mpc.fixtures import workspace_checks
 from pytest_proxmox_mpc.report import CRITERIA
-from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, describe
+from pytest_proxmox_mpc.validators import CheckContext, check_snapshots, check_workspace, describe
 from pytest_proxmox_mpc.workspace import Workspace
 
-from .workflow import every_check, resource_vmids, update, working_copy
+from .workflow import resource_vmids, update, working_copy
 
 pytestmark = pytest.mark.phase4
 
@@ -42,7 +42,7 @@ def test_the_end_to_end_chain_with_guests_of_this_worker(
     assert not (found := check_snapshots(work / ".proxmox" / "state.db", {v: ("created",) for v in vmids})), (
         describe(found, "the sync"))
     assert vmids <= resource_vmids(work)
-    found = every_check(workspace_checks(pytestconfig), work, inventory, check_context)
+    found = check_workspace(work, inventory, check_context, workspace_checks(pytestconfig))
     assert not found, describe(found, "the workspace")
     assert took < SYNC_BUDGET_S, (f"discovery, sync and export of {inventory.summary()} took {took:.1f} s; "
                                   f"the budget is {SYNC_BUDGET_S:g} s")

@@ -89,8 +89,3 @@ def run_other_steps(tool: ToolDriver, phase: int) -> None:
     (synced if phase >= 2 and tool.profile.step("sync") else started)(tool, *others)
     for name in others:
         ran(tool, name)
-
-
-def cluster_vmids(readonly: Any) -> set[int]:
-    """The VMIDs of every guest on the cluster now (one request)."""
-    return {int(row["vmid"]) for row in readonly.cluster.resources.get(type="vm") if "vmid" in row}

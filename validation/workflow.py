@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +11,6 @@ import pytest
 from pytest_proxmox_mpc import Inventory, read_inventory
 from pytest_proxmox_mpc.validators import (
     RESOURCE_TYPES,
-    CheckContext,
-    Finding,
-    WorkspaceCheck,
-    check_workspace,
     parse_terraform,
     resource_values,
     terraform_resources,
@@ -48,12 +43,6 @@ def update(api: Any, path: Path) -> tuple[Inventory, SyncResult]:
     result = sync_database(inventory, path / ".proxmox" / "state.db", create=False)
     export_iac(inventory, path, provider=provider_of(path))
     return inventory, result
-
-
-def every_check(checks: Iterable[WorkspaceCheck], path: Path, inventory: Inventory,
-                context: CheckContext) -> list[Finding]:
-    """The findings of every workspace check of the run (``pytest_proxmox_mpc.fixtures.workspace_checks``)."""
-    return check_workspace(path, inventory, context, checks)
 
 
 def resource_vmids(path: Path) -> set[int]:

@@ -5,9 +5,11 @@ Public: the names of ``__all__`` (a project drives its own tool with them). May 
 ``workspace``. No pytest (the fixtures are in ``fixtures.sut``).
 """
 
+from ..proxy.toolguests import cluster_vmids
 from .driver import ToolDriver
 from .profile import Profile, load_profile, resolve_profile
 from .snapshot import WorkspaceSnapshot
 from .transcript import StepRun
 
-__all__ = ["Profile", "StepRun", "ToolDriver", "WorkspaceSnapshot", "load_profile", "resolve_profile"]
+# cluster_vmids: the guests on the cluster now, to see what a tool created or left
+__all__ = ["Profile", "StepRun", "ToolDriver", "WorkspaceSnapshot", "cluster_vmids", "load_profile", "resolve_profile"]
