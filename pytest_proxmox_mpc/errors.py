@@ -115,6 +115,11 @@ class CassetteError(ProxmoxMpcError, RuntimeError):
     """A cassette that cannot be used: one line naming the file and what to do."""
 
 
+class UnreadableInput(FileProblem, InvalidInput):
+    """An input file that cannot be read as its kind (missing, not a regular file, too large, not UTF-8):
+    ``problem`` starts with ``cannot read:``."""
+
+
 class ExclusionError(FileProblem):
     """A malformed exclusion file."""
 

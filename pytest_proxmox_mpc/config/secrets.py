@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import InvalidInput, SettingsError
+from ..errors import SettingsError, UnreadableInput
 from ..files.inputs import read_text_input
 from ..model.secret import Secret
 
@@ -21,9 +21,9 @@ def secret_from_environment(names: tuple[str, str], environ: Mapping[str, str]) 
         return None
     try:
         text = read_text_input(path, "secret file")
-    except InvalidInput as exc:
-        problem = str(exc).removeprefix(f"{path}: cannot read: ")
-        raise SettingsError(f"environment variable {file_var}: cannot read {path}: {problem}") from None
+    except UnreadableInput as exc:
+        reason = exc.problem.removeprefix("cannot read: ")
+        raise SettingsError(f"environment variable {file_var}: cannot read {path}: {reason}") from None
     return _one_line(Secret(text.removesuffix("\n").removesuffix("\r")), f"environment variable {file_var} ({path})")
 
 

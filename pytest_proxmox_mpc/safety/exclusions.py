@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 import yaml
 
-from ..errors import ExclusionError, InvalidInput
+from ..errors import ExclusionError, UnreadableInput
 from ..files.inputs import read_text_input
 from ..model.inventory import GuestFacts
 from ..model.vmids import VMID_MAX, VMID_MIN
@@ -171,8 +171,8 @@ class ExclusionList:
         source = os.fspath(path)
         try:
             text = read_text_input(source, "exclusion list")
-        except InvalidInput as exc:
-            raise ExclusionError(source, None, str(exc).removeprefix(f"{source}: ")) from None
+        except UnreadableInput as exc:
+            raise ExclusionError(source, None, exc.problem) from None
         return cls.parse(text, source)
 
     @classmethod

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InvalidInput, ProfileError
+from ..errors import InvalidInput, ProfileError, UnreadableInput
 from ..files.inputs import read_text_input
 
 PACKAGED = Path(__file__).resolve().parent / "profiles"
@@ -282,8 +282,8 @@ def load_profile(path: Path) -> Profile:
     """The profile in ``path``; ``ProfileError`` (file and line) when it cannot be read or is malformed."""
     try:
         text = read_text_input(path, "profile")
-    except InvalidInput as exc:
-        raise ProfileError(str(path), None, str(exc).removeprefix(f"{path}: ")) from None
+    except UnreadableInput as exc:
+        raise ProfileError(str(path), None, exc.problem) from None
     return _parsed(str(path), text)
 
 
