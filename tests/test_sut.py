@@ -186,6 +186,14 @@ def contains(message: str, lines: list[str]) -> None:
     assert not missing, f"the message lacks {missing}:\n{message[-4000:]}"
 
 
+def fail_exactly(result: pytest.RunResult, failing: dict[str, list[str]]) -> None:
+    """The tests of ``failing`` failed, each with a message holding its lines, and no other test did."""
+    found = failures(result)
+    assert sorted(found) == sorted(failing), found
+    for test, lines in failing.items():
+        contains(found[test], lines)
+
+
 @pytest.mark.slow
 def test_without_a_tool_every_tool_test_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*TOOL_MODULES, "--pve-max-phase", "3", "-rs")
@@ -301,10 +309,7 @@ def test_each_defect_of_the_double_fails_the_test_named_for_it(pytester: pytest.
                                                                tests: list[str], failing: dict[str, list[str]]) -> None:
     monkeypatch.setenv("MPC_DOUBLE_DEFECTS", defect)
     result = tool_run(pytester, modules=tests)
-    found = failures(result)
-    assert sorted(found) == sorted(failing), found
-    for test, lines in failing.items():
-        contains(found[test], lines)
+    fail_exactly(result, failing)
     if defect == "leak-guest":
         result.stdout.fnmatch_lines(["*tool guests through the safety proxy: 1 created, 0 removed by the tool, "
                                      "1 removed by the plugin, 0 left*"])
@@ -340,11 +345,9 @@ def test_a_console_that_reads_the_secret_as_a_command_fails_only_the_secret_test
     basetemp = pytester.path / "inner"
     result = tool_run(pytester, f"--basetemp={basetemp}", modules=[phase(1)])
     test = "test_init_points_the_tool_at_the_proxy_and_the_secret_shows_nowhere"
-    found = failures(result)
-    assert list(found) == [f"test_phase1_tool.py::{test}"], found
-    contains(found[f"test_phase1_tool.py::{test}"], [
+    fail_exactly(result, {f"test_phase1_tool.py::{test}": [
         "the token secret typed at the secret prompt is echoed or kept: it appears in the transcript of 'init' "
-        "(in clear, on 2 line(s): '🔐 Token Secret: ****'; 'Unknown command: ***')"])
+        "(in clear, on 2 line(s): '🔐 Token Secret: ****'; 'Unknown command: ***')"]})
     configs = workspace_configs(basetemp, test)
     assert configs and all(c.get("node") == "pve1" and c.get("rejectUnauthorized") is True for c in configs), (
         f"the questions after the secret went unanswered: {configs}")
@@ -357,11 +360,10 @@ def test_a_console_that_forgets_its_workspace_after_init_fails_only_the_test_of_
     """The profile starts the console again after init, so every other tool test still passes."""
     monkeypatch.setenv("MPC_DOUBLE_DEFECTS", "init-forgets-workspace")
     result = tool_run(pytester)
-    found = failures(result)
     test = "test_phase1_tool.py::test_the_console_keeps_its_workspace_after_init"
-    assert list(found) == [test], found
-    contains(found[test], ["after '/init' succeeded, the same console session answers '/status' with failure "
-                           "(printed '❌ No workspace detected'): the console lost the workspace it had just made"])
+    fail_exactly(result, {test: ["after '/init' succeeded, the same console session answers '/status' with "
+                                 "failure (printed '❌ No workspace detected'): the console lost the workspace it "
+                                 "had just made"]})
     result.assert_outcomes(passed=PASSED - 1, failed=1, skipped=SKIPPED)
 
 
@@ -371,12 +373,10 @@ def test_cli_errors_without_pves_detail_fail_only_the_memory_of_0_test(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPC_DOUBLE_DEFECTS", "vague-errors")
     result = tool_run(pytester)
-    found = failures(result)
     test = "test_phase3_tool.py::test_a_create_of_a_memory_of_0_gives_a_clear_error_and_leaves_nothing"
-    assert list(found) == [test], found
-    contains(found[test], ["fails without a clear error naming what is wrong (memory); it says "
-                           "['❌ Failed to create VM:']",
-                           "on node pve1: HTTP 400 - Parameter verification failed."])
+    fail_exactly(result, {test: ["fails without a clear error naming what is wrong (memory); it says "
+                                 "['❌ Failed to create VM:']",
+                                 "on node pve1: HTTP 400 - Parameter verification failed."]})
     result.assert_outcomes(passed=PASSED - 1, failed=1, skipped=SKIPPED)
 
 
@@ -389,11 +389,9 @@ def test_a_console_that_stops_asking_fails_init_naming_the_question(pytester: py
     monkeypatch.setenv("MPC_DOUBLE_DEFECTS", "stops-asking")
     test = "test_init_points_the_tool_at_the_proxy_and_the_secret_shows_nowhere"
     result = tool_run(pytester, modules=[f"{phase(1)}::{test}"])
-    found = failures(result)
-    assert list(found) == [f"test_phase1_tool.py::{test}"], found
-    contains(found[f"test_phase1_tool.py::{test}"], [
+    fail_exactly(result, {f"test_phase1_tool.py::{test}": [
         "init: failure: init: the console stopped asking before question 5 ('(?i)token secret'; the last one "
-        "answered: 'Token ID'): it is back at its prompt; last screen: ", "🔑 Token ID: "])
+        "answered: 'Token ID'): it is back at its prompt; last screen: ", "🔑 Token ID: "]})
 
 
 @pytest.mark.slow
@@ -405,11 +403,9 @@ def test_a_sync_that_never_returns_fails_with_the_steps_timeout_and_the_last_scr
     pytester.makefile(".yaml", tool=PACKAGED_PROFILE.replace("    run: /sync\n", "    run: /sync\n    timeout: 5\n"))
     test = "test_a_second_sync_changes_nothing"
     result = tool_run(pytester, profile=str(pytester.path / "tool.yaml"), modules=[f"{phase(2)}::{test}"])
-    found = failures(result)
-    assert list(found) == [f"test_phase2_tool.py::{test}"], found
-    contains(found[f"test_phase2_tool.py::{test}"], [
+    fail_exactly(result, {f"test_phase2_tool.py::{test}": [
         "'/sync' (sync): failure: sync: the console did not come back to its prompt after '/sync' within 5 s (it "
-        "stopped answering); last screen: ", "🔄 Synchronizing Proxmox infrastructure..."])
+        "stopped answering); last screen: ", "🔄 Synchronizing Proxmox infrastructure..."]})
 
 
 @pytest.mark.slow
