@@ -24,6 +24,7 @@ from .model.endpoint import Endpoint
 from .model.vmids import DEFAULT_TEMP_RANGE
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
+from .recording.provenance import recorded_now, replay_warnings
 from .safety.credentials import readonly_problem
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
@@ -104,6 +105,8 @@ class Run:
             if self.recorder is not None and settings.target != "replay" and self.schema_source.key:
                 self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
             lines.append(self.schema_source.describe())
+        if self.recorder is not None:
+            lines += self._recordings(endpoint, version)
         elif settings.target == "live":
             warning = readonly_problem(endpoint.login_id, *read_permissions(api))
             if warning and settings.require_readonly_credentials:
@@ -112,6 +115,22 @@ class Run:
             lines += [f"proxmox: WARNING: {warning}"] if warning else []
         self.files.write_worker_file("connection", self.worker, {"lines": lines})
         return lines
+
+    def _recordings(self, endpoint: Endpoint, version: str) -> list[str]:
+        """What the cassettes it writes keep of the cluster (its PVE version, its API schema, read for that when
+        no phase needed it, and the date), and warnings about the cassettes it may play: recorded against another
+        PVE major version, or older than ``pve_cassette_max_age``."""
+        settings, recorder = self.settings, self.recorder
+        assert recorder is not None
+        if settings.target != "replay":
+            source = self.schema_source
+            if source is None:
+                source = from_fakepve()[1] if settings.target == "sim" else self._schema_of(endpoint, version)[1]
+            recorder.recorded_against = recorded_now(version, source.key, source.sha256)
+        if settings.record_mode in ("all", "rewrite"):  # nothing is played
+            return []
+        return replay_warnings(settings.cassette_dir, None if settings.target == "replay" else version,
+                               settings.cassette_max_age)
 
     def _schema_of(self, endpoint: Endpoint, version: str) -> tuple[ApiSchema | None, SchemaSource]:
         cache = cache_dir_of(self.settings.cassette_dir)
