@@ -126,6 +126,7 @@ def test_cassettes_checked_against_a_changed_cluster_report_exactly_its_changes_
         f"changed: API schema: removed: {REMOVED_METHOD}",
     }, lines
     assert code == EXIT_LEFT and err == ""
+    assert lines[-2].endswith("compared: 2 change(s) in 2 answer(s), 1 in the API schema")
     assert methods == {"GET"}, "the drift check sent something other than a GET"
     assert lines[0].startswith("recorded against: PVE 9.0.10 (") and "the cluster runs PVE 9.0.10" in lines[0]
     assert not any(secret in "\n".join(lines) + err for secret in (TOKEN, PASSWORD))

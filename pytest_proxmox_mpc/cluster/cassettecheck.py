@@ -65,9 +65,9 @@ class DriftReport:
             out += [f"changed: GET {drift.request}: {change.line()}" for change in drift.changes]
         out += [f"changed: API schema: {line}" for line in self.schema]
         out += [f"not compared: {line}" for line in self.not_compared]
-        changes = sum(len(d.changes) for d in self.paths) + len(self.schema)
+        changes = sum(len(d.changes) for d in self.paths)
         out.append(f"{self.compared} GET request(s) of {self.cassettes} cassette(s) compared: "
-                   + (f"{changes} change(s) in {len(self.paths)} answer(s) and {len(self.schema)} in the API schema"
+                   + (f"{changes} change(s) in {len(self.paths)} answer(s), {len(self.schema)} in the API schema"
                       if self.drifted else "no change in the answers' shapes or the API schema"))
         return out
 
