@@ -22,6 +22,7 @@ from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.recording import _vcr
 from pytest_proxmox_mpc.recording.provenance import Provenance, provenance_of, staleness
 from pytest_proxmox_mpc.recording.recorder import MATCH_ON, scrub_request
+from pytest_proxmox_mpc.recording.scan import files_below, scan
 from pytest_proxmox_mpc.recording.shapes import compare, shape_of
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
@@ -156,6 +157,7 @@ def test_the_recorded_cassettes_say_what_they_were_recorded_against(recorded: Pa
     assert (datetime.now(timezone.utc) - provenance.recorded_at).total_seconds() < 24 * 3600
     cached = json.loads((recorded / "_session" / "pve-api-schema" / f"{provenance.api_schema}.json").read_text())
     assert "snapname" in cached["parameters"]["/nodes/{node}/qemu/{vmid}/snapshot/{snapname}"]["DELETE"]
+    assert scan(files_below([recorded])) == []  # what it keeps is nothing secret-looking
 
 
 @pytest.mark.parametrize(("content", "problem"), [
