@@ -17,13 +17,17 @@ import pytest
 
 from pytest_proxmox_mpc.cli import main
 from pytest_proxmox_mpc.cli.common import EXIT_DONE, EXIT_LEFT, EXIT_USAGE
+from pytest_proxmox_mpc.cluster.cassettecheck import recorded_gets
 from pytest_proxmox_mpc.errors import CassetteFormatError
+from pytest_proxmox_mpc.model.apischema import ApiSchema
 from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.recording import _vcr
 from pytest_proxmox_mpc.recording.provenance import Provenance, provenance_of, staleness
+from pytest_proxmox_mpc.recording.recorded import Interaction, RecordedCassette
 from pytest_proxmox_mpc.recording.recorder import MATCH_ON, scrub_request
 from pytest_proxmox_mpc.recording.scan import files_below, scan
 from pytest_proxmox_mpc.recording.shapes import compare, shape_of
+from pytest_proxmox_mpc.sim.apidoc import apidoc_js
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 
 TOKEN = "drift-check-token-value-0123456789"
@@ -227,3 +231,26 @@ def test_shapes_compare_types_not_values_and_leave_volatile_fields_out() -> None
     before = shape_of({"memory": 2048, "name": "a", "uptime": 5, "cpu": 0, "tags": None, "list": []})
     after = shape_of({"memory": "2048", "name": "b", "pid": 7, "cpu": 0.25, "tags": "x", "list": [{"x": 1}]})
     assert [change.line() for change in compare([before], after)] == ["memory: type number -> string"]
+
+
+def test_the_schema_compares_methods_and_parameters() -> None:
+    full = ApiSchema.from_bytes(apidoc_js())
+    older = ApiSchema.from_bytes(apidoc_js(("POST /nodes/{node}/qemu memory", REMOVED_METHOD)))
+    assert full.changes_to(older) == ["removed: POST /nodes/{node}/qemu parameter memory", f"removed: {REMOVED_METHOD}"]
+    assert older.changes_to(full) == ["added: POST /nodes/{node}/qemu parameter memory", f"added: {REMOVED_METHOD}"]
+
+
+def test_requests_of_the_recording_runs_own_guests_and_tasks_and_with_secrets_are_not_sent() -> None:
+    def get(path: str, query: str = "") -> Interaction:
+        return Interaction("GET", path, query, 200, b'{"data": {"a": 1}}')
+
+    cassette = RecordedCassette(Path("c.yaml"), (
+        get("/nodes/pve1/qemu/990001/config"), get("/nodes/pve1/lxc/100/config"),
+        get("/nodes/pve1/tasks/UPID%3Apve1%3A0000%3Aqmcreate%3A990001%3Aroot%40pam%3A/status"),
+        get("/access/users", "password=%2A%2A%2A"), Interaction("DELETE", "/nodes/pve1/qemu/100", "", 200, b"{}"),
+        Interaction("GET", "/nodes/pve1/qemu/101/config", "", 500, b"{}")), Provenance())
+    shapes, skipped = recorded_gets([cassette], (990000, 999999))
+    assert list(shapes) == ["/nodes/pve1/lxc/100/config"]
+    assert skipped == ["1 GET request(s): a task of the recording run",
+                       "1 GET request(s): a temporary guest of the recording run",
+                       "1 GET request(s): its query held a secret, masked in the cassette"]

@@ -24,10 +24,10 @@ import requests
 from ..errors import SettingsError
 from ..model.apischema import APIDOC_PATH, ApiSchema, fakepve_schema_file, load_schema
 from ..model.endpoint import Endpoint
-from ..recording.layout import SESSION_DIR
+from ..recording.layout import SCHEMA_CACHE_DIR, SESSION_DIR
 from .guard import Guard, police_session
 
-CACHE_DIR = "pve-api-schema"
+CACHE_DIR = SCHEMA_CACHE_DIR
 FAKEPVE_KEY = "fakepve"  # what a session cassette recorded on the sim remembers
 FLAG = "--pve-api-schema"
 
