@@ -20,6 +20,7 @@ from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.factory import VmidAllocator
+from .guests.liveness import SOURCE as BEAT_SOURCE
 from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema
 from .model.endpoint import Endpoint
@@ -160,7 +161,7 @@ class Run:
             return None
         if self.cluster_beat is None:
             policy = self.policy(self.settings.max_phase, protected=protected, lookup=ClusterLookup(readonly))
-            guard = Guard(policy, self.trail, self.ledger, None, self.health, source="beat")
+            guard = Guard(policy, self.trail, self.ledger, None, self.health, source=BEAT_SOURCE)
             self.cluster_beat = ClusterBeat(derive(readonly, guard))
         return self.cluster_beat
 

@@ -33,6 +33,7 @@ from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.destroy import Timeouts
 from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
+from .guests.liveness import SOURCE as BEAT_SOURCE
 from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema, load_schema
 from .model.endpoint import Endpoint
@@ -102,7 +103,7 @@ class ClusterSession:
         if kind not in self._factories:
             if self.beat is None:
                 self.beat = ClusterBeat(derive(self.readonly, Guard(self.policy, self.trail, self.ledger,
-                                                                    source="beat")))
+                                                                    source=BEAT_SOURCE)))
             context = FactoryContext(run_id=self.run_id, allocator=self.allocator, ledger=self.ledger,
                                      ledger_file=self.ledger_file, exclusions=self.exclusions, beat=self.beat)
             self._factories[kind] = GuestFactory(self.api, kind, context)

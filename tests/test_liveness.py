@@ -150,3 +150,12 @@ def test_two_runs_on_this_machine_never_hand_out_the_same_vmid(tmp_path: Path) -
     first.release(990000)
     assert second.claim(990000)
     assert second.take() == 990004
+
+
+def test_a_renewal_during_a_phase_1_test_is_not_that_tests_write() -> None:
+    from pytest_proxmox_mpc.report.build import _requests
+
+    line = {"decision": "allowed", "method": "PUT", "path": "/nodes/pve1/qemu/990000/config", "status": 200,
+            "phase": 1, "test": "test_phase1.py::test_reads"}
+    assert _requests([{**line, "source": "beat"}], "audit.jsonl")["writes_in_phases_1_2"] == 0
+    assert _requests([line], "audit.jsonl")["writes_in_phases_1_2"] == 1

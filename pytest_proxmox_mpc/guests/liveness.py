@@ -15,6 +15,7 @@ from typing import Any
 
 from .destroy import GuestRef
 
+SOURCE = "beat"  # the audit lines of renewals: the run's, whichever test (of any phase) is running meanwhile
 ALIVE_PREFIX = "alive-"
 BEAT_S = 60.0  # how often a running run renews the tag of each of its guests
 _ALIVE = re.compile(rf"^{ALIVE_PREFIX}(\d{{9,11}})$")
