@@ -18,7 +18,10 @@ from .config.settings import Settings
 from .errors import SettingsError
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
+from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.factory import VmidAllocator
+from .guests.liveness import SOURCE as BEAT_SOURCE
+from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema
 from .model.endpoint import Endpoint
 from .model.vmids import DEFAULT_TEMP_RANGE
@@ -58,6 +61,7 @@ class Run:
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
     tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
+    cluster_beat: ClusterBeat | None = None  # renews the alive- tag of this process's guests (a live cluster)
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -81,13 +85,16 @@ class Run:
             from .recording.recorder import Recorder
 
             recorder = Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
+        claims = None  # a live cluster may have other runs on it: VMIDs are claimed across this machine's runs
+        if settings.target == "live" and settings.max_phase >= 3 and settings.host:
+            claims = VmidClaims(claims_dir(f"{settings.host}:{settings.port}"), run_id)
         heartbeat = None
         if settings.max_phase >= 3:
             heartbeat = Heartbeat(files.heartbeat(worker))
             heartbeat.start()
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
-                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count),
+                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count, claims),
                    heartbeat=heartbeat, schema_source=schema_source)
 
     @property
@@ -166,9 +173,24 @@ class Run:
         policy = self.policy(phase, protected=protected, lookup=ClusterLookup(readonly))
         return derive(readonly, self.guard(policy))
 
+    def beat_on_cluster(self, readonly: Any, protected: frozenset[int]) -> ClusterBeat | None:
+        """On a live cluster, what keeps this process's temporary guests marked alive for sweepers anywhere: its
+        writes are audited (``source`` beat) and never recorded; None on a replay or the sim, which no one sweeps."""
+        if self.settings.target != "live":
+            return None
+        if self.cluster_beat is None:
+            policy = self.policy(self.settings.max_phase, protected=protected, lookup=ClusterLookup(readonly))
+            guard = Guard(policy, self.trail, self.ledger, None, self.health, source=BEAT_SOURCE)
+            self.cluster_beat = ClusterBeat(derive(readonly, guard))
+        return self.cluster_beat
+
     def close(self) -> None:
+        if self.cluster_beat is not None:
+            self.cluster_beat.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.allocator.claims is not None:
+            self.allocator.claims.release_all()
         if self.recorder is not None:
             self.recorder.save()
         self.trail.close()
