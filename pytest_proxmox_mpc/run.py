@@ -112,14 +112,14 @@ class Run:
             if self.recorder is not None and settings.target != "replay" and self.schema_source.key:
                 self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
             lines.append(self.schema_source.describe())
-        if self.recorder is not None:
-            lines += self._recordings(endpoint, version)
         elif settings.target == "live":
             warning = readonly_problem(endpoint.login_id, *read_permissions(api))
             if warning and settings.require_readonly_credentials:
                 raise SettingsError(f"setting pve_require_readonly_credentials "
                                     f"({settings.sources['require_readonly_credentials']}): {warning}")
             lines += [f"proxmox: WARNING: {warning}"] if warning else []
+        if self.recorder is not None:
+            lines += self._recordings(endpoint, version)
         self.files.write_worker_file("connection", self.worker, {"lines": lines})
         return lines
 
