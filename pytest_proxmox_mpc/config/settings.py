@@ -226,6 +226,11 @@ def resolve(src: RawSources) -> Settings:
         raise _fail(opts["record_mode"], record_mode, sources["record_mode"],
                     "cannot record on the replay target, which only plays back: use none, or record on sim or live")
     if target == "live":
+        if token_value is not None and password is not None:
+            token_from, password_from = (_secret_variable(SECRET_ENV[key], src.environ) for key in ("token_value",
+                                                                                                  "password"))
+            raise SettingsError(f"environment variables {token_from} and {password_from} are both set: the login "
+                                "would use one and ignore the other; unset the one you do not mean")
         if host is None:
             raise _fail(opts["target"], target, sources["target"],
                         "needs a host: set --pve-host, ini pve_host or PVE_HOST")
@@ -246,6 +251,14 @@ def resolve(src: RawSources) -> Settings:
         raise SettingsError(f"setting mpc_profile ({sources['mpc_profile']}): {exc}") from None
     exclusions_file = values["exclusions"]
     values["exclusions"] = _exclusions(exclusions_file, sources["exclusions"])
+    writes = target == "live" and (max_phase >= 3 or sweep)
+    if writes and exclusions_file is not None and values["exclusions"].is_empty():
+        raise SettingsError(f"exclusion list ({sources['exclusions']}): {exclusions_file}: protects nothing (its "
+                            "'protect' mapping is empty), and this run writes to a live cluster: list the "
+                            "production guests, nodes and storages")
+    if (clash := temp_range_clash(values["exclusions"], values["temp_vmid_range"])) is not None:
+        raise SettingsError(f"exclusion list ({sources['exclusions']}): {clash}, so no temporary guest could be "
+                            f"made there: change the list or pve_temp_vmid_range ({sources['temp_vmid_range']})")
     if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):
         needed = "a production exclusion list: set --pve-exclusions, ini pve_exclusions or PVE_EXCLUSIONS"
         if max_phase >= 3:
@@ -255,6 +268,23 @@ def resolve(src: RawSources) -> Settings:
                             f"which needs {needed}")
     return Settings(host=host, port=port, token_value=token_value, password=password, sources=sources,
                     overrides=tuple(line for line in overrides if line), **values)
+
+
+def _secret_variable(names: tuple[str, str], environ: Mapping[str, str]) -> str:
+    """Which of a secret's two variables gave it (the direct one wins, as ``secret_from_environment`` reads)."""
+    return names[0] if environ.get(names[0]) else names[1]
+
+
+def temp_range_clash(exclusions: ExclusionList, temp_range: tuple[int, int]) -> str | None:
+    """What of the temporary range ``exclusions`` protects by vmid (a contradiction of two settings), or None."""
+    first, last = temp_range
+    inside = sorted(vmid for vmid in exclusions.vmids if first <= vmid <= last)
+    if inside:
+        return f"protects vmid {inside[0]}, inside the temporary range {first}-{last}"
+    for start, end in exclusions.vmid_ranges:
+        if start <= last and first <= end:
+            return f"protects vmids {start}-{end}, which overlap the temporary range {first}-{last}"
+    return None
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:
@@ -301,4 +331,8 @@ class PolicyAdjustment:
                                     "is not an ExclusionList")
             changes["exclusions"] = self.exclusions
             sources["exclusions"] = f"from {origin}"
+        clash = temp_range_clash(changes.get("exclusions", settings.exclusions),
+                                 changes.get("temp_vmid_range", settings.temp_vmid_range))
+        if changes and clash is not None:
+            raise SettingsError(f"setting pve_exclusions (from {origin}): {clash}")
         return replace(settings, sources=sources, **changes) if changes else settings

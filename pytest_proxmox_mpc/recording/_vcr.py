@@ -8,6 +8,7 @@ broken file instead of treating it as empty. When vcrpy changes, this is the one
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,13 +21,15 @@ from vcr.matchers import method, path, query
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.record_mode import RecordMode
 from vcr.request import Request
-from vcr.serialize import deserialize, serialize
+from vcr.serialize import CASSETTE_FORMAT_VERSION, deserialize, serialize
 
 from ..errors import CassetteError
 
 __all__ = ["MATCHERS", "Cassette", "Request", "append", "file_of", "get_metadata", "metadata", "open_cassette",
            "play", "save", "set_metadata"]
 
+# The cassette's top-level ``version:`` key (column 0: nothing inside an interaction starts there).
+_FORMAT_LINE = re.compile(r"^version:(.*)$", re.MULTILINE)
 MATCHERS: tuple[Callable[[Request, Request], None], ...] = (method, path, query)
 
 
@@ -54,6 +57,12 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
                                 "re-record it or restore it from version control") from None
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CassetteError(f"cassette {where}: not a vcrpy cassette (no interactions list)") from None
+        version = _FORMAT_LINE.search(text)
+        if version is None or version[1].strip() != str(CASSETTE_FORMAT_VERSION):
+            at = f"{where}:{text.count(chr(10), 0, version.start()) + 1}" if version else str(where)
+            found = f"format version {version[1].strip()!r}" if version else "no format version"
+            raise CassetteError(f"cassette {at}: {found}, and this plugin reads version {CASSETTE_FORMAT_VERSION} "
+                                "(vcrpy's); re-record it or restore it from version control")
         for index, response in enumerate(loaded[1]):
             status = response.get("status") if isinstance(response, dict) else None
             if not (isinstance(status, dict) and isinstance(status.get("code"), int)):
