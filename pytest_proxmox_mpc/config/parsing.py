@@ -36,7 +36,9 @@ def parse_host(text: str) -> tuple[str, int]:
         raise ValueError("should be HOST[:PORT], without a scheme or path")
     host, port = text, DEFAULT_PORT
     if text.startswith("["):
-        addr, _, rest = text[1:].partition("]")
+        addr, closed, rest = text[1:].partition("]")
+        if not closed:
+            raise ValueError("should be [IPV6]:PORT (the ']' is missing)")
         host = addr
         if rest:
             if not rest.startswith(":"):

@@ -75,6 +75,7 @@ class Settings:
     mpc_cli: str | None  # its non-interactive CLI
     mpc_profile: Profile  # how it is driven
     mpc_tf_provider: str
+    mpc_max_file_size: float  # MiB
     # One line per setting whose environment variable overrode a different value of its ini key, naming both.
     overrides: tuple[str, ...] = ()
 

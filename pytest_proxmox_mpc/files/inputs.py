@@ -16,7 +16,27 @@ LIMITS = {  # the largest file of each kind anyone needs, with room to spare
     "scenario": 64 * MIB,
     "API schema": 64 * MIB,
     "secret file": 64 * KIB,
-}
+    "workspace file": 8 * MIB,  # what a workspace check reads and parses whole (a .tf, an inventory): the default
+}                               # of setting mpc_max_file_size, which sets it per run (set_limit)
+
+
+def set_limit(kind: str, limit: int) -> None:
+    """The largest ``kind`` file read from now on (a run's setting)."""
+    LIMITS[kind] = limit
+
+
+def too_large(path: str | os.PathLike[str], kind: str = "workspace file") -> str | None:
+    """Why the ``kind`` file at ``path`` is too large to read and judge (one line, its size and the limit), or None:
+    a check reads the file only when it is not, so no file makes a run's memory grow with it."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None  # the read that follows says what is wrong
+    limit = LIMITS[kind]
+    if size <= limit:
+        return None
+    return (f"too large to judge: {size / MIB:.1f} MiB, over the {limit / MIB:g} MiB limit of a {kind} "
+            "(setting mpc_max_file_size)")
 
 
 def read_input(path: str | os.PathLike[str], kind: str) -> bytes:

@@ -7,7 +7,7 @@ import re
 from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
-from .hclfiles import TfWorkspace, blocks, missing_sources
+from .hclfiles import TfWorkspace, blocks, missing_sources, parse_problem
 from .provider import CHECK
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -18,7 +18,7 @@ def check_files(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     (unless a module block that would say is itself in a block that does not parse)."""
     if not tf.has_root:
         return [Finding(CHECK, "terraform/main.tf", "file", note="missing: there is no root module")]
-    findings = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
+    findings = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=parse_problem(problem))
                 for path, problem in sorted(tf.broken.items())]
     findings += [Finding(CHECK, f"terraform/{call.file.as_posix()} module.{call.name}", "source", note=(
         f"./{call.target} holds no .tf file: terraform init fails")) for call in missing_sources(tf)]
