@@ -19,7 +19,6 @@ from pathlib import Path
 
 from _proctree import TreeMemory
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GOAL_MB = 1024.0
 BLOCK = '''resource "proxmox_virtual_environment_vm" "bulk_{n}" {{
@@ -63,7 +62,8 @@ def main() -> int:
     named = [line for line in out.splitlines() if "bulk.tf" in line and "too large to judge" in line]
     peak = memory.peak_total / 2**20
     print(f"bulk.tf {size:.0f} MB: peak {peak:.0f} MB over {memory.most_processes} processes (largest one "
-          f"{memory.peak_single / 2**20:.0f} MB); goal under {GOAL_MB:.0f} MB: {'met' if peak < GOAL_MB else 'NOT met'}")
+          f"{memory.peak_single / 2**20:.0f} MB); goal under {GOAL_MB:.0f} MB: "
+          + ("met" if peak < GOAL_MB else "NOT met"))
     print(f"finding: {named[0].strip() if named else 'NONE naming bulk.tf'}")
     return 0 if named and peak < GOAL_MB else 1
 

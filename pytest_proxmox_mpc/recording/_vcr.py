@@ -42,6 +42,8 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
     @classmethod
     def load_cassette(cls, cassette_path: str, serializer: Any) -> Any:
         where = Path(cassette_path)
+        if where.is_dir():
+            raise CassetteError(f"cassette {where}: a directory, not a cassette file; move it away and re-record")
         if not where.is_file():
             raise CassetteNotFoundError()
         try:
@@ -57,18 +59,18 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
                                 "re-record it or restore it from version control") from None
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CassetteError(f"cassette {where}: not a vcrpy cassette (no interactions list)") from None
-        version = _FORMAT_LINE.search(text)
-        if version is None or version[1].strip() != str(CASSETTE_FORMAT_VERSION):
-            at = f"{where}:{text.count(chr(10), 0, version.start()) + 1}" if version else str(where)
-            found = f"format version {version[1].strip()!r}" if version else "no format version"
-            raise CassetteError(f"cassette {at}: {found}, and this plugin reads version {CASSETTE_FORMAT_VERSION} "
-                                "(vcrpy's); re-record it or restore it from version control")
         for index, response in enumerate(loaded[1]):
             status = response.get("status") if isinstance(response, dict) else None
             if not (isinstance(status, dict) and isinstance(status.get("code"), int)):
                 raise CassetteError(f"cassette {where}:{_line_of(text, index)}: interaction {index + 1} has no "
                                     "answer status (the file was cut short?); re-record it or restore it from "
                                     "version control")
+        version = _FORMAT_LINE.search(text)
+        if version is None or version[1].strip() != str(CASSETTE_FORMAT_VERSION):
+            at = f"{where}:{text.count(chr(10), 0, version.start()) + 1}" if version else str(where)
+            found = f"format version {version[1].strip()!r}" if version else "no format version"
+            raise CassetteError(f"cassette {at}: {found}, and this plugin reads version {CASSETTE_FORMAT_VERSION} "
+                                "(vcrpy's); re-record it or restore it from version control")
         return loaded
 
     @staticmethod
