@@ -25,18 +25,25 @@ def set_limit(kind: str, limit: int) -> None:
     LIMITS[kind] = limit
 
 
-def too_large(path: str | os.PathLike[str], kind: str = "workspace file") -> str | None:
-    """Why the ``kind`` file at ``path`` is too large to read and judge (one line, its size and the limit), or None:
-    a check reads the file only when it is not, so no file makes a run's memory grow with it."""
+def cannot_judge(path: str | os.PathLike[str], kind: str = "workspace file") -> str | None:
+    """Why the ``kind`` file at ``path`` cannot be read and judged (one line), or None: not a regular file (a FIFO
+    would hang the read, a device never end it), or larger than the limit (its size and the limit). A check reads
+    the file only when this is None, so no file makes a run hang or its memory grow with the file."""
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
     except OSError:
         return None  # the read that follows says what is wrong
+    if not stat.S_ISREG(info.st_mode):
+        return "cannot be judged: " + ("a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file")
     limit = LIMITS[kind]
-    if size <= limit:
+    if info.st_size <= limit:
         return None
-    return (f"too large to judge: {size / MIB:.1f} MiB, over the {limit / MIB:g} MiB limit of a {kind} "
-            "(setting mpc_max_file_size)")
+    return (f"too large to judge: {_size(info.st_size)}, over the {_size(limit)} limit of a {kind} (setting "
+            "mpc_max_file_size)")
+
+
+def _size(count: int) -> str:
+    return f"{count / MIB:.4g} MiB" if count >= MIB else f"{count / KIB:.4g} KiB"
 
 
 def read_input(path: str | os.PathLike[str], kind: str) -> bytes:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..files.inputs import too_large
+from ..files.inputs import cannot_judge
 from ..recording.scan import PATTERNS
 from ..safety.redact import is_secret_name
 from .findings import Finding
@@ -40,7 +40,7 @@ def check_no_secrets(workspace: Path, known: Iterable[str] = ()) -> list[Finding
     for top in GENERATED:
         for path in sorted(p for p in (Path(workspace) / top).rglob("*") if p.is_file()):
             relative = path.relative_to(workspace).as_posix()
-            if problem := too_large(path):  # the parse of a .tf or YAML file reports it; any other file here
+            if problem := cannot_judge(path):  # the parse of a .tf or YAML file reports it; any other file here
                 if path.suffix not in PARSED:
                     findings.append(Finding(CHECK, relative, "not judged", note=problem))
                 continue

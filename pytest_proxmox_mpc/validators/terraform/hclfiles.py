@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...files.inputs import too_large
+from ...files.inputs import cannot_judge
 from ..loading import gc_paused
 from .expressions import BLOCK, expand_dynamic, references, resolve
 from .parsing import LostBlock, _parse_file, _parse_text, first_line, forget, parse_all, start_parsing
@@ -228,7 +228,7 @@ def _texts(root: Path) -> list[tuple[Path, str, str]]:
     """(relative path, text, why it is unreadable) of each ``.tf`` file below ``root``."""
     texts = []
     for path in sorted(root.rglob("*.tf")) if root.is_dir() else []:
-        if problem := too_large(path):
+        if problem := cannot_judge(path):
             texts.append((path.relative_to(root), "", problem))
             continue
         try:
@@ -248,7 +248,8 @@ def read_root(root: Path) -> TfWorkspace:
     Terraform checks each read the same workspace); treat it as read-only."""
     root = Path(root)
     texts = _texts(root)
-    tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root) if not too_large(p))
+    tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root)
+                   if not cannot_judge(p))
     parse_all([text for _, text, unreadable in texts if not unreadable])  # many files: across the cores, once
     with gc_paused():  # a large workspace is a few million objects, none of them in a cycle
         return _build(root, tuple(texts), tfvars)
@@ -296,7 +297,7 @@ def _build(root: Path, texts: tuple[tuple[Path, str, str], ...], tfvars: tuple[s
 def parse_problem(problem: str) -> str:
     """A finding's note for a file in ``TfWorkspace.broken``: one not read as too large says so, not that it does
     not parse."""
-    return problem if problem.startswith("too large") else f"does not parse: {problem}"
+    return problem if problem.startswith(("too large", "cannot be judged")) else f"does not parse: {problem}"
 
 
 def missing_sources(tf: TfWorkspace) -> list[ModuleCall]:
