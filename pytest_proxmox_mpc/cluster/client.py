@@ -114,6 +114,9 @@ def not_pve(base_url: str, what: str) -> str:
 def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
     """One line for a failed request: what went wrong and what to check. No URL parameters, no secrets."""
     where = endpoint.base_url
+    if isinstance(exc, requests.exceptions.SSLError) and any(
+            sign in str(exc).lower() for sign in ("wrong version number", "record layer failure", "unknown protocol")):
+        return f"{where} does not answer with TLS (plain HTTP on that port?); a PVE API speaks HTTPS (port 8006)"
     if isinstance(exc, requests.exceptions.SSLError):
         return (f"TLS verification of {where} failed; give the cluster's CA with --pve-ca-bundle "
                 "(or --no-pve-verify-ssl on a trusted network)")
@@ -137,7 +140,7 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
         raise TargetUnavailable(f"GET /version on {endpoint.base_url} failed with HTTP {exc.status_code}") from None
     except requests.RequestException as exc:
         raise TargetUnavailable(describe_failure(endpoint, exc)) from None
-    except KeyError:  # proxmoxer reads the answer's 'data': JSON without it is no PVE answer
+    except (KeyError, TypeError):  # proxmoxer reads the answer's 'data': JSON without it is no PVE answer
         raise TargetUnavailable(not_pve(endpoint.base_url, "GET /version answered JSON without 'data'")) from None
     if not isinstance(answer, dict) or "version" not in answer:  # proxmoxer gives {'errors': body} for no JSON
         raise TargetUnavailable(not_pve(endpoint.base_url, "GET /version answered no PVE version")) from None
