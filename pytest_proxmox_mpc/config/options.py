@@ -19,6 +19,7 @@ from .parsing import (
     DEFAULT_PORT,
     as_path,
     choice,
+    command_line,
     duration,
     fraction,
     optional_dir,
@@ -192,12 +193,12 @@ OPTIONS: tuple[Option, ...] = (
            kind="path", metavar="DIR"),
     Option("mpc_command", "--mpc-command", "MPC_COMMAND", "build the workspace by running this command (e.g. the "
            "Node.js Proxmox-MPC) in a fresh directory whose .proxmox/config.yml and PROXMOX_* variables point at the "
-           "target", optional_text, metavar="CMD"),
+           "target", command_line, metavar="CMD"),
     Option("mpc_console", "--mpc-console", "MPC_CONSOLE", "drive this command as the system under test's "
            "interactive console (through a pseudo-terminal), e.g. bin/proxmox-mpc in a Proxmox-MPC checkout",
-           optional_text, metavar="CMD"),
+           command_line, metavar="CMD"),
     Option("mpc_cli", "--mpc-cli", "MPC_CLI", "run the system under test's non-interactive CLI steps with this "
-           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", optional_text,
+           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", command_line,
            shown_default="the profile's fallback", metavar="CMD"),
     Option("mpc_profile", "--mpc-profile", "MPC_PROFILE", "how the system under test is driven (prompts, init "
            "answers, each phase's steps): a packaged profile's name or a YAML file", text, "proxmox-mpc",

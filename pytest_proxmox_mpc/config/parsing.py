@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,17 @@ def text(raw: Any) -> str:
 def optional_text(raw: Any) -> str | None:
     """Text, or None when blank."""
     return str(raw).strip() or None
+
+
+def command_line(raw: Any) -> str | None:
+    """A command line as a shell would split it (quotes closed), or None when blank."""
+    text = optional_text(raw)
+    if text is not None:
+        try:
+            shlex.split(text)
+        except ValueError as exc:
+            raise ValueError(f"is not a command line a shell could split ({exc})") from None
+    return text
 
 
 def as_path(raw: Any) -> Path:
