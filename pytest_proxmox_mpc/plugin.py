@@ -14,8 +14,9 @@ import pytest
 
 from . import hookspecs
 from .config import phases
+from .config.adjust import PolicyAdjustment
 from .config.options import OPTIONS, Option, add_flags
-from .config.settings import PolicyAdjustment, Settings, resolve
+from .config.settings import Settings, resolve
 from .config.sources import RawSources
 from .errors import SettingsError
 from .files.inputs import MIB, set_limit

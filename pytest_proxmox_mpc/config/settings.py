@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
 from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
-from .parsing import DEFAULT_PORT, vmid_range
-from .secrets import secret_from_environment
+from .parsing import DEFAULT_PORT
+from .secrets import both_secrets, secret_from_environment
 from .sources import RawSources, from_ini, override_warning, raw_value
 
 
@@ -228,10 +228,7 @@ def resolve(src: RawSources) -> Settings:
                     "cannot record on the replay target, which only plays back: use none, or record on sim or live")
     if target == "live":
         if token_value is not None and password is not None:
-            token_from, password_from = (_secret_variable(SECRET_ENV[key], src.environ) for key in ("token_value",
-                                                                                                  "password"))
-            raise SettingsError(f"environment variables {token_from} and {password_from} are both set: the login "
-                                "would use one and ignore the other; unset the one you do not mean")
+            raise SettingsError(both_secrets(src.environ))
         if host is None:
             raise _fail(opts["target"], target, sources["target"],
                         "needs a host: set --pve-host, ini pve_host or PVE_HOST")
@@ -257,7 +254,7 @@ def resolve(src: RawSources) -> Settings:
         raise SettingsError(f"exclusion list ({sources['exclusions']}): {exclusions_file}: protects nothing (its "
                             "'protect' mapping is empty), and this run writes to a live cluster: list the "
                             "production guests, nodes and storages")
-    if (clash := temp_range_clash(values["exclusions"], values["temp_vmid_range"])) is not None:
+    if (clash := values["exclusions"].clash(values["temp_vmid_range"])) is not None:
         raise SettingsError(f"exclusion list ({sources['exclusions']}): {clash}, so no temporary guest could be "
                             f"made there: change the list or pve_temp_vmid_range ({sources['temp_vmid_range']})")
     if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):
@@ -269,23 +266,6 @@ def resolve(src: RawSources) -> Settings:
                             f"which needs {needed}")
     return Settings(host=host, port=port, token_value=token_value, password=password, sources=sources,
                     overrides=tuple(line for line in overrides if line), **values)
-
-
-def _secret_variable(names: tuple[str, str], environ: Mapping[str, str]) -> str:
-    """Which of a secret's two variables gave it (the direct one wins, as ``secret_from_environment`` reads)."""
-    return names[0] if environ.get(names[0]) else names[1]
-
-
-def temp_range_clash(exclusions: ExclusionList, temp_range: tuple[int, int]) -> str | None:
-    """What of the temporary range ``exclusions`` protects by vmid (a contradiction of two settings), or None."""
-    first, last = temp_range
-    inside = sorted(vmid for vmid in exclusions.vmids if first <= vmid <= last)
-    if inside:
-        return f"protects vmid {inside[0]}, inside the temporary range {first}-{last}"
-    for start, end in exclusions.vmid_ranges:
-        if start <= last and first <= end:
-            return f"protects vmids {start}-{end}, which overlap the temporary range {first}-{last}"
-    return None
 
 
 def _exclusions(path: Path | None, origin: str) -> ExclusionList:
@@ -300,40 +280,3 @@ def _exclusions(path: Path | None, origin: str) -> ExclusionList:
 
 def _by_hook(origin: str) -> bool:
     return origin.startswith("from hook")
-
-
-@dataclass
-class PolicyAdjustment:
-    """What a project's ``pytest_proxmox_mpc_adjust_policy`` hook may change: the temporary VMID range (inclusive)
-    and the exclusion list. ``apply`` checks the result as it checks the setting."""
-
-    temp_range: tuple[int, int]
-    exclusions: ExclusionList
-
-    def apply(self, settings: Settings, origin: str) -> Settings:
-        """``settings`` with this adjustment; ``SettingsError`` naming ``origin`` for a value it cannot use."""
-        changes: dict[str, Any] = {}
-        sources = dict(settings.sources)
-        if tuple(self.temp_range) != settings.temp_vmid_range:
-            raw = self.temp_range
-            try:
-                first, last = (int(number) for number in raw)
-            except (TypeError, ValueError):
-                raise SettingsError(f"setting pve_temp_vmid_range (from {origin}): {raw!r} is not a pair of whole "
-                                    "numbers (FIRST, LAST)") from None
-            try:
-                changes["temp_vmid_range"] = vmid_range(f"{first}-{last}")
-            except ValueError as exc:
-                raise SettingsError(f"setting pve_temp_vmid_range (from {origin}): {raw!r} {exc}") from None
-            sources["temp_vmid_range"] = f"from {origin}"
-        if self.exclusions is not settings.exclusions:
-            if not isinstance(self.exclusions, ExclusionList):
-                raise SettingsError(f"setting pve_exclusions (from {origin}): {type(self.exclusions).__name__} "
-                                    "is not an ExclusionList")
-            changes["exclusions"] = self.exclusions
-            sources["exclusions"] = f"from {origin}"
-        clash = temp_range_clash(changes.get("exclusions", settings.exclusions),
-                                 changes.get("temp_vmid_range", settings.temp_vmid_range))
-        if changes and clash is not None:
-            raise SettingsError(f"setting pve_exclusions (from {origin}): {clash}")
-        return replace(settings, sources=sources, **changes) if changes else settings
