@@ -4,6 +4,7 @@ and where, no traceback, no secret, and leaves every file of the user's as it wa
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class Mistake:
     ret: int = USAGE
     test: str = A_TEST  # the test file the run collects
     cli: bool = False  # the args are a pytest-proxmox-mpc command line, not pytest's
+    fifos: tuple[str, ...] = ()  # named pipes made in the run's folder (nobody ever writes to them)
 
 
 def flag(text: str, says: str, **files: str | bytes) -> Mistake:
@@ -53,6 +55,8 @@ def check(mistake: Mistake, pytester: pytest.Pytester, monkeypatch: pytest.Monke
         path = pytester.path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for fifo in mistake.fifos:
+        os.mkfifo(pytester.path / fifo)
     for variable, value in mistake.env.items():
         monkeypatch.setenv(variable, value)
     gives_secret = any(variable.startswith(("PVE_PASSWORD", "PVE_TOKEN_VALUE")) for variable in mistake.env)

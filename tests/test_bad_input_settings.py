@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from .badinput import LIVE, SECRET, TOKEN, Mistake, check, env, flag, ini
+from .badinput import FAILED, LIVE, SECRET, TOKEN, Mistake, check, env, flag, ini
 
 PEM_JUNK = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
-PROTECT_100 = "protect:\n  vmids: [100]\n"
+WRITES = "import pytest\n\n@pytest.mark.phase3\ndef test_x(temp_ct):\n    temp_ct()\n"
 
 MISTAKES = {
     # flags
@@ -66,6 +66,23 @@ MISTAKES = {
                                        says="PVE_TOKEN_VALUE and PVE_PASSWORD are both set"),
     "token-file-and-password-both": Mistake(args=LIVE, env={"PVE_TOKEN_VALUE_FILE": "t", "PVE_PASSWORD": SECRET},
                                             files={"t": SECRET}, says="PVE_TOKEN_VALUE_FILE and PVE_PASSWORD are"),
+    # files that never end: FIFOs nobody writes to
+    "exclusions-a-fifo": Mistake(args=("--pve-exclusions=pipe",), fifos=("pipe",),
+                                 says="pipe: cannot read: not a regular file, not an exclusion list file"),
+    "profile-a-fifo": Mistake(args=("--mpc-profile=pipe",), fifos=("pipe",), says="'pipe' is neither a packaged "
+                              "profile (proxmox-mpc) nor a file"),
+    "token-file-a-fifo": Mistake(args=TOKEN, env={"PVE_TOKEN_VALUE_FILE": "pipe"}, fifos=("pipe",),
+                                 says="PVE_TOKEN_VALUE_FILE: cannot read pipe: not a regular file"),
+    "schema-a-fifo": Mistake(args=("--pve-api-schema=pipe", "--pve-max-phase=3"), fifos=("pipe",),
+                             says="pipe: cannot read: not a regular file"),
+    # settings the cluster contradicts: the tests that need it fail with one line (exit 1)
+    "temp-pool-the-cluster-lacks": Mistake(args=("--pve-max-phase=3", "--pve-temp-pool=nosuchpool"), test=WRITES,
+                                           ret=FAILED, says="usage error: setting pve_temp_pool (from "
+                                           "--pve-temp-pool): pool 'nosuchpool' does not exist on the cluster"),
+    "excluded-node-the-cluster-lacks": Mistake(args=("--pve-max-phase=3", "--pve-exclusions=ex.yaml"), test=WRITES,
+                                               files={"ex.yaml": "protect:\n  nodes: [pve-prod-9]\n"}, ret=FAILED,
+                                               says="ex.yaml: protects node pve-prod-9, which the cluster does not "
+                                               "have (its nodes: pve1, pve2, pve3)"),
     # the environment
     "env-verify-ssl": env("PVE_VERIFY_SSL", "maybe", "setting pve_verify_ssl (from environment variable"),
     "env-sweep": env("PVE_SWEEP", "perhaps", "setting pve_sweep (from environment variable PVE_SWEEP)"),
