@@ -66,6 +66,9 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, tuple[str, ...], str]] = {
     "inventory-not-utf8": (inventory(b"all:\n  hosts:\n    \xff:\n"), INVENTORY_CHECK, (), "ansible/inventory.yml"),
     "inventory-too-large": (inventory("# padding\n" * 2000), INVENTORY_CHECK, ("--mpc-max-file-size=0.01",),
                             "too large to judge"),
+    "inventory-too-large-to-lint": (inventory("# padding\n" * 2000), "ansible-lint-offline",
+                                    ("--mpc-max-file-size=0.01",), "ansible/inventory.yml: ansible-lint: not linted: "
+                                    "too large to judge"),
     "state-db-not-sqlite": (state_db(b"this is not a database\n" * 100), DB_CHECK, (), ".proxmox/state.db"),
     "state-db-empty": (state_db(b""), DB_CHECK, (), ".proxmox/state.db"),
     "state-db-a-folder": (state_db_folder, DB_CHECK, (), ".proxmox/state.db"),
