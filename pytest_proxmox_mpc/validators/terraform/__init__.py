@@ -27,13 +27,12 @@ from .hclfiles import (
     TfWorkspace,
     blocks,
     clear_caches,
-    parse_problem,
     read_root,
     read_terraform,
     start_reading,
 )
 from .imports import check_imports
-from .layout import check_files, check_names
+from .layout import check_files, check_names, parse_problem
 from .parsing import _parse_text
 from .provider import CHECK, PROVIDER_SOURCES, check_connection, check_provider
 from .schema import check_schema

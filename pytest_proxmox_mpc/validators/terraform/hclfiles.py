@@ -294,12 +294,6 @@ def _build(root: Path, texts: tuple[tuple[Path, str, str], ...], tfvars: tuple[s
     return tf
 
 
-def parse_problem(problem: str) -> str:
-    """A finding's note for a file in ``TfWorkspace.broken``: one not read as too large says so, not that it does
-    not parse."""
-    return problem if problem.startswith(("too large", "cannot be judged")) else f"does not parse: {problem}"
-
-
 def missing_sources(tf: TfWorkspace) -> list[ModuleCall]:
     """Module calls whose local source directory holds no ``.tf`` file (Terraform refuses to init)."""
     present = {path.parent.as_posix() for path in tf.parsed} | {path.parent.as_posix() for path in tf.broken}

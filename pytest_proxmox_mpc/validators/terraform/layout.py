@@ -7,10 +7,16 @@ import re
 from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
-from .hclfiles import TfWorkspace, blocks, missing_sources, parse_problem
+from .hclfiles import TfWorkspace, blocks, missing_sources
 from .provider import CHECK
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def parse_problem(problem: str) -> str:
+    """A finding's note for a file in ``TfWorkspace.broken``: one not read as too large says so, not that it does
+    not parse."""
+    return problem if problem.startswith(("too large", "cannot be judged")) else f"does not parse: {problem}"
 
 
 def check_files(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
