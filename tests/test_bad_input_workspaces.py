@@ -59,14 +59,15 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, tuple[str, ...], str]] = {
                           "terraform/broken.tf: syntax: does not parse"),
     "tf-binary": (tf(bytes(range(256)) * 4), TF_CHECK, (), "terraform/broken.tf: syntax"),
     "tf-too-large": (tf("# padding\n" * 2000), TF_CHECK, ("--mpc-max-file-size=0.01",),
-                     "terraform/broken.tf: syntax: too large to judge: 19.53 KiB, over the 10.24 KiB limit"),
+                     "terraform/broken.tf: syntax: too large to judge: 19.53 KiB, over the 10.24 KiB limit of a "
+                     "Terraform file"),
     "tf-a-fifo": (a_fifo, TF_CHECK, (), "terraform/pipe.tf: syntax: cannot be judged: not a regular file"),
     "tf-a-folder": (a_folder_named_tf, TF_CHECK, (), "terraform/folder.tf: syntax: cannot be judged: a directory"),
     "inventory-not-yaml": (inventory("all:\n  hosts: [unclosed\n"), INVENTORY_CHECK, (), "ansible/inventory.yml"),
     "inventory-not-utf8": (inventory(b"all:\n  hosts:\n    \xff:\n"), INVENTORY_CHECK, (), "ansible/inventory.yml"),
-    "inventory-too-large": (inventory("# padding\n" * 2000), INVENTORY_CHECK, ("--mpc-max-file-size=0.01",),
+    "inventory-too-large": (inventory("# padding\n" * 5000), INVENTORY_CHECK, ("--mpc-max-file-size=0.01",),
                             "too large to judge"),
-    "inventory-too-large-to-lint": (inventory("# padding\n" * 2000), "ansible-lint-offline",
+    "inventory-too-large-to-lint": (inventory("# padding\n" * 5000), "ansible-lint-offline",
                                     ("--mpc-max-file-size=0.01",), "ansible/inventory.yml: ansible-lint: not linted: "
                                     "too large to judge"),
     "state-db-not-sqlite": (state_db(b"this is not a database\n" * 100), DB_CHECK, (), ".proxmox/state.db"),
@@ -96,13 +97,13 @@ def test_a_broken_workspace_file_is_one_finding_naming_it(
 
 def test_a_file_over_the_limit_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "main.tf").write_text('resource "a" "b" {\n  name = "x"\n}\n' * 100)
-    monkeypatch.setitem(LIMITS, "workspace file", LIMITS["workspace file"])
+    monkeypatch.setitem(LIMITS, "Terraform file", LIMITS["Terraform file"])
     clear_caches()
     assert parse_terraform(tmp_path)[1] == []
-    set_limit("workspace file", 1024)
+    set_limit("Terraform file", 1024)
     clear_caches()
     parsed, findings = parse_terraform(tmp_path)
     assert parsed == {}
     assert [str(finding) for finding in findings] == [
-        "terraform: terraform/main.tf: syntax: too large to judge: 3.32 KiB, over the 1 KiB limit of a workspace file "
+        "terraform: terraform/main.tf: syntax: too large to judge: 3.32 KiB, over the 1 KiB limit of a Terraform file "
         "(setting mpc_max_file_size)"]

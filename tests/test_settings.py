@@ -82,7 +82,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "mpc_workspace": ((str(ws_a), ws_a), (str(ws_b), ws_b)),
         "mpc_command": (("node mpc.js sync", "node mpc.js sync"), ("proxmox-mpc", "proxmox-mpc")),
         "mpc_tf_provider": (("telmate", "telmate"), ("bpg", "bpg")),
-        "mpc_max_file_size": (("2", 2.0), ("0.5", 0.5)),
+        "mpc_max_file_size": (("3", 3.0), ("0.5", 0.5)),
         "mpc_console": (("bin/proxmox-mpc", "bin/proxmox-mpc"), ("mpc", "mpc")),
         "mpc_cli": (("npx tsx src/cli/index.ts", "npx tsx src/cli/index.ts"), ("mpc-cli", "mpc-cli")),
         "mpc_profile": ((str(profile), load_profile(profile)), ("proxmox-mpc", load_profile(PACKAGED_PROFILE))),

@@ -203,9 +203,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("mpc_profile", "--mpc-profile", "MPC_PROFILE", "how the system under test is driven (prompts, init "
            "answers, each phase's steps): a packaged profile's name or a YAML file", text, "proxmox-mpc",
            metavar="NAME-or-PATH"),
-    Option("mpc_max_file_size", "--mpc-max-file-size", "MPC_MAX_FILE_SIZE", "the largest workspace file the checks "
-           "read and parse (a .tf file, an inventory), in MiB: a larger one is one finding, too large to judge, and "
-           "the run's memory stays bounded", positive_float, 8.0, shown_default="8", metavar="MIB"),
+    Option("mpc_max_file_size", "--mpc-max-file-size", "MPC_MAX_FILE_SIZE", "the largest .tf file the workspace "
+           "checks parse, in MiB; YAML (an inventory) and any other file they read may be 4 times as large (it costs "
+           "a fourth as much to load). A larger file is one finding, too large to judge, so a run's memory stays "
+           "bounded (under 1 GB at the default)", positive_float, 2.0, shown_default="2", metavar="MIB"),
     Option("mpc_tf_provider", "--mpc-tf-provider", "MPC_TF_PROVIDER", "Terraform provider the reference builder "
            "writes for: bpg (bpg/proxmox) or telmate (telmate/proxmox)", choice(TF_PROVIDERS), "bpg",
            metavar="{bpg,telmate}"),

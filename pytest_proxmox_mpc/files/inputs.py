@@ -16,8 +16,13 @@ LIMITS = {  # the largest file of each kind anyone needs, with room to spare
     "scenario": 64 * MIB,
     "API schema": 64 * MIB,
     "secret file": 64 * KIB,
-    "workspace file": 8 * MIB,  # what a workspace check reads and parses whole (a .tf, an inventory): the default
-}                               # of setting mpc_max_file_size, which sets it per run (set_limit)
+    # What a workspace check reads and parses whole, set per run by setting mpc_max_file_size (``set_limit``): a
+    # .tf file costs about 200 times its size to parse (python-hcl2), YAML about 60 times (libyaml): 2 MiB and
+    # 8 MiB keep a run's peak under 1 GB (benchmarks/large_file.py).
+    "Terraform file": 2 * MIB,
+    "workspace file": 8 * MIB,  # YAML (an inventory), any other file a check reads
+}
+YAML_FACTOR = 4  # a workspace file may be this many times as large as a Terraform file
 
 
 def set_limit(kind: str, limit: int) -> None:

@@ -228,7 +228,7 @@ def _texts(root: Path) -> list[tuple[Path, str, str]]:
     """(relative path, text, why it is unreadable) of each ``.tf`` file below ``root``."""
     texts = []
     for path in sorted(root.rglob("*.tf")) if root.is_dir() else []:
-        if problem := cannot_judge(path):
+        if problem := cannot_judge(path, "Terraform file"):
             texts.append((path.relative_to(root), "", problem))
             continue
         try:
@@ -249,7 +249,7 @@ def read_root(root: Path) -> TfWorkspace:
     root = Path(root)
     texts = _texts(root)
     tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root)
-                   if not cannot_judge(p))
+                   if not cannot_judge(p, "Terraform file"))
     parse_all([text for _, text, unreadable in texts if not unreadable])  # many files: across the cores, once
     with gc_paused():  # a large workspace is a few million objects, none of them in a cycle
         return _build(root, tuple(texts), tfvars)
