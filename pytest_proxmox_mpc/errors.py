@@ -138,6 +138,11 @@ class StepUnavailable(ProxmoxMpcError, RuntimeError):
     message is the reason, for a skip."""
 
 
+class ToolCommandMissing(ProxmoxMpcError, ValueError):
+    """The command given for the system under test (``--mpc-console``) cannot be started: not found, not
+    executable. A usage mistake, not a failure of the tool: one line naming the setting and the command."""
+
+
 def flat_text(exc: BaseException) -> str:
     """The message of ``exc`` (a database driver's original error when wrapped) with its whitespace and
     line breaks folded into single spaces."""

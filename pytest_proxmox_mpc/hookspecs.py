@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .config.settings import PolicyAdjustment
+    from .config.adjust import PolicyAdjustment
     from .validators.checks import WorkspaceCheck
 
 

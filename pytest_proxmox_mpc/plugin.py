@@ -15,10 +15,12 @@ import pytest
 
 from . import hookspecs
 from .config import phases
+from .config.adjust import PolicyAdjustment
 from .config.options import OPTIONS, Option, add_flags
-from .config.settings import PolicyAdjustment, Settings, resolve
+from .config.settings import Settings, resolve
 from .config.sources import RawSources
 from .errors import SettingsError
+from .files.inputs import MIB, YAML_FACTOR, set_limit
 from .fixtures.access import hooked_workspace_checks, run_of, settings_of
 from .fixtures.guests import factory_fixture_names
 from .fixtures.stash import (
@@ -93,6 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = worker_input.get("pve_run_id") if worker_input else None
     try:
         settings = _adjusted(config, resolve(src))
+        set_limit("Terraform file", int(settings.mpc_max_file_size * MIB))
+        set_limit("workspace file", int(settings.mpc_max_file_size * MIB * YAML_FACTOR))
         _check_replay(settings)
         run = config.stash[RUN_KEY] = Run.start(settings, config.rootpath, run_id or new_run_id(),
                                                 worker_input["workerid"] if worker_input else "main",

@@ -1,42 +1,23 @@
 """Bad input, table-driven: each row is one mistake a user makes with a flag, an environment variable, an ini key or
 an input file. For every row the run stops with a usage error (exit 4) before any test runs, in one line that names
-the setting (and the file) and what is wrong, with no traceback and no secret; and the user's files are unchanged.
-(More rows for the other surfaces are the rest of issue 32.)"""
+the setting (and the file) and what is wrong, with no traceback and no secret; and the user's files are unchanged
+(the assertion is ``tests/badinput.py``'s, shared by every table). The other tables, one per surface:
+``test_bad_input_settings.py``, ``_files.py``, ``_cassettes.py``, ``_workspaces.py``, ``_servers.py``, ``_tool.py``;
+the last test here counts them all."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
-SECRET = "5f0c1d3e-aaaa-bbbb-cccc-1234567890ab"
-A_TEST = "def test_x():\n    pass\n"
-
-
-@dataclass(frozen=True)
-class Mistake:
-    args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    ini: str = ""
-    files: dict[str, str | bytes] = field(default_factory=dict)
-    says: str = ""  # a piece of the one error line
-
-
-def flag(text: str, says: str, **files: str | bytes) -> Mistake:
-    return Mistake(args=(text,), says=says, files=files)
-
-
-def env(name: str, value: str, says: str, *args: str, **files: str | bytes) -> Mistake:
-    return Mistake(args=args, env={name: value}, says=says, files=files)
-
-
-def ini(line: str, says: str, **files: str | bytes) -> Mistake:
-    return Mistake(ini=line, says=says, files=files)
-
-
-LIVE = ("--pve-host=pve1.example.org",)
-TOKEN = ("--pve-host=pve1.example.org", "--pve-token-name=ci")
-NOT_YAML = "protect:\n  names: [unclosed\n"
+from . import (
+    test_bad_input_cassettes,
+    test_bad_input_files,
+    test_bad_input_servers,
+    test_bad_input_settings,
+    test_bad_input_tool,
+    test_bad_input_workspaces,
+)
+from .badinput import LIVE, NOT_YAML, SECRET, TOKEN, Mistake, check, env, flag, ini
 
 MISTAKES = {
     # flags, one setting each
@@ -119,36 +100,19 @@ MISTAKES = {
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_a_mistake_is_one_line_naming_the_setting_before_any_test_runs(
         name: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    mistake = MISTAKES[name]
-    pytester.makepyfile(test_x=A_TEST)
-    if mistake.ini:
-        pytester.makeini(f"[pytest]\n{mistake.ini}\n")
-    for relative, content in mistake.files.items():
-        path = pytester.path / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    for variable, value in mistake.env.items():
-        monkeypatch.setenv(variable, value)
-    gives_secret = any(variable.startswith(("PVE_PASSWORD", "PVE_TOKEN_VALUE")) for variable in mistake.env)
-    if not gives_secret and any(arg.startswith("--pve-host") for arg in mistake.args):
-        monkeypatch.setenv("PVE_TOKEN_VALUE" if "--pve-token-name=ci" in mistake.args else "PVE_PASSWORD", SECRET)
-    before = {path: path.read_bytes() for path in pytester.path.rglob("*") if path.is_file()}
-
-    result = pytester.runpytest_subprocess(*mistake.args, "-p", "no:cacheprovider")
-
-    output = result.stdout.str() + result.stderr.str()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
-    errors = [line for line in result.stderr.lines if line.startswith("ERROR: ")]
-    assert len(errors) == 1 and mistake.says in errors[0], output
-    assert "Traceback" not in output and "INTERNALERROR" not in output
-    assert SECRET not in output and SECRET[:8] not in output
-    assert {path: path.read_bytes() for path in before} == before, "a user's file was changed"
+    check(MISTAKES[name], pytester, monkeypatch)
 
 
-def test_the_table_covers_every_surface() -> None:
+def test_the_tables_cover_every_surface_with_at_least_150_mistakes() -> None:
     surfaces = {"flag": 0, "env": 0, "ini": 0, "file": 0}
-    for mistake in MISTAKES.values():
+    for mistake in [*MISTAKES.values(), *test_bad_input_settings.MISTAKES.values()]:
         surfaces["env" if mistake.env else "ini" if mistake.ini else "flag"] += 1
         surfaces["file"] += bool(mistake.files) or any("/dev/" in arg for arg in mistake.args)
+    surfaces |= {"input file": len(test_bad_input_files.MISTAKES), "cassette": len(test_bad_input_cassettes.BREAKS),
+                 "workspace": len(test_bad_input_workspaces.BREAKS), "server": len(test_bad_input_servers.ROWS),
+                 "tool and subcommand": len(test_bad_input_tool.MISTAKES)}
     assert min(surfaces.values()) >= 5, surfaces
-    assert len(MISTAKES) >= 50
+    tables = (MISTAKES, test_bad_input_settings.MISTAKES, test_bad_input_files.MISTAKES,
+              test_bad_input_cassettes.BREAKS, test_bad_input_workspaces.BREAKS, test_bad_input_servers.ROWS,
+              test_bad_input_tool.MISTAKES)
+    assert sum(len(table) for table in tables) >= 150, surfaces

@@ -143,7 +143,7 @@ def test_a_guest_protected_at_session_start_stays_protected_after_a_rename(pve_c
 
 @pytest.mark.phase3
 def test_pve_exclusions_is_the_loaded_list(pve_exclusions):
-    assert pve_exclusions.protects(name="web-01") and pve_exclusions.protects(node="pve-prod-1")
+    assert pve_exclusions.protects(name="web-01") and pve_exclusions.protects(node="pve3")
     assert not pve_exclusions.protects(vmid=990001, name="pytest-tmp")
 '''
 
@@ -151,7 +151,7 @@ EXCLUSIONS = """\
 protect:
   names: ["web-*"]
   tags: [production]
-  nodes: [pve-prod-1]
+  nodes: [pve3]
 """
 
 

@@ -25,7 +25,7 @@ from pytest_proxmox_mpc.sut.profile import load_profile
 PACKAGED = Path(str(resources.files("pytest_proxmox_mpc.sim") / "scenarios" / "homelab.json"))
 PACKAGED_PROFILE = PROFILES / "proxmox-mpc.yaml"
 # A live target with a password: every cross-check passes unless a test breaks it on purpose.
-BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown", "PVE_TOKEN_VALUE": "tok-not-shown"}
+BASE_ENV = {"PVE_HOST": "pve.example.test", "PVE_PASSWORD": "pw-not-shown"}
 
 
 def sources(tmp_path: Path, options: dict[str, Any] | None = None, ini: dict[str, str] | None = None,
@@ -83,6 +83,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "mpc_workspace": ((str(ws_a), ws_a), (str(ws_b), ws_b)),
         "mpc_command": (("node mpc.js sync", "node mpc.js sync"), ("proxmox-mpc", "proxmox-mpc")),
         "mpc_tf_provider": (("telmate", "telmate"), ("bpg", "bpg")),
+        "mpc_max_file_size": (("3", 3.0), ("0.5", 0.5)),
         "mpc_console": (("bin/proxmox-mpc", "bin/proxmox-mpc"), ("mpc", "mpc")),
         "mpc_cli": (("npx tsx src/cli/index.ts", "npx tsx src/cli/index.ts"), ("mpc-cli", "mpc-cli")),
         "mpc_profile": ((str(profile), load_profile(profile)), ("proxmox-mpc", load_profile(PACKAGED_PROFILE))),
@@ -112,9 +113,10 @@ def test_every_setting_resolves_option_over_env_over_ini_over_default(opt: Any, 
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
     levels = [level for level in LEVELS if level != "env" or opt.env]
     assert opt.env or opt.name == "sim_scenario", "every setting but the sim's scenario has a variable"
-    # Sweeping a live cluster needs an exclusion list, and a command needs a cluster (not replay): these
+    # Sweeping a live cluster needs an exclusion list, a command needs a cluster (not replay), and a token name on
+    # live needs a token secret where the base sets a password: these
     # settings are checked on the sim target.
-    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
+    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command", "token_name") else BASE_ENV
     base = {name: value for name, value in base.items() if name != opt.env}  # the level under test alone sets it
     default = value_of(resolve(sources(tmp_path, base=base)), opt.name)
     assert default != want_a
@@ -210,7 +212,8 @@ def test_header_shows_values_but_never_secrets(tmp_path: Path) -> None:
     excl = tmp_path / "excl.yaml"
     excl.write_text("protect:\n  vmids: [100, '200-299']\n")
     settings = resolve(sources(tmp_path, options={"pve_token_name": "ci", "pve_max_phase": "3",
-                                                  "pve_exclusions": str(excl)}))
+                                                  "pve_exclusions": str(excl)},
+                                      base={"PVE_HOST": "pve.example.test", "PVE_TOKEN_VALUE": "tok-not-shown"}))
     header = "\n".join(settings.header_lines())
     assert "host=pve.example.test:8006" in header and "token_name=ci" in header and "auth=token" in header
     assert "pw-not-shown" not in header and "tok-not-shown" not in header
@@ -287,7 +290,7 @@ def test_the_lint_cache_is_kept_at_the_rootdir_unless_turned_off_or_moved(tmp_pa
 @pytest.mark.parametrize("opt", [o for o in OPTIONS if o.env], ids=[o.name for o in OPTIONS if o.env])
 def test_an_environment_variable_over_a_different_ini_key_is_named_with_it(opt: Any, tmp_path: Path) -> None:
     (raw_a, want_a), (raw_b, _) = two_values(opt.name, tmp_path)
-    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command") else BASE_ENV
+    base = {**BASE_ENV, "PVE_TARGET": "sim"} if opt.name in ("sweep", "mpc_command", "token_name") else BASE_ENV
     settings = resolve(sources(tmp_path, ini={opt.ini: raw_b}, env={opt.env: raw_a}, base=base))
     assert value_of(settings, opt.name) == want_a
     assert settings.sources[opt.name] == f"from environment variable {opt.env}"

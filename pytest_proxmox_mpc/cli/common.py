@@ -55,6 +55,23 @@ def settings_of(args: argparse.Namespace, rootdir: Path, implied_by: str = "", *
                               origins=dict.fromkeys(implied, implied_by)))
 
 
+def not_a_folder(path: Path, flag: str) -> str | None:
+    """The usage error for ``flag`` naming ``path`` when it is not an existing folder (a typo must not make one)."""
+    if path.is_dir():
+        return None
+    return f"{flag} {path}: " + ("not a directory" if path.exists() else "no such directory")
+
+
+def cannot_write_file(path: Path, flag: str) -> str | None:
+    """The usage error for ``flag`` when a file cannot be written at ``path`` (a folder is in its place, or its
+    folder is missing), checked before anything starts."""
+    if path.is_dir():
+        return f"{flag} {path}: a directory, not a file"
+    if not path.parent.is_dir():
+        return f"{flag} {path}: no such directory {path.parent}"
+    return None
+
+
 def usage(message: str) -> int:
     """Print a usage error in one line; its exit code."""
     print(f"pytest-proxmox-mpc: error: {message}", file=sys.stderr)

@@ -39,7 +39,9 @@ from .common import (
     Commands,
     add_listen,
     add_settings,
+    cannot_write_file,
     failure,
+    not_a_folder,
     settings_of,
     stop_on_signals,
     usage,
@@ -75,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         listen = parse_listen(args.listen)
     except ValueError as exc:
         return usage(f"--listen {exc}")
+    if problem := not_a_folder(args.rootdir, "--rootdir") or cannot_write_file(args.credentials_file,
+                                                                               "--credentials-file"):
+        return usage(problem)
     try:  # the phase as the run's highest, so the settings' rules for it apply (an exclusion list on live)
         settings = settings_of(args, args.rootdir, "from --phase", pve_max_phase=str(args.phase))
         run = Run.start(settings, args.rootdir, new_run_id(), "proxy")

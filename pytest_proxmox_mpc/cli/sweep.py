@@ -16,7 +16,17 @@ from ..guests.sweeper import sweep_cluster
 from ..safety.audit import new_run_id
 from ..safety.policy import ReadOnlyPolicy
 from ..safety.trail import AuditTrail
-from .common import CONNECTION, EXIT_DONE, EXIT_LEFT, Commands, add_settings, failure, settings_of, usage
+from .common import (
+    CONNECTION,
+    EXIT_DONE,
+    EXIT_LEFT,
+    Commands,
+    add_settings,
+    failure,
+    not_a_folder,
+    settings_of,
+    usage,
+)
 
 SETTINGS = (*CONNECTION, "exclusions", "temp_vmid_range", "sweep_age", "api_schema")
 
@@ -34,6 +44,8 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if problem := not_a_folder(args.rootdir, "--rootdir"):
+        return usage(problem)
     try:  # sweeping deletes: the settings' rules for it (an exclusion list on live) apply
         settings = settings_of(args, args.rootdir, "the sweep command", pve_sweep=True)
         given = from_setting(settings.api_schema, settings.sources["api_schema"]) if settings.api_schema else None

@@ -38,9 +38,14 @@ class _PolicedTicketAuth(_proxmoxer.TicketAuth):
         if answer.status_code != 200:  # not PVE's answer to a login: a wrong port, a web server, a proxy
             raise TargetUnavailable(not_pve(self.base_url, f"the login got HTTP {answer.status_code} "
                                                            f"{answer.reason or ''}".strip()))
-        ticket = answer.json()["data"]
-        if ticket.get("NeedTFA") is not None:
+        try:
+            ticket = answer.json()["data"]
+        except (ValueError, KeyError, TypeError):  # not JSON, or JSON without data: a server, but not PVE
+            ticket = None
+        if isinstance(ticket, dict) and ticket.get("NeedTFA") is not None:
             raise AuthenticationError("the user needs two-factor authentication; use an API token instead")
+        if not (isinstance(ticket, dict) and {"ticket", "CSRFPreventionToken"} <= ticket.keys()):
+            raise TargetUnavailable(not_pve(self.base_url, "the login's answer holds no ticket"))
         self.keep_ticket(ticket["ticket"], ticket["CSRFPreventionToken"], time.monotonic())
 
 
@@ -109,6 +114,9 @@ def not_pve(base_url: str, what: str) -> str:
 def describe_failure(endpoint: Endpoint, exc: BaseException) -> str:
     """One line for a failed request: what went wrong and what to check. No URL parameters, no secrets."""
     where = endpoint.base_url
+    if isinstance(exc, requests.exceptions.SSLError) and any(
+            sign in str(exc).lower() for sign in ("wrong version number", "record layer failure", "unknown protocol")):
+        return f"{where} does not answer with TLS (plain HTTP on that port?); a PVE API speaks HTTPS (port 8006)"
     if isinstance(exc, requests.exceptions.SSLError):
         return (f"TLS verification of {where} failed; give the cluster's CA with --pve-ca-bundle "
                 "(or --no-pve-verify-ssl on a trusted network)")
@@ -132,7 +140,11 @@ def read_version(api: Any, endpoint: Endpoint) -> str:
         raise TargetUnavailable(f"GET /version on {endpoint.base_url} failed with HTTP {exc.status_code}") from None
     except requests.RequestException as exc:
         raise TargetUnavailable(describe_failure(endpoint, exc)) from None
-    return str(answer.get("version", "unknown")) if isinstance(answer, dict) else "unknown"
+    except (KeyError, TypeError):  # proxmoxer reads the answer's 'data': JSON without it is no PVE answer
+        raise TargetUnavailable(not_pve(endpoint.base_url, "GET /version answered JSON without 'data'")) from None
+    if not isinstance(answer, dict) or "version" not in answer:  # proxmoxer gives {'errors': body} for no JSON
+        raise TargetUnavailable(not_pve(endpoint.base_url, "GET /version answered no PVE version")) from None
+    return str(answer["version"])
 
 
 def read_permissions(api: Any) -> tuple[dict[str, Any] | None, str | None]:

@@ -19,6 +19,7 @@ from .parsing import (
     DEFAULT_PORT,
     as_path,
     choice,
+    command_line,
     duration,
     fraction,
     optional_dir,
@@ -198,16 +199,20 @@ OPTIONS: tuple[Option, ...] = (
            kind="path", metavar="DIR"),
     Option("mpc_command", "--mpc-command", "MPC_COMMAND", "build the workspace by running this command (e.g. the "
            "Node.js Proxmox-MPC) in a fresh directory whose .proxmox/config.yml and PROXMOX_* variables point at the "
-           "target", optional_text, metavar="CMD"),
+           "target", command_line, metavar="CMD"),
     Option("mpc_console", "--mpc-console", "MPC_CONSOLE", "drive this command as the system under test's "
            "interactive console (through a pseudo-terminal), e.g. bin/proxmox-mpc in a Proxmox-MPC checkout",
-           optional_text, metavar="CMD"),
+           command_line, metavar="CMD"),
     Option("mpc_cli", "--mpc-cli", "MPC_CLI", "run the system under test's non-interactive CLI steps with this "
-           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", optional_text,
+           "command, e.g. 'node_modules/.bin/tsx src/cli/index.ts'", command_line,
            shown_default="the profile's fallback", metavar="CMD"),
     Option("mpc_profile", "--mpc-profile", "MPC_PROFILE", "how the system under test is driven (prompts, init "
            "answers, each phase's steps): a packaged profile's name or a YAML file", text, "proxmox-mpc",
            metavar="NAME-or-PATH"),
+    Option("mpc_max_file_size", "--mpc-max-file-size", "MPC_MAX_FILE_SIZE", "the largest .tf file the workspace "
+           "checks parse, in MiB; YAML (an inventory) and any other file they read may be 4 times as large (it costs "
+           "a fourth as much to load). A larger file is one finding, too large to judge, so a run's memory stays "
+           "bounded (under 1 GB at the default)", positive_float, 2.0, shown_default="2", metavar="MIB"),
     Option("mpc_tf_provider", "--mpc-tf-provider", "MPC_TF_PROVIDER", "Terraform provider the reference builder "
            "writes for: bpg (bpg/proxmox) or telmate (telmate/proxmox)", choice(TF_PROVIDERS), "bpg",
            metavar="{bpg,telmate}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def parse_host(text: str) -> tuple[str, int]:
         raise ValueError("should be HOST[:PORT], without a scheme or path")
     host, port = text, DEFAULT_PORT
     if text.startswith("["):
-        addr, _, rest = text[1:].partition("]")
+        addr, closed, rest = text[1:].partition("]")
+        if not closed:
+            raise ValueError("should be [IPV6]:PORT (the ']' is missing)")
         host = addr
         if rest:
             if not rest.startswith(":"):
@@ -151,6 +154,17 @@ def text(raw: Any) -> str:
 def optional_text(raw: Any) -> str | None:
     """Text, or None when blank."""
     return str(raw).strip() or None
+
+
+def command_line(raw: Any) -> str | None:
+    """A command line as a shell would split it (quotes closed), or None when blank."""
+    text = optional_text(raw)
+    if text is not None:
+        try:
+            shlex.split(text)
+        except ValueError as exc:
+            raise ValueError(f"is not a command line a shell could split ({exc})") from None
+    return text
 
 
 def as_path(raw: Any) -> Path:

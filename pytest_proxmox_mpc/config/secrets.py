@@ -39,3 +39,11 @@ def _one_line(secret: Secret, where: str) -> Secret:
         raise SettingsError(f"{where}: the secret holds a line break or a control character (line "
                             f"{text.count(chr(10), 0, bad) + 1}); a token secret or password is one line")
     return secret
+
+
+def both_secrets(environ: Mapping[str, str]) -> str:
+    """The usage error for a token secret and a password both set: the login would use one and ignore the other."""
+    pairs = (("PVE_TOKEN_VALUE", "PVE_TOKEN_VALUE_FILE"), ("PVE_PASSWORD", "PVE_PASSWORD_FILE"))
+    token, password = (direct if environ.get(direct) else file_var for direct, file_var in pairs)
+    return (f"environment variables {token} and {password} are both set: the login would use one and ignore the "
+            "other; unset the one you do not mean")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ from ..safety.exclusions import ExclusionList
 from ..sim.scenario import resolve_scenario
 from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
-from .parsing import DEFAULT_PORT, vmid_range
-from .secrets import secret_from_environment
+from .parsing import DEFAULT_PORT
+from .secrets import both_secrets, secret_from_environment
 from .sources import RawSources, from_ini, override_warning, raw_value
 
 
@@ -76,6 +76,7 @@ class Settings:
     mpc_cli: str | None  # its non-interactive CLI
     mpc_profile: Profile  # how it is driven
     mpc_tf_provider: str
+    mpc_max_file_size: float  # MiB
     # One line per setting whose environment variable overrode a different value of its ini key, naming both.
     overrides: tuple[str, ...] = ()
 
@@ -227,6 +228,8 @@ def resolve(src: RawSources) -> Settings:
         raise _fail(opts["record_mode"], record_mode, sources["record_mode"],
                     "cannot record on the replay target, which only plays back: use none, or record on sim or live")
     if target == "live":
+        if token_value is not None and password is not None:
+            raise SettingsError(both_secrets(src.environ))
         if host is None:
             raise _fail(opts["target"], target, sources["target"],
                         "needs a host: set --pve-host, ini pve_host or PVE_HOST")
@@ -247,6 +250,14 @@ def resolve(src: RawSources) -> Settings:
         raise SettingsError(f"setting mpc_profile ({sources['mpc_profile']}): {exc}") from None
     exclusions_file = values["exclusions"]
     values["exclusions"] = _exclusions(exclusions_file, sources["exclusions"])
+    writes = target == "live" and (max_phase >= 3 or sweep)
+    if writes and exclusions_file is not None and values["exclusions"].is_empty():
+        raise SettingsError(f"exclusion list ({sources['exclusions']}): {exclusions_file}: protects nothing (its "
+                            "'protect' mapping is empty), and this run writes to a live cluster: list the "
+                            "production guests, nodes and storages")
+    if (clash := values["exclusions"].clash(values["temp_vmid_range"])) is not None:
+        raise SettingsError(f"exclusion list ({sources['exclusions']}): {clash}, so no temporary guest could be "
+                            f"made there: change the list or pve_temp_vmid_range ({sources['temp_vmid_range']})")
     if target == "live" and exclusions_file is None and (max_phase >= 3 or sweep):
         needed = "a production exclusion list: set --pve-exclusions, ini pve_exclusions or PVE_EXCLUSIONS"
         if max_phase >= 3:
@@ -270,36 +281,3 @@ def _exclusions(path: Path | None, origin: str) -> ExclusionList:
 
 def _by_hook(origin: str) -> bool:
     return origin.startswith("from hook")
-
-
-@dataclass
-class PolicyAdjustment:
-    """What a project's ``pytest_proxmox_mpc_adjust_policy`` hook may change: the temporary VMID range (inclusive)
-    and the exclusion list. ``apply`` checks the result as it checks the setting."""
-
-    temp_range: tuple[int, int]
-    exclusions: ExclusionList
-
-    def apply(self, settings: Settings, origin: str) -> Settings:
-        """``settings`` with this adjustment; ``SettingsError`` naming ``origin`` for a value it cannot use."""
-        changes: dict[str, Any] = {}
-        sources = dict(settings.sources)
-        if tuple(self.temp_range) != settings.temp_vmid_range:
-            raw = self.temp_range
-            try:
-                first, last = (int(number) for number in raw)
-            except (TypeError, ValueError):
-                raise SettingsError(f"setting pve_temp_vmid_range (from {origin}): {raw!r} is not a pair of whole "
-                                    "numbers (FIRST, LAST)") from None
-            try:
-                changes["temp_vmid_range"] = vmid_range(f"{first}-{last}")
-            except ValueError as exc:
-                raise SettingsError(f"setting pve_temp_vmid_range (from {origin}): {raw!r} {exc}") from None
-            sources["temp_vmid_range"] = f"from {origin}"
-        if self.exclusions is not settings.exclusions:
-            if not isinstance(self.exclusions, ExclusionList):
-                raise SettingsError(f"setting pve_exclusions (from {origin}): {type(self.exclusions).__name__} "
-                                    "is not an ExclusionList")
-            changes["exclusions"] = self.exclusions
-            sources["exclusions"] = f"from {origin}"
-        return replace(settings, sources=sources, **changes) if changes else settings

@@ -17,7 +17,39 @@ LIMITS = {  # the largest file of each kind anyone needs, with room to spare
     "API schema": 64 * MIB,
     "secret file": 64 * KIB,
     "cassette": 256 * MIB,  # one answer lists every guest of a big cluster
+    # What a workspace check reads and parses whole, set per run by setting mpc_max_file_size (``set_limit``): a
+    # .tf file costs about 200 times its size to parse (python-hcl2), YAML about 60 times (libyaml): 2 MiB and
+    # 8 MiB keep a run's peak under 1 GB (benchmarks/large_file.py).
+    "Terraform file": 2 * MIB,
+    "workspace file": 8 * MIB,  # YAML (an inventory), any other file a check reads
 }
+YAML_FACTOR = 4  # a workspace file may be this many times as large as a Terraform file
+
+
+def set_limit(kind: str, limit: int) -> None:
+    """The largest ``kind`` file read from now on (a run's setting)."""
+    LIMITS[kind] = limit
+
+
+def cannot_judge(path: str | os.PathLike[str], kind: str = "workspace file") -> str | None:
+    """Why the ``kind`` file at ``path`` cannot be read and judged (one line), or None: not a regular file (a FIFO
+    would hang the read, a device never end it), or larger than the limit (its size and the limit). A check reads
+    the file only when this is None, so no file makes a run hang or its memory grow with the file."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # the read that follows says what is wrong
+    if not stat.S_ISREG(info.st_mode):
+        return "cannot be judged: " + ("a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file")
+    limit = LIMITS[kind]
+    if info.st_size <= limit:
+        return None
+    return (f"too large to judge: {_size(info.st_size)}, over the {_size(limit)} limit of a {kind} (setting "
+            "mpc_max_file_size)")
+
+
+def _size(count: int) -> str:
+    return f"{count / MIB:.4g} MiB" if count >= MIB else f"{count / KIB:.4g} KiB"
 
 
 def read_input(path: str | os.PathLike[str], kind: str) -> bytes:

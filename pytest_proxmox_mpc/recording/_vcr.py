@@ -23,7 +23,7 @@ from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 
 from ..errors import CassetteError
-from .provenance import check_format
+from .provenance import check_format, check_version_present
 
 __all__ = ["MATCHERS", "Cassette", "Request", "append", "file_of", "get_metadata", "metadata", "open_cassette",
            "play", "save", "set_metadata"]
@@ -40,6 +40,8 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
     @classmethod
     def load_cassette(cls, cassette_path: str, serializer: Any) -> Any:
         where = Path(cassette_path)
+        if where.is_dir():
+            raise CassetteError(f"cassette {where}: a directory, not a cassette file; move it away and re-record")
         if not where.is_file():
             raise CassetteNotFoundError()
         try:
@@ -62,6 +64,7 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
                 raise CassetteError(f"cassette {where}:{_line_of(text, index)}: interaction {index + 1} has no "
                                     "answer status (the file was cut short?); re-record it or restore it from "
                                     "version control")
+        check_version_present(text, where)
         return loaded
 
     @staticmethod

@@ -88,6 +88,14 @@ def check_format(text: str, where: Path | str) -> None:
                                   "upgrade it, or re-record the cassette")
 
 
+def check_version_present(text: str, where: Path | str) -> None:
+    """``CassetteFormatError`` for a cassette without vcrpy's top-level ``version`` (checked once its answers were
+    found whole, so that a file cut short says so instead): a hand-made file is not replayed on a guess."""
+    if _VCR_VERSION.search(text) is None:
+        raise CassetteFormatError(str(where), None, f"no format version (vcrpy's 'version'; this plugin reads "
+                                  f"{VCR_FORMAT}): re-record it or restore it from version control")
+
+
 def _metadata(block: str) -> Mapping[str, Any]:
     try:
         data = yaml.safe_load("metadata:\n" + block)

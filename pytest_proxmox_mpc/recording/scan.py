@@ -24,8 +24,9 @@ PATTERNS = (
     ("a credential header", re.compile(r"^\s*['\"]?(Authorization|Cookie|Set-Cookie|CSRFPreventionToken)['\"]?\s*:",
                                        re.IGNORECASE)),
 )
-# key = value, key: value, "key":"value" (JSON, YAML, form bodies); the value is checked, not the key alone.
-FIELD = re.compile(r"""["']?([A-Za-z][A-Za-z0-9_.-]*)["']?\s*(?:=|:)\s*["']?([^"'&\s,}\]]*)""")
+# key = value, key: value, "key":"value" (JSON, YAML, form bodies); the value is checked, not the key alone. A key
+# is a whole word: the last part of a path (the API schema's "/access/password": [...]) or of a longer name is none.
+FIELD = re.compile(r"""(?<![\w/.-])["']?([A-Za-z][A-Za-z0-9_.-]*)["']?\s*(?:=|:)\s*["']?([^"'&\s,}\]]*)""")
 MASKED = {REDACTED, "%2A%2A%2A", "", "null", "None", "true", "false"}
 PLAIN = re.compile(r"^-?\d+(?:\.\d+)?$")  # a number is a status code or a count, not a credential
 STARS = re.compile(r"^\*+$")  # what a console shows for a typed secret, and the plugin's own mask

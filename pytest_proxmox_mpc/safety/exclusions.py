@@ -237,6 +237,18 @@ class ExclusionList:
         """The vmids of the given (inventory) guests this list protects, by any rule."""
         return frozenset(guest.vmid for guest in guests if self.protects_guest(guest))
 
+    def clash(self, temp_range: tuple[int, int]) -> str | None:
+        """What of the temporary range ``temp_range`` this list protects by vmid, or None: two settings that
+        contradict each other (no temporary guest could be made there), a usage error."""
+        first, last = temp_range
+        inside = sorted(vmid for vmid in self.vmids if first <= vmid <= last)
+        if inside:
+            return f"protects vmid {inside[0]}, inside the temporary range {first}-{last}"
+        for start, end in self.vmid_ranges:
+            if start <= last and first <= end:
+                return f"protects vmids {start}-{end}, which overlap the temporary range {first}-{last}"
+        return None
+
     def summary(self) -> str:
         """One line for a pytest report header; rules with no entries are left out."""
         counts = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import InvalidInput
 from ..model.inventory import GuestFacts, split_tags
 from .exclusions import ExclusionList
 from .policy import GuestState
@@ -44,8 +45,17 @@ class ClusterLookup:
 def protected_vmids(api: Any, exclusions: ExclusionList) -> frozenset[int]:
     """The vmids the exclusion list protects by name, tag or pool (and vmid) on the cluster as it is now.
 
-    Without name, tag or pool rules there is nothing to resolve and nothing is read.
+    Without name, tag or pool rules there is nothing to resolve and nothing is read. A node the list names and
+    the cluster lacks is an ``InvalidInput``: a misspelt node protects nothing, and only the user knows which
+    node was meant.
     """
+    if exclusions.nodes:
+        known = {str(row.get("node")) for row in api.nodes.get()}
+        unknown = sorted(exclusions.nodes - known)
+        if unknown:
+            raise InvalidInput(f"{exclusions.source or 'the exclusion list'}: protects node {', '.join(unknown)}, "
+                               f"which the cluster does not have (its nodes: {', '.join(sorted(known))}); a misspelt "
+                               "node protects nothing: correct it")
     if not (exclusions.names or exclusions.tags or exclusions.pools):
         return frozenset()
     return exclusions.resolve(guest.facts for guest in cluster_guests(api))

@@ -17,7 +17,7 @@ def run_cli(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float) 
     try:
         done = subprocess.run(argv, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout,
                               check=False, stdin=subprocess.DEVNULL, errors="replace")
-    except FileNotFoundError as exc:
+    except OSError as exc:  # not found, not executable, a directory: the shell's 127
         return 127, f"cannot run {shlex.join(argv)!r}: {exc.strerror}: {exc.filename}"
     except subprocess.TimeoutExpired as exc:
         partial = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode(errors="replace")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ToolCommandMissing
 from .profile import Answer, Profile
 from .transcript import clean
 
@@ -38,8 +39,13 @@ class ConsoleSession:
         self.profile = profile
         self.command = command
         argv = shlex.split(command)
-        self.child: Any = pexpect.spawn(argv[0], argv[1:], cwd=str(cwd), env=dict(env), encoding="utf-8",
-                                        codec_errors="replace", dimensions=(50, 250), timeout=profile.start_timeout)
+        try:
+            self.child: Any = pexpect.spawn(argv[0], argv[1:], cwd=str(cwd), env=dict(env), encoding="utf-8",
+                                            codec_errors="replace", dimensions=(50, 250),
+                                            timeout=profile.start_timeout)
+        except pexpect.ExceptionPexpect:  # its message is a sentence of pexpect's; the command is what matters
+            raise ToolCommandMissing(f"setting mpc_console: cannot start {argv[0]!r} (of {command!r}): no such "
+                                     "command on PATH, or not an executable file") from None
         self.raw: list[str] = []
         self.mark = 0  # where the running step's transcript starts in ``text()``
         self.child.logfile_read = _Collect(self.raw)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ..files.inputs import cannot_judge
 from ..files.lock import exclusively
 from . import lintcollections, lintjobs, lintprocess, lintsplit, lintstandin, lintyaml
 from .findings import Finding
@@ -138,6 +139,10 @@ def lint_ansible(ansible_dir: Path, home: Path, cache: Path | None = None,
     not). A project ``lintsplit`` may split is linted in two parts at once: its playbooks against a stand-in
     inventory, its inventory on its own; each part is kept too (another inventory with the same groups reuses the
     first part, and says so). A lint ``start_lint`` began for the same content is taken, not run again."""
+    unjudged = not_lintable(ansible_dir)
+    if unjudged:  # ansible-lint would read them whole (and the content key too): one finding each, no lint
+        return [Finding(CHECK, f"ansible/{relative}", "ansible-lint", note=f"not linted: {problem}")
+                for relative, problem in unjudged]
     lint = _settings(ansible_dir, home, cache, collections)
     job = lintjobs.take(_job_key(lint))
     judged: Judged = job.result() if job is not None else _lint_now(lint)
@@ -150,12 +155,20 @@ def start_lint(ansible_dir: Path, home: Path, cache: Path | None = None,
     """``lint_ansible``'s work begun in the background, for a ``lint_ansible`` call of the same project, cache and
     collections to take (if its content is still the same), so that ansible-lint runs while other checks do.
     Nothing is started for a result the cache keeps already."""
-    if not ansible_dir.is_dir():
+    if not ansible_dir.is_dir() or not_lintable(ansible_dir):
         return  # the check says so when it runs
     lint = _settings(ansible_dir, home, cache, collections)
     kept = lint.kept(lint.key)
     if kept is None or not kept.is_file():
         lintjobs.start(_job_key(lint), lambda: _lint_now(lint))
+
+
+def not_lintable(ansible_dir: Path) -> list[tuple[str, str]]:
+    """(file, why) of each file of the project too large to lint, or not a regular file (``cannot_judge``)."""
+    if not ansible_dir.is_dir():
+        return []
+    found = ((relative, cannot_judge(ansible_dir / relative)) for relative in lintsplit.project_files(ansible_dir))
+    return [(relative, problem) for relative, problem in found if problem is not None]
 
 
 def _job_key(lint: _Lint) -> str:

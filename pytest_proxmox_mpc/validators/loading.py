@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from ..files.inputs import cannot_judge
+
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it
 KEPT_LOADS = 64  # the YAML files of a few workspaces (phases, mutations)...
 KEPT_BYTES = 8_000_000  # ...and of their files no more than two 10,000-host inventories
@@ -43,6 +45,8 @@ def gc_paused() -> Iterator[None]:
 def load_yaml(path: Path) -> Loaded:
     """(the file's YAML data, None), or (None, what is wrong with it, with the line where YAML says); kept by the
     file's content, so the checks of a run load a file once: treat the data as read-only."""
+    if problem := cannot_judge(path):
+        return None, problem
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Mapping
@@ -135,8 +136,19 @@ def build_reference(api: Any, directory: Path, connection: Connection, provider:
 
 def copy_workspace(source: Path, directory: Path) -> Workspace:
     """A copy of the user's workspace in ``directory`` (which must not exist): validated as it is."""
-    shutil.copytree(source, directory, symlinks=True)
+    shutil.copytree(source, directory, symlinks=True, copy_function=_copy_entry)
     return Workspace(directory, "copy", copied_from=source)
+
+
+def _copy_entry(source: str, target: str) -> str:
+    """A file of the workspace copied; a FIFO made anew (a check names it as no regular file: reading it would
+    hang), a socket or device left out (no check reads one)."""
+    mode = os.lstat(source).st_mode
+    if stat.S_ISFIFO(mode):
+        os.mkfifo(target)
+    elif stat.S_ISREG(mode):
+        shutil.copy2(source, target)
+    return target
 
 
 def run_command(command: str, directory: Path, connection: Connection, *, token_secret: str | None,

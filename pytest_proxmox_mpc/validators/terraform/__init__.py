@@ -22,9 +22,17 @@ from ...model.inventory import Inventory
 from ..findings import Finding
 from .expressions import BLOCK
 from .guests import check_guests, check_replacements, check_settings
-from .hclfiles import TfResource, TfWorkspace, blocks, clear_caches, read_root, read_terraform, start_reading
+from .hclfiles import (
+    TfResource,
+    TfWorkspace,
+    blocks,
+    clear_caches,
+    read_root,
+    read_terraform,
+    start_reading,
+)
 from .imports import check_imports
-from .layout import check_files, check_names
+from .layout import check_files, check_names, parse_problem
 from .parsing import _parse_text
 from .provider import CHECK, PROVIDER_SOURCES, check_connection, check_provider
 from .schema import check_schema
@@ -66,7 +74,7 @@ def parse_terraform(root: Path) -> tuple[dict[Path, dict[str, Any]], list[Findin
     """Every ``.tf`` file below ``root`` (a ``terraform/`` directory) parsed, by path relative to it (a file
     that does not parse: the blocks that do), and one finding per file that does not parse."""
     tf = read_root(Path(root))
-    broken = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
+    broken = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=parse_problem(problem))
               for path, problem in sorted(tf.broken.items())]
     return copy.deepcopy(tf.parsed), broken
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...files.inputs import cannot_judge
 from ..loading import gc_paused
 from .expressions import BLOCK, expand_dynamic, references, resolve
 from .parsing import LostBlock, _parse_file, _parse_text, first_line, forget, parse_all, start_parsing
@@ -227,6 +228,9 @@ def _texts(root: Path) -> list[tuple[Path, str, str]]:
     """(relative path, text, why it is unreadable) of each ``.tf`` file below ``root``."""
     texts = []
     for path in sorted(root.rglob("*.tf")) if root.is_dir() else []:
+        if problem := cannot_judge(path, "Terraform file"):
+            texts.append((path.relative_to(root), "", problem))
+            continue
         try:
             texts.append((path.relative_to(root), path.read_text(encoding="utf-8"), ""))
         except (OSError, UnicodeDecodeError) as exc:
@@ -244,7 +248,8 @@ def read_root(root: Path) -> TfWorkspace:
     Terraform checks each read the same workspace); treat it as read-only."""
     root = Path(root)
     texts = _texts(root)
-    tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root))
+    tfvars = tuple(p.read_text(encoding="utf-8", errors="replace") for p in _tfvars_files(root)
+                   if not cannot_judge(p, "Terraform file"))
     parse_all([text for _, text, unreadable in texts if not unreadable])  # many files: across the cores, once
     with gc_paused():  # a large workspace is a few million objects, none of them in a cycle
         return _build(root, tuple(texts), tfvars)

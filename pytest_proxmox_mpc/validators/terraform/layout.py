@@ -13,12 +13,18 @@ from .provider import CHECK
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
+def parse_problem(problem: str) -> str:
+    """A finding's note for a file in ``TfWorkspace.broken``: one not read as too large says so, not that it does
+    not parse."""
+    return problem if problem.startswith(("too large", "cannot be judged")) else f"does not parse: {problem}"
+
+
 def check_files(tf: TfWorkspace, inventory: Inventory) -> list[Finding]:
     """A root module exists; each file that does not parse, once; each directory no module loads, once
     (unless a module block that would say is itself in a block that does not parse)."""
     if not tf.has_root:
         return [Finding(CHECK, "terraform/main.tf", "file", note="missing: there is no root module")]
-    findings = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=f"does not parse: {problem}")
+    findings = [Finding(CHECK, f"terraform/{path.as_posix()}", "syntax", note=parse_problem(problem))
                 for path, problem in sorted(tf.broken.items())]
     findings += [Finding(CHECK, f"terraform/{call.file.as_posix()} module.{call.name}", "source", note=(
         f"./{call.target} holds no .tf file: terraform init fails")) for call in missing_sources(tf)]

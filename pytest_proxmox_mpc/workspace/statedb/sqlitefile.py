@@ -36,7 +36,7 @@ def integrity_problems(path: StrPath) -> list[str]:
     """Problems found by ``PRAGMA quick_check`` and ``PRAGMA foreign_key_check`` (read-only); empty when fine."""
     target = Path(path)
     if not target.is_file():
-        return [f"state database {target}: no such file"]
+        return [f"state database {target}: {'no such file' if not target.exists() else 'not a file'}"]
     problems: list[str] = []
     try:
         conn = readonly_connection(target)
