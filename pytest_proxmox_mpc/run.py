@@ -27,6 +27,7 @@ from .recording.anonymize import Anonymizer
 from .safety.credentials import readonly_problem
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
+from .safety.nics import NetworkRule
 from .safety.policy import GuestLookup, PhasePolicy, Policy, ReadOnlyPolicy
 from .safety.trail import AuditTrail
 
@@ -57,6 +58,7 @@ class Run:
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
     tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
+    unverified_nics: set[int] = field(default_factory=set)  # guests whose inherited NICs were not judged yet
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -125,8 +127,11 @@ class Run:
     def policy(self, phase: int, protected: frozenset[int] = frozenset(),
                lookup: GuestLookup | None = None) -> PhasePolicy:
         """The policy of a test in ``phase``: this run's exclusions, ledger and temporary range."""
+        configs = getattr(lookup, "config", None)
+        network = NetworkRule(self.settings.temp_network, self.unverified_nics, configs)
         return PhasePolicy(phase=phase, schema=self.schema, exclusions=self.settings.exclusions, ledger=self.ledger,
-                           temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup)
+                           temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup,
+                           network=network)
 
     def guard(self, policy: Policy, source: str | None = None) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""
