@@ -22,12 +22,14 @@ from .parsing import (
     duration,
     fraction,
     optional_dir,
+    optional_network,
     optional_text,
     parse_bool,
     parse_host,
     path_list,
     positive_float,
     positive_int,
+    program_names,
     report_path,
     schema_path,
     sweep_age,
@@ -35,7 +37,6 @@ from .parsing import (
     user_at_realm,
     vmid_range,
 )
-from .parsing import optional_network, program_names
 
 TARGETS = ("sim", "replay", "live")
 PHASE_NUMBERS = (1, 2, 3, 4)
