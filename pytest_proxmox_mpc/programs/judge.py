@@ -25,7 +25,7 @@ TERRAFORM = frozenset({"terraform", "tofu"})
 BUILTIN = REMOTE | ANSIBLE | TERRAFORM
 METHOD = "EXEC"  # an audit line's method for a program's run
 SOURCE = "program"
-ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<value>\S*)")
+ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)=(?P<value>[^\s=]*)(?=\s|$)")
 
 
 @dataclass
