@@ -46,8 +46,10 @@ def _hosts(args: list[str]) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
 
     def walk(group: dict) -> None:
-        for host, variables in (group.get("hosts") or {}).items():
-            found[str(host)] = str((variables or {}).get("ansible_host") or host)
+        for host, variables in (group.get("hosts") or {}).items():  # a host listed again without its variables
+            address = (variables or {}).get("ansible_host")
+            if address or str(host) not in found:
+                found[str(host)] = str(address or host)
         for child in (group.get("children") or {}).values():
             walk(child or {})
     for group in data.values():

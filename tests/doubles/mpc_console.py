@@ -35,6 +35,7 @@ Switches, ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (anywhere in the argum
   default of the token secret's variable);
 - ``placeholder-vmid`` (the real tool's defect): ``create vm`` declares vmid 9999 whatever the cluster holds;
 - ``leak-guest``: ``vm delete`` prints success and deletes nothing;
+- ``playbook-only-apply`` (a test's switch, not the real tool's): ``/apply`` runs only its Ansible step;
 - ``real``: every switch above marked "the real tool" at once: the double behaves as Proxmox-MPC 1.0.0 does.
 """
 
@@ -61,7 +62,7 @@ from mpc_files import STATE_DB, create_state_db, free_vmid, rows, secret_default
 
 REAL = ("secret-raw-chunks", "secret-read-as-command", "init-forgets-workspace", "vague-errors", "dry-run-writes",
         "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid")
-DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "real")
+DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "playbook-only-apply", "real")
 PROMPT = "proxmox-mpc> "
 HELP_LINE = 'Type "help" or "/help" for available commands'
 CONFIG = Path(".proxmox", "config.yml")
@@ -200,7 +201,7 @@ class Console:
         elif head == "/sync":
             self.sync(dry_run="--dry-run" in words[1:] and "dry-run-writes" not in self.defects)
         elif head in ("/plan", "/apply"):
-            self.terraform(head[1:])
+            self.deploy(head[1:])
         elif head.startswith("/"):
             print(f"❌ Unknown slash command: {head}\nAvailable slash commands: /help, /init, /status, /exit")
         elif words[:2] == ["create", "vm"]:
@@ -371,19 +372,47 @@ class Console:
         print(f"📝 Generated {path}\n✅ VM configuration created successfully!\n\n📋 Next steps:\n"
               "   1. Review generated configurations in terraform/\n   2. Run /plan and /apply to deploy to Proxmox")
 
-    def terraform(self, action: str) -> None:
+    def deploy(self, action: str) -> None:
+        """``/plan`` and ``/apply`` as the real tool runs them: in terraform/, ``init``, ``plan`` (``-out=
+        deployment.tfplan`` for an apply) and ``apply deployment.tfplan``; an apply then runs the workspace's
+        playbook (ansible/playbooks/site.yml with ansible/inventory.yml), ``--check --diff`` first."""
+        if not ("playbook-only-apply" in self.defects and action == "apply") and not self.terraform(action):
+            return
+        if action == "apply" and not self.ansible():
+            return
+        print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+
+    def terraform(self, action: str) -> bool:
         binary = shutil.which("terraform")
         if binary is None:
             print("❌ terraform not found in PATH")
-            return
-        approve = ["-auto-approve"] if action == "apply" else []
-        for args in (["init", "-input=false"], [action, "-input=false", *approve]):
-            done = subprocess.run([binary, "-chdir=terraform", *args], capture_output=True, text=True, check=False)
+            return False
+        plan = ["plan", "-input=false", *(["-out=deployment.tfplan"] if action == "apply" else [])]
+        for args in (["init", "-input=false"], plan, *([["apply", "deployment.tfplan"]] if action == "apply" else [])):
+            done = subprocess.run([binary, *args], cwd="terraform", capture_output=True, text=True, check=False)
             print((done.stdout + done.stderr).rstrip())
             if done.returncode != 0:
                 print(f"❌ terraform {args[0]} failed (exit {done.returncode})")
-                return
-        print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+                return False
+        return True
+
+    def ansible(self) -> bool:
+        if not Path("ansible", "inventory.yml").exists() or not Path("ansible", "playbooks", "site.yml").exists():
+            print("⚠️  No Ansible inventory or playbook: configuration management skipped")
+            return True
+        binary = shutil.which("ansible-playbook")
+        if binary is None:
+            print("❌ ansible-playbook not found in PATH")
+            return False
+        for extra in (["--check", "--diff"], []):
+            done = subprocess.run([binary, "-i", "inventory.yml", "playbooks/site.yml", *extra], cwd="ansible",
+                                  capture_output=True, text=True, check=False)
+            print((done.stdout + done.stderr).rstrip())
+            if done.returncode != 0:
+                print("❌ Ansible playbook execution failed")
+                return False
+        print("✅ Ansible playbook executed successfully")
+        return True
 
 
 def main(argv: list[str]) -> int:
