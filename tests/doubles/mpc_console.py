@@ -202,6 +202,8 @@ class Console:
             self.sync(dry_run="--dry-run" in words[1:] and "dry-run-writes" not in self.defects)
         elif head in ("/plan", "/apply"):
             self.deploy(head[1:])
+        elif head in ("/validate", "/test", "/destroy"):
+            self.workflow(head[1:])
         elif head.startswith("/"):
             print(f"❌ Unknown slash command: {head}\nAvailable slash commands: /help, /init, /status, /exit")
         elif words[:2] == ["create", "vm"]:
@@ -381,6 +383,33 @@ class Console:
         if action == "apply" and not self.ansible():
             return
         print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+
+    def workflow(self, action: str) -> None:
+        """``/validate`` (``terraform init``, ``validate``, ``plan``; the playbook's ``--syntax-check``), ``/test``
+        (``init``, ``plan -out=plan.tfplan``; the playbook's ``--syntax-check``) and ``/destroy`` (``init``,
+        ``plan -destroy``, ``destroy -auto-approve``), as the real tool runs them."""
+        steps = {"validate": [["init"], ["validate"], ["plan", "-input=false"]],
+                 "test": [["init"], ["plan", "-out=plan.tfplan"]],
+                 "destroy": [["init"], ["plan", "-destroy", "-input=false"], ["destroy", "-auto-approve"]]}[action]
+        if not self.run_all("terraform", steps, "terraform"):
+            return
+        if action != "destroy" and Path("ansible", "playbooks", "site.yml").exists() and not self.run_all(
+                "ansible-playbook", [["-i", "inventory.yml", "playbooks/site.yml", "--syntax-check"]], "ansible"):
+            return
+        print({"validate": "✅ Validation complete", "test": "✅ Tests passed", "destroy": "✅ Destroy complete"}[action])
+
+    def run_all(self, program: str, steps: list[list[str]], folder: str) -> bool:
+        binary = shutil.which(program)
+        if binary is None:
+            print(f"❌ {program} not found in PATH")
+            return False
+        for args in steps:
+            done = subprocess.run([binary, *args], cwd=folder, capture_output=True, text=True, check=False)
+            print((done.stdout + done.stderr).rstrip())
+            if done.returncode != 0:
+                print(f"❌ {program} {args[0]} failed (exit {done.returncode})")
+                return False
+        return True
 
     def terraform(self, action: str) -> bool:
         binary = shutil.which("terraform")
