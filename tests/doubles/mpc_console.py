@@ -396,7 +396,8 @@ class Console:
         if action != "destroy" and Path("ansible", "playbooks", "site.yml").exists() and not self.run_all(
                 "ansible-playbook", [["-i", "inventory.yml", "playbooks/site.yml", "--syntax-check"]], "ansible"):
             return
-        print({"validate": "✅ Validation complete", "test": "✅ Tests passed", "destroy": "✅ Destroy complete"}[action])
+        done = {"validate": "Validation complete", "test": "Tests passed", "destroy": "Destroy complete"}
+        print(f"✅ {done[action]}")
 
     def run_all(self, program: str, steps: list[list[str]], folder: str) -> bool:
         binary = shutil.which(program)
