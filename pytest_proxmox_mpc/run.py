@@ -24,7 +24,7 @@ from .model.endpoint import Endpoint
 from .model.vmids import DEFAULT_TEMP_RANGE
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
-from .safety.credentials import readonly_problem
+from .safety.credentials import readonly_problem, sdn_problem
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
 from .safety.nics import NetworkRule
@@ -106,6 +106,10 @@ class Run:
             if self.recorder is not None and settings.target != "replay" and self.schema_source.key:
                 self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
             lines.append(self.schema_source.describe())
+            if settings.target == "live":
+                permissions, problem = read_permissions(api)
+                warning = sdn_problem(endpoint.login_id, permissions, settings.temp_network, problem)
+                lines += [f"proxmox: WARNING: {warning}"] if warning else []
         elif settings.target == "live":
             warning = readonly_problem(endpoint.login_id, *read_permissions(api))
             if warning and settings.require_readonly_credentials:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc.model.apischema import load_schema
+from pytest_proxmox_mpc.safety.credentials import sdn_problem
 from pytest_proxmox_mpc.safety.nics import NetworkRule, TempNetwork, first_problem, nic_options, nic_problem
 from pytest_proxmox_mpc.safety.policy import ApiRequest, PhasePolicy
 from pytest_proxmox_mpc.sim.cluster import SimCluster
@@ -57,6 +58,24 @@ def test_a_nic_passes_only_on_the_isolated_bridge_and_vlan(value: str, network: 
 def test_without_the_setting_the_refusal_names_it() -> None:
     problem = first_problem({"net0": "virtio,bridge=vmbr0"}, None)
     assert problem is not None and "--pve-temp-network" in problem
+
+
+@pytest.mark.parametrize(("permissions", "network", "wide"), [
+    ({"/": {"SDN.Use": 1}}, NET, "/"),
+    ({"/sdn/zones/localnetwork": {"SDN.Use": 1}}, NET, "/sdn/zones/localnetwork"),
+    ({"/sdn/zones/localnetwork/vmbr0": {"SDN.Use": 1}}, NET, "/sdn/zones/localnetwork/vmbr0"),
+    ({"/sdn/zones/localnetwork/vmbr9": {"SDN.Use": 1}}, TempNetwork("vmbr9", 42), "/sdn/zones/localnetwork/vmbr9"),
+    ({"/sdn/zones/localnetwork/vmbr9": {"SDN.Use": 1}, "/vms": {"VM.Audit": 1}}, NET, None),
+    ({"/sdn/zones/localnetwork/vmbr9/42": {"SDN.Use": 1}}, TempNetwork("vmbr9", 42), None),
+    ({"/sdn/zones/localnetwork/vmbr9": {"SDN.Use": 1}}, None, "/sdn/zones/localnetwork/vmbr9"),
+])
+def test_the_gate_warns_when_the_credentials_may_use_other_networks(
+        permissions: dict[str, dict[str, int]], network: TempNetwork | None, wide: str | None) -> None:
+    warning = sdn_problem("ci@pve!t", permissions, network)
+    if wide is None:
+        assert warning is None
+    else:
+        assert warning is not None and f"SDN.Use on {wide})" in warning, warning
 
 
 # -- the property: whatever a test or a tool sends, no temporary guest runs with a NIC elsewhere ---------------------
@@ -183,6 +202,9 @@ def test_temporary_guests_stay_on_the_isolated_network_of_a_live_cluster(
     pytester.makefile(".yaml", excl="protect:\n  tags: [production]\n")
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*WARNING: the credentials root@pam may attach guests to networks beyond the isolated "
+                                 "one (SDN.Use on /)*scoped to /sdn/zones/localnetwork/vmbr9*"])
+    result.stdout.fnmatch_lines(["temporary guests' network: vmbr9; NICs named: vmbr9"])
     lines = result.outlines
     assert printed(lines, "NIC")[1].startswith("virtio=") and "bridge=vmbr9" in printed(lines, "NIC")[1]
     _, vmid, status, rule = printed(lines, "CREATE")[:4]
