@@ -3,7 +3,7 @@
 test sees exactly what reached the "real" program. ``ansible-playbook`` and ``ansible`` also "connect" as the real
 ones do: for each host of their inventory that their ``--limit`` keeps, they run ``ssh <ansible_host> true`` from
 PATH (the ssh shim judges it). ``terraform`` makes a plan file for ``plan -out=F``, prints the prepared plan JSON
-for ``show -json F``. No network, no real SSH or Terraform.
+for ``show -json F``, writes ``terraform.tfstate`` at ``apply``. No network, no real SSH or Terraform.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def main(argv: list[str]) -> int:
         elif words[:2] == ["show", "-json"]:
             print(Path(plan).read_text(encoding="utf-8") if plan else "{}")
         elif words[:1] == ["apply"]:
+            folder = next((Path(w.split("=", 1)[1]) for w in args if w.startswith("-chdir=")), Path())
+            (folder / "terraform.tfstate").write_text("{}", encoding="utf-8")
             print("Apply complete! Resources: prepared")
     return 0
 
