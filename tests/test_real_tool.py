@@ -1,8 +1,9 @@
 """The validation suite against the REAL Proxmox-MPC (commit 4bde477, set up by ``../shared/real-proxmox-mpc/setup.sh``;
 ``MPC_REAL_TOOL_DIR`` names the set-up copy): every tool test of phases 1-4 on the simulated cluster, recorded, then
 the same replayed offline, each giving the same verdict: the tool checks that fail, each for the behaviour of the
-tool a person can confirm in its transcript or workspace, and every other tool check passing (phase 4's workflows run policed, and are
-skipped with the reason where this machine has no Ansible or no registry for Terraform's providers).
+tool a person can confirm in its transcript or workspace, and every other tool check passing (phase 4's workflows
+run policed, and are skipped with the reason where this machine has no Ansible or no registry for Terraform's
+providers).
 
 Skipped with the reason where no set-up copy is given; `.ci/run` sets one up and runs this module.
 """

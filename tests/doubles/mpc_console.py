@@ -387,8 +387,8 @@ class Console:
     def workflow(self, action: str) -> None:
         """``/validate`` (``terraform init``, ``validate``, ``plan``; the playbook's ``--syntax-check``), ``/test``
         (``init``, ``plan -out=plan.tfplan``; the playbook's ``--syntax-check``) and ``/destroy`` (``init``,
-        ``plan -destroy``, ``destroy -auto-approve``; refused without a state file, as the real one does), as the real tool
-        runs them."""
+        ``plan -destroy``, ``destroy -auto-approve``; refused without a state file, as the real one does), as the
+        real tool runs them."""
         if action == "destroy" and not Path("terraform", "terraform.tfstate").exists():
             print("❌ Safety checks failed. Use --force to override (DANGEROUS!)")  # the real tool's: no state
             return
