@@ -42,6 +42,9 @@ FAILS = {
         "a placeholder vmid, not a free one: vmid 9999 is neither the cluster's next free VMID"],
     "test_phase3_tool.py::test_the_tools_sync_records_a_guest_that_appeared_and_one_that_went": [
         "'/sync' reports success, but state.db has no row of guest 99"],
+    "test_phase4_tool.py::test_the_tools_workflows[plan]": [
+        "'/plan' (plan): failure: printed '❌ Terraform init failed",
+        "terraform init of the workspace's Terraform fails: Error: Function calls not allowed"],
     "test_phase3_tool.py::test_a_create_of_a_memory_of_0_gives_a_clear_error_and_leaves_nothing": [
         "fails without a clear error naming what is wrong (memory)", "Parameter verification failed."],
 }
@@ -60,7 +63,7 @@ PASSES = {
 # to download Terraform providers from. Either reason is a skip, never a pass.
 NOT_HERE = ("which is not installed here", "terraform init could not download the Terraform providers")
 SKIPS: dict[str, str | tuple[str, ...]] = {f"test_phase4_tool.py::test_the_tools_workflows[{step}]": NOT_HERE
-                                           for step in ("plan", "validate", "test", "apply", "destroy")}
+                                           for step in ("validate", "test", "apply", "destroy")}
 SKIPS |= {f"test_phase{n}_tool.py::test_the_profiles_other_phase{n}_steps": "has no phase" for n in (1, 2, 3, 4)}
 
 

@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
             print(Path(plan).read_text(encoding="utf-8") if plan else "{}")
         elif words[:1] == ["apply"]:
             folder = next((Path(w.split("=", 1)[1]) for w in args if w.startswith("-chdir=")), Path())
-            (folder / "terraform.tfstate").write_text("{}", encoding="utf-8")
+            if folder.is_dir():
+                (folder / "terraform.tfstate").write_text("{}", encoding="utf-8")
             print("Apply complete! Resources: prepared")
     return 0
 

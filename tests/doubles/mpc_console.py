@@ -33,6 +33,8 @@ Switches, ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (anywhere in the argum
   (``# Last updated: <iso>`` in ansible/inventory.yml, ``timestamp = "<iso>"`` in terraform/main.tf);
 - ``secret-in-terraform`` (the real tool's defect): ``/sync`` writes the token secret into terraform/main.tf (the
   default of the token secret's variable);
+- ``function-in-variable`` (the real tool's defect): ``/sync`` declares a variable whose default calls a function
+  (``file("~/.ssh/id_rsa.pub")``) in terraform/main.tf, which Terraform refuses: ``terraform init`` fails;
 - ``placeholder-vmid`` (the real tool's defect): ``create vm`` declares vmid 9999 whatever the cluster holds;
 - ``leak-guest``: ``vm delete`` prints success and deletes nothing;
 - ``playbook-only-apply`` (a test's switch, not the real tool's): ``/apply`` runs only its Ansible step;
@@ -61,7 +63,7 @@ from mpc_cli import Cli, connect, options, pve_error
 from mpc_files import STATE_DB, create_state_db, free_vmid, rows, secret_default, stamp
 
 REAL = ("secret-raw-chunks", "secret-read-as-command", "init-forgets-workspace", "vague-errors", "dry-run-writes",
-        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid")
+        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid", "function-in-variable")
 DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "playbook-only-apply", "real")
 PROMPT = "proxmox-mpc> "
 HELP_LINE = 'Type "help" or "/help" for available commands'
@@ -328,6 +330,10 @@ class Console:
             stamp()
         if "secret-in-terraform" in self.defects and self.workspace is not None:
             secret_default(str(self.workspace.get("tokenSecret", "")))
+        if "function-in-variable" in self.defects:
+            with Path("terraform", "main.tf").open("a", encoding="utf-8") as out:
+                out.write('\nvariable "ssh_public_keys" {\n  type        = string\n'
+                          '  default     = file("~/.ssh/id_rsa.pub")\n}\n')
         print("\n💽 Phase 5: Updating local database...\n   🔄 Starting database transaction...")
         if "db-write-fails" in self.defects:  # the defect: every write fails, the error is logged, success follows
             for node in sorted(inventory.nodes):
@@ -412,7 +418,7 @@ class Console:
             done = subprocess.run([binary, *args], cwd=folder, capture_output=True, text=True, check=False)
             print((done.stdout + done.stderr).rstrip())
             if done.returncode != 0:
-                print(f"❌ {program} {args[0]} failed (exit {done.returncode})")
+                print(f"❌ {program.capitalize()} {args[0]} failed (exit {done.returncode})")
                 return False
         return True
 
@@ -426,7 +432,7 @@ class Console:
             done = subprocess.run([binary, *args], cwd="terraform", capture_output=True, text=True, check=False)
             print((done.stdout + done.stderr).rstrip())
             if done.returncode != 0:
-                print(f"❌ terraform {args[0]} failed (exit {done.returncode})")
+                print(f"❌ Terraform {args[0]} failed (exit {done.returncode})")
                 return False
         return True
 
