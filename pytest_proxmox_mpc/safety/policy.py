@@ -12,9 +12,8 @@ One policy object serves every client (and, later, the proxy). Rules, in order:
    guest in the run's ledger, except the workflow operations phase 4 adds: snapshots, clone (from a
    template or a ledger guest into the temporary range), migrate, disk moves, template conversion
    and vzdump of ledger guests. Everything else is refused.
-6. Network isolation (phases 3 and 4): every ``netN`` of a create or config write must be on the isolated
-   network (``--pve-temp-network``; without it no NIC is allowed), and a guest whose NICs came from elsewhere
-   (a clone, a restore) may not start until its config has been read and every NIC passes.
+6. Network isolation (phases 3-4, ``nics.NetworkRule``): NICs only on ``--pve-temp-network``; a clone or restore
+   starts only once its NICs were read and pass.
 
 Nothing here imports pytest or requests.
 """
