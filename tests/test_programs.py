@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,13 +204,18 @@ def test_terraform_apply_of_a_plan_that_changes_a_protected_guest_is_refused_and
         assert "programs:terraform-not-temporary" in done.stderr and "proxmox_vm_qemu.r0" in done.stderr
         assert [argv[1:3] for argv in records(tool.record)] == [["-chdir=terraform", "plan"],
                                                                ["-chdir=terraform", "show"]]
+        saved = tool.run("terraform", "apply", "deployment.tfplan")  # the real Proxmox-MPC's: a plan it saved
+        assert saved.returncode == REFUSED_EXIT and "programs:terraform-not-temporary" in saved.stderr
+        assert records(tool.record)[-1] == ["terraform", "show", "-json", "deployment.tfplan"]
         vm = tool.session.temp_guest("qemu")
         prepared.write_text(plan(("proxmox_vm_qemu", ["delete"], {"vmid": vm.vmid}, None)), encoding="utf-8")
         done = tool.run("terraform", "-chdir=terraform", "apply", "-auto-approve")
         assert done.returncode == 0, done.stderr
         applied = [argv for argv in records(tool.record) if "apply" in argv]
         assert len(applied) == 1 and applied[0][-1].endswith("judged.tfplan"), "the judged plan is what is applied"
-        assert [line["decision"] for line in tool.audited()] == ["refused", "allowed"]
+        assert tool.run("terraform", "apply", "deployment.tfplan").returncode == 0
+        assert records(tool.record)[-1] == ["terraform", "apply", "deployment.tfplan"]
+        assert [line["decision"] for line in tool.audited()] == ["refused", "refused", "allowed", "allowed"]
 
 
 def test_phase_2_refuses_the_playbook_and_nothing_reaches_a_host(sim: SimCluster, tmp_path: Path) -> None:
@@ -219,3 +225,106 @@ def test_phase_2_refuses_the_playbook_and_nothing_reaches_a_host(sim: SimCluster
         assert done.returncode == REFUSED_EXIT and "programs:ansible-no-hosts" in done.stderr
         assert tool.run("ansible-playbook", "-i", "inventory.yml", "site.yml", "--syntax-check").returncode == 0
         assert [argv[-1] for argv in records(tool.record)] == ["--syntax-check"]
+
+
+def test_inventories_in_every_form_ansible_reads_are_judged(tmp_path: Path) -> None:
+    (tmp_path / "hosts.ini").write_text("# comment\n[web]\nweb-01 ansible_host=10.0.0.21\n[temp]\n"
+                                        "tmp1 ansible_host=10.99.0.5 ansible_user=root\n[temp:vars]\nx=1\n"
+                                        "[all:children]\nweb\n", encoding="utf-8")
+    judge = rules(4)
+    limited = judge.decide("ansible-playbook", ["-i", "hosts.ini", "site.yml"], tmp_path)
+    assert limited.args is not None and limited.args[-2:] == ("--limit", "tmp1")
+    host_list = judge.decide("ansible", ["all", "-i", "10.99.0.5,10.0.0.21", "-m", "ping"], tmp_path)
+    assert host_list.args is not None and host_list.args[-2:] == ("--limit", "10.99.0.5")
+    env = judge.decide("ansible-playbook", ["site.yml", "--limit=tmp1,web-01"], tmp_path,
+                       {"ANSIBLE_INVENTORY": "hosts.ini"})
+    assert env.args == ("site.yml", "--limit", "tmp1")
+    (tmp_path / "ansible.cfg").write_text("[defaults]\ninventory = hosts.ini\n", encoding="utf-8")
+    assert judge.decide("ansible-playbook", ["site.yml"], tmp_path).allowed
+    assert judge.decide("ansible-inventory", ["--list"], tmp_path).allowed
+    for bad, text in (("range.ini", "[web]\nweb-[01:03]\n"), ("groupvars.ini", "[all:vars]\nansible_host=10.0.0.1\n"),
+                      ("broken.yml", "all: [\n"), ("plugin.yml", "plugin: community.general.proxmox\n")):
+        (tmp_path / bad).write_text(text, encoding="utf-8")
+        verdict = judge.decide("ansible-playbook", ["-i", bad, "site.yml"], tmp_path)
+        assert verdict.rule == "programs:ansible-unjudgeable", (bad, verdict)
+    (tmp_path / "dir").mkdir()
+    for args in (["-i", "dir", "s.yml"], ["-i", "missing.yml", "s.yml"], ["-i"], ["-i", "hosts.ini", "-l", "@f"]):
+        assert judge.decide("ansible-playbook", args, tmp_path).rule == "programs:ansible-unjudgeable", args
+    (tmp_path / "host_vars" / "tmp1").mkdir(parents=True)
+    assert not judge.decide("ansible-playbook", ["-i", "hosts.ini", "s.yml"], tmp_path).allowed
+    (tmp_path / "host_vars" / "tmp1").rmdir()
+    (tmp_path / "host_vars" / "tmp1.yml").write_text("a: [\n", encoding="utf-8")
+    assert not judge.decide("ansible-playbook", ["-i", "hosts.ini", "s.yml"], tmp_path).allowed
+
+
+def test_terraform_subcommands_beyond_apply(tmp_path: Path) -> None:
+    judge = rules(4)
+    for args in (["-chdir=x", "state", "list"], ["output", "-json"], ["workspace", "show"], ["-version"], ["-help"],
+                 ["import", "proxmox_vm_qemu.a", "pve1/qemu/990001"], []):
+        assert judge.decide("terraform", args, tmp_path).allowed, args
+    for args in (["state", "rm", "a.b"], ["import", "proxmox_vm_qemu.a", "pve1/qemu/101"], ["taint", "a.b"],
+                 ["console"]):
+        assert not judge.decide("terraform", args, tmp_path).allowed, args
+    assert rules(4, guests=GUESTS).decide("kubectl", ["get"], tmp_path).rule == "programs:unknown"
+    listed = ProgramRules(4, frozenset(), RANGE, extra=frozenset({"salt"}))
+    assert listed.decide("salt", ["*", "cmd.run"], tmp_path).rule == "programs:listed"
+
+
+def test_the_guests_addresses_come_from_their_configs_and_interfaces() -> None:
+    from pytest_proxmox_mpc.programs.guests import temp_guests
+
+    answers = {
+        "/cluster/resources?type=vm": [
+            {"vmid": 990001, "type": "qemu", "node": "pve1", "name": "vm1", "status": "running"},
+            {"vmid": 990002, "type": "lxc", "node": "pve1", "name": "ct1", "status": "running"},
+            {"vmid": 990003, "type": "qemu", "node": "pve1", "name": "gone", "status": "stopped"},
+            {"vmid": 101, "type": "qemu", "node": "pve1", "name": "web-01", "status": "running"}],
+        "/nodes/pve1/qemu/990001/config": {"ipconfig0": "ip=10.99.0.5/24,gw=10.99.0.1", "net0": "virtio,bridge=v"},
+        "/nodes/pve1/qemu/990001/agent/network-get-interfaces": {"result": [
+            {"name": "lo", "ip-addresses": [{"ip-address": "127.0.0.1"}]},
+            {"name": "eth0", "ip-addresses": [{"ip-address": "10.99.0.6"}, {"ip-address": "fe80::1"}]}]},
+        "/nodes/pve1/lxc/990002/config": {"net0": "name=eth0,bridge=vmbr9,ip=dhcp"},
+        "/nodes/pve1/lxc/990002/interfaces": [{"name": "eth0", "inet": "10.99.0.7/24"}, "odd"],
+    }
+
+    def get(path: str) -> Any:
+        if path not in answers:
+            raise OSError(path)
+        return answers[path]
+    found = temp_guests(get, [990001, 990002, 990003])
+    assert found.guests == {990001: ("vm1", ("10.99.0.5", "10.99.0.6")), 990002: ("ct1", ("10.99.0.7",)),
+                            990003: ("gone", ())}
+    assert temp_guests(get, []).guests == {}
+    assert found.is_guest("10.99.0.7") and not found.is_guest("web-01") and found.address_of("ct1") == "10.99.0.7"
+
+
+def test_a_shim_refuses_when_it_cannot_ask_and_says_why(tmp_path: Path) -> None:
+    shims = install_shims(tmp_path / "shims", url="https://127.0.0.1:9", cafile=tmp_path / "none.pem",
+                          authorization="x", real_path=os.environ["PATH"])
+    done = subprocess.run([str(shims / "ssh"), "host"], capture_output=True, text=True, check=False)
+    assert done.returncode == REFUSED_EXIT
+    assert done.stderr.startswith("pytest-proxmox-mpc: ssh refused by the safety policy: programs:unreachable")
+    (shims / "shim.json").write_text("{", encoding="utf-8")
+    done = subprocess.run([str(shims / "ssh"), "host"], capture_output=True, text=True, check=False)
+    assert done.returncode == REFUSED_EXIT and "shim.json cannot be read" in done.stderr
+
+
+def test_a_program_not_installed_is_exit_127_and_a_bad_question_is_refused(sim: SimCluster, tmp_path: Path) -> None:
+    for tool in shimmed(sim, tmp_path, 2):
+        tool.env["PATH"] = tool.env["PATH"].replace(str(tmp_path / "fakes"), str(tmp_path / "nothing"))
+        shims = tmp_path / "shims"
+        config = json.loads((shims / "shim.json").read_text(encoding="utf-8"))
+        config["path"] = str(tmp_path / "nothing")
+        (shims / "shim.json").write_text(json.dumps(config), encoding="utf-8")
+        done = tool.run("terraform", "version")
+        assert done.returncode == 127 and "terraform: not installed" in done.stderr
+        assert tool.run("terraform", "apply").returncode == REFUSED_EXIT  # phase 2: refused before any plan
+        import urllib.request
+        asked = urllib.request.Request(config["url"], data=b"{}", method="POST",
+                                       headers={"Authorization": config["authorization"]})
+        import ssl
+        with urllib.request.urlopen(asked, context=ssl.create_default_context(cafile=config["cafile"])) as answer:
+            assert json.loads(answer.read())["data"]["rule"] == "programs:unreadable"
+        wrong = urllib.request.Request(config["url"], data=b"{}", method="POST", headers={"Authorization": "x"})
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(wrong, context=ssl.create_default_context(cafile=config["cafile"]))

@@ -41,8 +41,8 @@ def ask(config: dict[str, Any], program: str, args: list[str], plan: str | None 
     request = urllib.request.Request(config["url"], data=body, method="POST",
                                      headers={"Authorization": config["authorization"],
                                               "Content-Type": "application/json"})
-    context = ssl.create_default_context(cafile=config["cafile"])
     try:
+        context = ssl.create_default_context(cafile=config["cafile"])
         with urllib.request.urlopen(request, timeout=ASK_TIMEOUT, context=context) as answer:
             return dict(json.loads(answer.read())["data"])
     except urllib.error.HTTPError as exc:
@@ -52,7 +52,7 @@ def ask(config: dict[str, Any], program: str, args: list[str], plan: str | None 
             message = exc.reason
         return {"allowed": False, "rule": "programs:unreachable", "reason": f"the safety proxy answered {exc.code}: "
                                                                             f"{str(message).strip()}"}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         return {"allowed": False, "rule": "programs:unreachable",
                 "reason": f"the run's safety proxy cannot be asked ({type(exc).__name__})"}
 
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         say(f"{program} refused: the shim's {CONFIG} cannot be read ({type(exc).__name__})")
         return REFUSED_EXIT
-    real = shutil.which(program, path=config["path"])
+    real = shutil.which(program, path=str(config.get("path", "")))
     verdict = ask(config, program, args)
     planned: Path | None = None
     if verdict.get("needs_plan"):
