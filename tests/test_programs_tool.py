@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,34 @@ def test_the_tools_playbook_reaches_only_this_runs_temporary_guests_and_none_in_
     assert report["programs"]["totals"] == {"run": 1, "allowed": 0, "refused": 1}
     result.stdout.fnmatch_lines(["*refused EXEC ansible-playbook by test_apply.py::test_apply_in_phase_2 (phase 2): "
                                  "rule programs:ansible-no-hosts*"])
+
+
+COMMAND = """
+import subprocess, sys
+done = subprocess.run(["ssh", "root@192.0.2.11", "reboot"], capture_output=True, text=True)
+print("ssh exit", done.returncode, done.stderr.strip())
+"""
+USES_THE_COMMAND = """
+import pytest
+
+
+@pytest.mark.pve_expect_refusal
+def test_workspace(mpc_workspace, pve_audit):
+    print(mpc_workspace.command.output)
+    programs = [(r["path"], r["decision"], r["rule"]) for r in pve_audit.records() if r["method"] == "EXEC"]
+    assert programs == [("ssh", "refused", "programs:remote-no-hosts")]
+"""
+
+
+@pytest.mark.slow
+def test_the_command_that_builds_a_workspace_runs_its_programs_through_the_shims(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("PATH", f"{install_fakes(tmp_path / 'fakes', record)}{os.pathsep}{os.environ['PATH']}")
+    tool = pytester.makepyfile(tool=COMMAND)
+    pytester.makepyfile(test_ws=USES_THE_COMMAND)
+    result = pytester.runpytest("-s", "--pve-max-phase=2", f"--mpc-command={sys.executable} {tool}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*ssh exit 126 pytest-proxmox-mpc: ssh refused by the safety policy: "
+                                 "programs:remote-no-hosts*"])
+    assert records(record) == []
