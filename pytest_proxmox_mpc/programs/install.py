@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ..files.private import write_private
 from .judge import BUILTIN
+from .verdict import CONFIG, PROGRAM_PATH
 
-CONFIG = "shim.json"
-PROGRAM_PATH = "/_proxy/program"  # the safety proxy's endpoint that judges a program's run
+__all__ = ["CONFIG", "PROGRAM_PATH", "install_shims"]
 
 
 def install_shims(folder: Path, *, url: str, cafile: Path, authorization: str, real_path: str,

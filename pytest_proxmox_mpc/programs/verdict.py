@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 RULE_PREFIX = "programs"
+CONFIG = "shim.json"  # beside the shims: where the safety proxy listens, and the PATH of the real programs
+PROGRAM_PATH = "/_proxy/program"  # the safety proxy's endpoint that judges a program's run
 REFUSED_EXIT = 126  # a shim's exit status when its program's run is refused
 
 
