@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from proxmoxer import ProxmoxAPI
 
@@ -96,6 +96,7 @@ class Cluster:
         self.running: set[int] = set()
 
 
+@settings(deadline=None)  # the profile's examples (thousands in CI); no per-example deadline on a loaded machine
 @given(steps=STEPS, template_nics=NICS)
 def test_no_sequence_of_requests_starts_a_temporary_guest_with_a_nic_on_another_network(
         steps: list[tuple[str, int, dict[str, str]]], template_nics: dict[str, str]) -> None:
