@@ -28,9 +28,10 @@ from .model.vmids import DEFAULT_TEMP_RANGE
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
 from .recording.provenance import recorded_now, replay_warnings
-from .safety.credentials import readonly_problem
+from .safety.credentials import readonly_problem, sdn_problem
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
+from .safety.nics import NetworkRule
 from .safety.policy import GuestLookup, PhasePolicy, Policy, ReadOnlyPolicy
 from .safety.trail import AuditTrail
 
@@ -62,6 +63,7 @@ class Run:
     tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
     cluster_beat: ClusterBeat | None = None  # renews the alive- tag of this process's guests (a live cluster)
+    unverified_nics: set[int] = field(default_factory=set)  # guests whose inherited NICs were not judged yet
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -112,6 +114,10 @@ class Run:
             if self.recorder is not None and settings.target != "replay" and self.schema_source.key:
                 self.recorder.remember(SCHEMA_KEY, self.schema_source.key)
             lines.append(self.schema_source.describe())
+            if settings.target == "live":
+                permissions, problem = read_permissions(api)
+                warning = sdn_problem(endpoint.login_id, permissions, settings.temp_network, problem)
+                lines += [f"proxmox: WARNING: {warning}"] if warning else []
         elif settings.target == "live":
             warning = readonly_problem(endpoint.login_id, *read_permissions(api))
             if warning and settings.require_readonly_credentials:
@@ -151,8 +157,11 @@ class Run:
     def policy(self, phase: int, protected: frozenset[int] = frozenset(),
                lookup: GuestLookup | None = None) -> PhasePolicy:
         """The policy of a test in ``phase``: this run's exclusions, ledger and temporary range."""
+        configs = getattr(lookup, "config", None)
+        network = NetworkRule(self.settings.temp_network, self.unverified_nics, configs)
         return PhasePolicy(phase=phase, schema=self.schema, exclusions=self.settings.exclusions, ledger=self.ledger,
-                           temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup)
+                           temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup,
+                           network=network)
 
     def guard(self, policy: Policy, source: str | None = None) -> Guard:
         """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""

@@ -45,6 +45,7 @@ from .safety.audit import new_run_id
 from .safety.exclusions import ExclusionList
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup, protected_vmids
+from .safety.nics import NetworkRule
 from .safety.policy import PhasePolicy, ReadOnlyPolicy
 from .safety.trail import AuditTrail
 
@@ -74,9 +75,10 @@ class ClusterSession:
             self.protected = protected_vmids(self.readonly, exclusions)
             if phase >= WRITE_PHASE and schema is None:
                 schema = self._schema()
+            lookup = ClusterLookup(self.readonly)
             self.policy = PhasePolicy(phase=phase, schema=schema, exclusions=exclusions, ledger=self.ledger,
-                                      temp_range=temp_range, protected_vmids=self.protected,
-                                      lookup=ClusterLookup(self.readonly))
+                                      temp_range=temp_range, protected_vmids=self.protected, lookup=lookup,
+                                      network=NetworkRule(configs=lookup.config))
             # Phases 1-2 read only: their client is the read-only one (a write is a ReadOnlyViolation).
             self.api: Any = (derive(self.readonly, Guard(self.policy, self.trail, self.ledger))
                              if phase >= WRITE_PHASE else self.readonly)

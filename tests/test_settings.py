@@ -17,6 +17,7 @@ from pytest_proxmox_mpc.config.sources import RawSources
 from pytest_proxmox_mpc.errors import SettingsError
 from pytest_proxmox_mpc.model.secret import Secret
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
+from pytest_proxmox_mpc.safety.nics import TempNetwork
 from pytest_proxmox_mpc.sut.profile import PACKAGED as PROFILES
 from pytest_proxmox_mpc.sut.profile import load_profile
 
@@ -67,6 +68,8 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "audit_log": ((str(tmp_path / "a.jsonl"), tmp_path / "a.jsonl"), ("b.jsonl", Path("b.jsonl"))),
         "abort_on_violation": (("no", False), ("yes", True)),
         "temp_pool": (("ci-pool", "ci-pool"), ("other", "other")),
+        "temp_network": (("vmbr9", TempNetwork("vmbr9")), ("vnet1:42", TempNetwork("vnet1", 42))),
+        "police_programs": (("salt,pssh", ("salt", "pssh")), ("kubectl", ("kubectl",))),
         "keep_on_failure": (("yes", True), ("no", False)),
         "sweep": (("on", True), ("off", False)),
         "sweep_age": (("30m", 1800.0), ("600", 600.0)),

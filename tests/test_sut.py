@@ -9,6 +9,7 @@ tool (``real``) getting the real tool's verdicts."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pytest_proxmox_mpc.sut.profile import PACKAGED, load_profile, resolve_profi
 from pytest_proxmox_mpc.sut.snapshot import WorkspaceSnapshot, changes
 from pytest_proxmox_mpc.sut.transcript import judge, secret_leaks
 
+from .doubles.fake_programs import install_fakes, records
 from .livetarget import FakePveProcess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,15 +236,41 @@ def test_the_tool_passes_on_a_fakepve_process_as_live_is_recorded_and_replays_of
 
 
 @pytest.mark.slow
-def test_phase_4_steps_are_skipped_with_the_reason_and_never_passed(pytester: pytest.Pytester) -> None:
-    """The packaged profile's workflows run Terraform and Ansible, which reach the machines outside the PVE API:
-    each is skipped with that reason before the tool is started."""
-    result = tool_run(pytester, "-rs", "--pve-max-phase", "4", modules=[str(VALIDATION / "test_phase4_tool.py")])
+@pytest.mark.timeout(900)
+def test_phase_4_workflows_run_policed_and_are_skipped_with_the_reason_where_they_cannot(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The packaged profile's workflows run Terraform and Ansible, policed by the shims. Where a program they need is
+    not installed, or terraform init cannot download providers, each is skipped with that reason, never passed.
+    With Terraform and Ansible (fakes that record their arguments, later on PATH than the shims) each runs: the
+    double's /apply plays its playbook on its inventory (the cluster's machines, no temporary guest), refused."""
+    modules = [str(VALIDATION / "test_phase4_tool.py")]
     steps = ("plan", "validate", "test", "apply", "destroy")
+    result = tool_run(pytester, "-rs", "--pve-max-phase", "4", modules=modules)
     result.assert_outcomes(skipped=len(steps) + 1)
-    result.stdout.fnmatch_lines(
-        [f"*step {step!r} runs *, which reach the cluster's machines outside the PVE API*" for step in steps]
-        + ["*the profile proxmox-mpc has no phase 4 steps beyond those the suite tests*"])
+    found = verdicts(result)
+    for step in steps:
+        outcome, message = found[f"test_phase4_tool.py::test_the_tools_workflows[{step}]"]
+        assert outcome == "skipped" and re.search(
+            rf"step '({step}|apply)' needs .*, which is not installed here|step '({step}|apply)': terraform init could "
+            "not download",
+            message), (step, message)
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("PATH", f"{install_fakes(tmp_path / 'fakes', record)}{os.pathsep}{os.environ['PATH']}")
+    result = tool_run(pytester, "--pve-max-phase", "4", modules=modules)
+    found = verdicts(result)
+    failed = {test: message for test, (outcome, message) in found.items() if outcome == "failed"}
+    assert list(failed) == ["test_phase4_tool.py::test_the_tools_workflows[apply]"], failed
+    contains(failed["test_phase4_tool.py::test_the_tools_workflows[apply]"], [
+        "'/apply' (apply): failure: printed '❌ Ansible playbook execution failed'",
+        "ansible-playbook refused by the safety policy: programs:ansible-no-temporary-hosts (ansible-playbook: no "
+        "host of its inventory (15 hosts) is a temporary guest of this run"])
+    result.assert_outcomes(passed=len(steps) - 2, failed=1, skipped=2)
+    assert found["test_phase4_tool.py::test_the_tools_workflows[destroy]"] == (
+        "skipped", "Skipped: step 'destroy' needs a deployment to destroy: '/apply' did not succeed (its own test says "
+                   "why)")
+    ran = records(record)
+    assert [argv for argv in ran if argv[0] == "ssh"] == [], "a playbook reached a host"
+    assert [argv[1] for argv in ran if argv[0] == "terraform"].count("apply") == 2, "apply ran, each of a judged plan"
 
 
 @pytest.mark.slow
@@ -425,7 +453,8 @@ def test_the_double_as_the_real_tool_gets_the_real_tools_verdicts(pytester: pyte
         contains(found[test][1], lines)
     assert {test: found[test][0] for test in PASSES} == dict.fromkeys(PASSES, "passed"), found
     for test, reason in SKIPS.items():
-        assert found[test][0] == "skipped" and reason in found[test][1], (test, found[test])
+        assert found[test][0] == "skipped" and any(
+            one in found[test][1] for one in ((reason,) if isinstance(reason, str) else reason)), (test, found[test])
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ from .common import (
 )
 
 SETTINGS = (*CONNECTION, "sim_scenario", "api_schema", "require_readonly_credentials", "exclusions",
-            "temp_vmid_range", "temp_pool", "record_mode", "cassette_dir", "anonymize")
+            "temp_vmid_range", "temp_pool", "temp_network", "record_mode", "cassette_dir", "anonymize")
 
 
 def add_parser(commands: Commands) -> argparse.ArgumentParser:

@@ -24,12 +24,14 @@ from .parsing import (
     fraction,
     optional_dir,
     optional_duration,
+    optional_network,
     optional_text,
     parse_bool,
     parse_host,
     path_list,
     positive_float,
     positive_int,
+    program_names,
     report_path,
     schema_path,
     sweep_age,
@@ -145,6 +147,14 @@ OPTIONS: tuple[Option, ...] = (
            shown_default="{}-{}".format(*DEFAULT_TEMP_RANGE), metavar="FIRST-LAST"),
     Option("temp_pool", "--pve-temp-pool", "PVE_TEMP_POOL", "pool every temporary guest is added to",
            optional_text, metavar="POOL"),
+    Option("temp_network", "--pve-temp-network", "PVE_TEMP_NETWORK", "the only network temporary guests (the "
+           "plugin's and the tool's) may be attached to, BRIDGE[:VLAN] (a VNet name is a bridge); every create, clone "
+           "and config write is checked against it", optional_network, shown_default="none: temporary guests get no "
+           "NIC, and a tool's create with one is refused", metavar="BRIDGE[:VLAN]"),
+    Option("police_programs", "--pve-police-programs", "PVE_POLICE_PROGRAMS", "more programs (besides ssh, scp, "
+           "sftp, rsync, ansible, ansible-playbook, terraform and tofu) the tool under test may not run: their runs "
+           "are refused and audited; names separated by commas", program_names, (), shown_default="none",
+           metavar="NAME[,NAME...]"),
     Option("keep_on_failure", "--pve-keep-on-failure", "PVE_KEEP_ON_FAILURE",
            "keep the temporary guests of failed tests for inspection (off: remove them)", parse_bool, False, "bool"),
     Option("sweep", "--pve-sweep", "PVE_SWEEP", "before the run, remove temporary guests left by earlier runs "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.vmids import VMID_MAX, VMID_MIN
+from ..safety.nics import TempNetwork
 
 DEFAULT_PORT = 8006
 HOST_CHARACTERS = re.compile(r"[A-Za-z0-9._:%-]+")  # names, IPv4, IPv6 (with a zone after %)
@@ -203,3 +204,18 @@ def sweep_age(raw: Any) -> float:
         raise ValueError("must be at least 5m: a younger run may still be starting (a running run is never swept, "
                          "and one that died is swept whatever its age)")
     return value
+
+
+def optional_network(raw: Any) -> TempNetwork | None:
+    """``BRIDGE[:VLAN]``, or None for an empty value."""
+    text = str(raw).strip()
+    return TempNetwork.parse(text) if text else None
+
+
+def program_names(raw: Any) -> tuple[str, ...]:
+    """Program names separated by commas (or spaces): plain file names, no path."""
+    names = tuple(dict.fromkeys(word for word in re.split(r"[,\s]+", str(raw)) if word))
+    bad = [name for name in names if "/" in name or name in (".", "..")]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a program name (give the name the tool runs, without a path)")
+    return names

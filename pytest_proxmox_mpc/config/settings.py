@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ExclusionError, SettingsError
 from ..model.secret import Secret
 from ..safety.exclusions import ExclusionList
+from ..safety.nics import TempNetwork
 from ..sim.scenario import resolve_scenario
 from ..sut.profile import Profile, resolve_profile
 from .options import OPTIONS, OPTIONS_BY_NAME, SECRET_ENV, Option
@@ -55,6 +56,8 @@ class Settings:
     temp_vmid_range: tuple[int, int]
     audit_log: Path | None  # None: the default path of the run
     temp_pool: str | None
+    temp_network: TempNetwork | None  # the isolated network of temporary guests; None: they have no NIC
+    police_programs: tuple[str, ...]  # programs policed beyond the built-in ones (refused)
     keep_on_failure: bool
     sweep: bool
     sweep_age: float

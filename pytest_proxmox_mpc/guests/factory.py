@@ -22,6 +22,7 @@ from ..files.vmidclaims import VmidClaims
 from ..safety.audit import now_iso
 from ..safety.exclusions import ExclusionList
 from ..safety.ledger import Ledger, LedgerFile
+from ..safety.nics import TempNetwork, nics
 from .destroy import GuestRef, Timeouts, destroy
 from .liveness import ClusterBeat, alive_tag
 
@@ -126,6 +127,7 @@ class FactoryContext:
     ledger_file: LedgerFile
     exclusions: ExclusionList
     pool: str | None = None
+    network: TempNetwork | None = None  # --pve-temp-network: each guest gets a NIC there (None: no NIC)
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Keeps what a guest's identity is derived from the same on replay as when it was recorded; ``recall`` gives
     # what a replay's ``remember`` will return (None when recording), before the value is worked out.
@@ -154,6 +156,8 @@ class GuestFactory:
                                         sequence=True))
         run_id = ctx.remember("run_id", ctx.run_id)
         base = {**DEFAULTS[self.kind], **self._kind_defaults(node, config, needs), **config}  # the same every try
+        if ctx.network is not None and not any(nics(config)):
+            base["net0"] = ctx.network.nic(self.kind)  # on the isolated network; a NIC given is judged by the policy
         for _ in range(TAKEN_RETRIES):
             vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))
             name = f"pytest-{run_id}-{vmid - ctx.allocator.low}"

@@ -42,10 +42,12 @@ from ..cluster.direct import DirectChannel, RawAnswer, plain_route
 from ..cluster.guard import Guard, police_session
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..model.endpoint import Endpoint
+from ..programs.install import PROGRAM_PATH
 from ..safety.network import is_loopback_host
 from ..safety.policy import LOGIN_PATH, ApiRequest
 from ..safety.redact import SECRET_HEADERS
 from .auth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
+from .programs import ProgramDesk
 from .server import Answer, ProxyServer
 from .toolguests import ToolGuests
 
@@ -161,7 +163,7 @@ class SafetyProxy:
 
     def __init__(self, upstream: Upstream, workdir: Path, *, phase: int, credentials: ProxyCredentials,
                  listen: tuple[str, int] = (LOCALHOST, 0), record_hint: str | None = None,
-                 tools: ToolGuests | None = None) -> None:
+                 tools: ToolGuests | None = None, police: tuple[str, ...] = ()) -> None:
         self.upstream = upstream
         self.phase = phase
         self.tools = tools  # phases 3-4: the VMIDs handed to tools and the guests they made
@@ -170,6 +172,8 @@ class SafetyProxy:
             upstream.guard.on_create = tools.created
         self.record_hint = record_hint  # what a missing recorded answer tells to run, when not pytest's command
         self.auth = ProxyAuth(credentials)
+        self.programs = ProgramDesk(upstream.guard, phase, self._get, police,
+                                    lambda: (credentials.token_value.reveal(), credentials.password.reveal()))
         self._counter = itertools.count(1)
         self.requests = 0  # received so far
         self._server = ProxyServer(listen, workdir, self.answer)
@@ -183,8 +187,14 @@ class SafetyProxy:
         self.requests = next(self._counter)  # itertools.count is atomic: threads never lose a count
         described = ApiRequest.from_http(method, target)
         path = described.path
-        if target.split("?")[0] == RESERVE_PATH:
-            return self._reserve(method, headers)
+        if target.split("?")[0] in (RESERVE_PATH, PROGRAM_PATH):
+            problem = self.auth.check(method, headers.get("Authorization"), headers.get("Cookie"),
+                                      headers.get(CSRF_HEADER))
+            if problem is not None:
+                return pve_error(401, problem)
+            if target.split("?")[0] == PROGRAM_PATH:
+                return _json_answer(self.programs.answer(body))
+            return self._reserve()
         if path is None or not target.startswith("/"):
             return pve_error(404, "the safety proxy forwards only API requests (/api2/json/...)")
         if method == "POST" and path == LOGIN_PATH:
@@ -239,12 +249,15 @@ class SafetyProxy:
         # As PVE answers for a VMID in use: a tool then asks for another, or gives up with PVE's message.
         return pve_error(400, "Parameter verification failed.", {"vmid": f"VM {asked} already exists"})
 
-    def _reserve(self, method: str, headers: Mapping[str, str]) -> Answer:
+    def _get(self, path: str) -> Any:
+        """The data of ``GET /api2/json<path>`` through the guard (for the program rules); raises when it failed."""
+        answer = self.upstream.send("GET", "/api2/json" + path, {}, b"")
+        if answer.status != 200:
+            raise OSError(f"GET {path.split('?')[0]}: {answer.status}")
+        return json.loads(answer.body).get("data")
+
+    def _reserve(self) -> Answer:
         """``POST /_proxy/reserve-vmid`` (with the proxy's credentials): a VMID for a tool that must be told one."""
-        problem = self.auth.check(method, headers.get("Authorization"), headers.get("Cookie"),
-                                  headers.get(CSRF_HEADER))
-        if problem is not None:
-            return pve_error(401, problem)
         if self.tools is None:
             return pve_error(400, f"the safety proxy of phase {self.phase} creates nothing: VMIDs are reserved "
                                   "in phases 3 and 4 only")
@@ -293,7 +306,8 @@ def _json_answer(data: Any) -> Answer:
 
 def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, phase: int,
                listen: tuple[str, int] = (LOCALHOST, 0), token_name: str = "proxy",
-               record_hint: str | None = None, tools: ToolGuests | None = None) -> SafetyProxy:
+               record_hint: str | None = None, tools: ToolGuests | None = None,
+               police: tuple[str, ...] = ()) -> SafetyProxy:
     """Start a proxy in front of ``endpoint`` for tools in other processes, authenticating upstream as ``api`` (a
     ``connect`` client, whose login it shares), every request passing ``guard`` (its policy, audit trail, ledger and
     recorder). ``phase`` is what the proxy reports; ``proxy.access`` holds the proxy-only credentials to hand to
@@ -304,7 +318,7 @@ def open_proxy(endpoint: Endpoint, api: Any, guard: Guard, workdir: Path, *, pha
     credentials = ProxyCredentials.generate(endpoint.user, token_name)
     started = time.perf_counter()
     proxy = SafetyProxy(upstream, workdir, phase=phase, credentials=credentials, listen=listen,
-                        record_hint=record_hint, tools=tools)
+                        record_hint=record_hint, tools=tools, police=police)
     LOG.debug("safety proxy for phase %d on %s, started in %.0f ms", phase, proxy.access.url,
               (time.perf_counter() - started) * 1000)
     return proxy

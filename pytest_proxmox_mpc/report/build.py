@@ -19,6 +19,7 @@ from ..guests.liveness import SOURCE as BEAT_SOURCE
 from ..proxy.toolguests import counts_by_test
 from ..safety.policy import LOGIN_PATH
 from .criteria import CRITERIA, LATENCY_BUDGET_MS, judge
+from .programs import is_program, markdown, networks, programs, summary_lines
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data."""
     watches = list(inputs.watches)
     first = next((w for w in watches if w.get("before")), None)
+    api = [record for record in inputs.audit if not is_program(record)]  # a program's run is no API request
     report: dict[str, Any] = {
         "run_id": inputs.run_id,
         "target": {**inputs.target, "version": next((w["version"] for w in watches if w.get("version")), None)},
@@ -133,14 +135,16 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "tests": _tests(inputs.tests),
         "gates": _gates(watches),
         "abort": inputs.incidents[0] if inputs.incidents else None,
-        "requests": _requests(inputs.audit, inputs.audit_file,
+        "requests": _requests(api, inputs.audit_file,
                               {t.nodeid for t in inputs.tests if t.expects_refusal}),
         "temporary_guests": _guests(inputs.ledger),
         "snapshots": {"before": first["before"] if first else None,
                       "after": first.get("after") if first else None,
                       "problem": next((w["problem"] for w in watches if w.get("problem")), None)},
         "unintended_changes": _changes(watches),
-        "latency": _latency(inputs.audit),
+        "latency": _latency(api),
+        "programs": programs(inputs.audit),
+        "networks": networks(api, inputs.extra.get("temp_network")),
         "exit_status": inputs.exit_status,
         "not_judged": list(dict.fromkeys(note for test in inputs.tests for note in test.not_judged)),
         **inputs.extra,
@@ -254,6 +258,7 @@ def to_markdown(r: Mapping[str, Any]) -> str:
     out += _workspaces(r.get("workspaces"))
     out += _not_judged(r.get("not_judged"))
     out += _tool_steps(r.get("tool_steps"))
+    out += markdown(r)
     out += ["", "## Success criteria", "",
             *_table(("criterion", "phase", "status", "evidence"),
                     ((c["text"], c["phase"] or "run", c["status"], c["evidence"]) for c in r["criteria"])), ""]
@@ -282,4 +287,4 @@ def short_lines(r: Mapping[str, Any]) -> list[str]:
                      f"({lat['over_budget']} over the {lat['budget_ms'] / 1000:g} s budget)")
     for change in r["unintended_changes"] or []:
         lines.append(f"UNINTENDED CHANGE: {change['line']}")
-    return lines
+    return lines + summary_lines(r)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .programs import isolation
+
 MET, NOT_MET, NOT_EVALUATED = "met", "not met", "not evaluated"
 LATENCY_BUDGET_MS = 2000.0
 SUCCESS_RATE = 0.99
@@ -129,6 +131,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("run-sync-time", 0, "< 30 second sync time for typical infrastructure"),
     Criterion("run-no-unintended-changes", 0, "Zero unintended production changes", _no_changes),
     Criterion("run-audit-trail", 0, "Complete audit trail for all operations", _audited),
+    Criterion("safety-isolated-network", 0, "Test operations in isolated network segments", isolation),
 )
 CRITERIA_IDS = frozenset(criterion.id for criterion in CRITERIA)
 

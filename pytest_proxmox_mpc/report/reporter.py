@@ -88,6 +88,8 @@ def run_report(run: Run, collector: OutcomeCollector, exit_status: int, audit: l
         watches=watches, incidents=read_incidents(files.incidents()),
         exit_status=exit_status, extra={"workspaces": read_json_files(files.worker_files("workspace")),
                                             "connection": connection_lines(run),
+                                            "temp_network": str(settings.temp_network) if settings.temp_network
+                                            else None,
                                             "tool_steps": [step for steps in read_json_files(
                                                 files.worker_files("tool-steps")) for step in steps.get("steps", [])]})
     return build_report(inputs)

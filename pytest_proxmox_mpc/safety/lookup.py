@@ -41,6 +41,13 @@ class ClusterLookup:
                 return guest
         return None
 
+    def config(self, vmid: int) -> Mapping[str, Any] | None:
+        """Guest ``vmid``'s current config (its NICs judged before a clone starts); None: no such guest."""
+        for row in self.api.cluster.resources.get(type="vm"):
+            if row.get("type") in ("qemu", "lxc") and str(row.get("vmid")) == str(vmid):
+                return dict(self.api.nodes(row["node"])(row["type"])(vmid).config.get())
+        return None
+
 
 def protected_vmids(api: Any, exclusions: ExclusionList) -> frozenset[int]:
     """The vmids the exclusion list protects by name, tag or pool (and vmid) on the cluster as it is now.

@@ -12,6 +12,8 @@ One policy object serves every client (and, later, the proxy). Rules, in order:
    guest in the run's ledger, except the workflow operations phase 4 adds: snapshots, clone (from a
    template or a ledger guest into the temporary range), migrate, disk moves, template conversion
    and vzdump of ledger guests. Everything else is refused.
+6. Network isolation (phases 3-4, ``nics.NetworkRule``): NICs only on ``--pve-temp-network``; a clone or restore
+   starts only once its NICs were read and pass.
 
 Nothing here imports pytest or requests.
 """
@@ -29,6 +31,7 @@ from ..model.apischema import ApiSchema, PathMatch
 from ..model.inventory import GuestFacts, split_tags
 from ..model.vmids import DEFAULT_TEMP_RANGE
 from .exclusions import ExclusionList
+from .nics import NetworkRule
 
 API_PREFIXES = ("/api2/json", "/api2/extjs")
 LOGIN_PATH = "/access/ticket"
@@ -132,6 +135,7 @@ class PhasePolicy:
     lookup: GuestLookup | None = None
     label: str = ""  # rule prefix; defaults to phase<N>
     phase_violation: type[PhaseViolation] = PhaseViolation
+    network: NetworkRule = field(default_factory=NetworkRule)  # rule 6: the isolated network of temporary guests
 
     def _refuse(self, rule: str, reason: str) -> Decision:
         return Decision(False, f"{self.label or f'phase{self.phase}'}:{rule}", reason, self.phase_violation)
@@ -214,10 +218,16 @@ class PhasePolicy:
             if vmid is None or not self._in_range(vmid):
                 return self._refuse("create-outside-temporary-range",
                                     f"new guests must have a vmid in the temporary range {low}-{high}")
+            refused = self.network.create(vmid, params)
+            if refused:
+                return self._refuse(*refused)
             return self._allow("create-temporary", f"creates guest {vmid} in the temporary range", creates=vmid)
         guest = GUEST_PATH.match(template)
         if guest:
-            return self._guest_write(int(match.variables["vmid"]), guest.group(2) or "", params, lookup)
+            vmid = int(match.variables["vmid"])
+            decision = self._guest_write(vmid, guest.group(2) or "", params, lookup)
+            refused = self.network.after(vmid, template, params, decision.creates) if decision.allowed else None
+            return self._refuse(*refused) if refused else decision
         if template == "/nodes/{node}/vzdump" and request.method == "POST":
             return self._backup(params)
         return self._refuse("not-temporary", "writes go only to temporary guests this run created")

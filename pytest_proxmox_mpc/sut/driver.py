@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StepUnavailable
+from ..programs.install import install_shims
+from ..programs.judge import BUILTIN
 from ..proxy.auth import ProxyAccess
 from ..workspace.builder import Connection
 from .cli_steps import cli_argv, console_dir, run_cli
@@ -29,9 +31,11 @@ from .snapshot import WorkspaceSnapshot, changes
 from .transcript import StepRun, clean, judge, mask, secret_leaks
 
 PYTHON_WORDS = ("python", "python3")
-# The programs outside the PVE API whose every run the suite polices (none yet): a step that runs another one
-# (``runs`` in its profile) would reach the cluster's machines around the safety proxy, so it is not run.
-POLICED_PROGRAMS: frozenset[str] = frozenset()
+# The programs outside the PVE API whose every run the suite polices (shims first on the tool's PATH ask the safety
+# proxy): a step that runs another one (``runs`` in its profile) would reach the cluster's machines around the
+# safety proxy, so it is not run.
+POLICED_PROGRAMS: frozenset[str] = BUILTIN
+SHIMS = "programs"  # beside the workspace: the shims of the tool's processes
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,8 @@ class ToolDriver:
 
     def __init__(self, profile: Profile, commands: Commands, access: ProxyAccess, workspace: Path, node: str, *,
                  test: str, phase: int | None, record: Callable[[StepRun], None],
-                 refusals: Callable[[], list[str]] = list, masked: Sequence[str] = ()) -> None:
+                 refusals: Callable[[], list[str]] = list, masked: Sequence[str] = (),
+                 police: Sequence[str] = ()) -> None:
         self.profile, self.commands, self.access, self.node = profile, commands, access, node
         self.workspace, self.test, self.phase = workspace, test, phase
         self._record, self._refusals = record, refusals
@@ -71,6 +76,8 @@ class ToolDriver:
         self.runs: list[StepRun] = []
         self.raw: list[tuple[str, str]] = []  # (step, unmasked transcript): for the secret checks only
         self._console: ConsoleSession | None = None
+        self.police = tuple(police)  # programs refused besides the built-in ones (--pve-police-programs)
+        self.shims = workspace.parent / SHIMS
         workspace.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -97,8 +104,11 @@ class ToolDriver:
         first = [str(Path(template.format(**values)).resolve()) for template in self.profile.path
                  if "{console_dir}" not in template or values["console_dir"]]
         path = os.pathsep.join([d for d in first if Path(d).is_dir()] + [os.environ.get("PATH", os.defpath)])
+        access = self.access
+        shims = install_shims(self.shims, url=access.url, cafile=access.cafile, authorization=access.authorization(),
+                              real_path=path, extra=self.police)
         return {**os.environ, **extra, **connection.environment(values["token_secret"]), "TERM": "dumb",
-                "PATH": path}
+                "PATH": os.pathsep.join([str(shims), path])}
 
     def cli_argv(self, arguments: str) -> list[str] | None:
         """The command line of a CLI step: ``--mpc-cli``, else the profile's ``cli.command`` (when every file it
@@ -143,7 +153,7 @@ class ToolDriver:
         step = self.profile.step(name)
         if step is None:
             raise StepUnavailable(f"the profile {self.profile.name} ({self.profile.source}) has no step {name!r}")
-        unpoliced = [program for program in step.runs if program not in POLICED_PROGRAMS]
+        unpoliced = [program for program in step.runs if program not in POLICED_PROGRAMS and program not in self.police]
         if unpoliced:
             raise StepUnavailable(
                 f"step {name!r} runs {', '.join(unpoliced)}, which reach the cluster's machines outside the PVE API; "

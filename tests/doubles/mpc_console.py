@@ -33,8 +33,11 @@ Switches, ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (anywhere in the argum
   (``# Last updated: <iso>`` in ansible/inventory.yml, ``timestamp = "<iso>"`` in terraform/main.tf);
 - ``secret-in-terraform`` (the real tool's defect): ``/sync`` writes the token secret into terraform/main.tf (the
   default of the token secret's variable);
+- ``function-in-variable`` (the real tool's defect): ``/sync`` declares a variable whose default calls a function
+  (``file("~/.ssh/id_rsa.pub")``) in terraform/main.tf, which Terraform refuses: ``terraform init`` fails;
 - ``placeholder-vmid`` (the real tool's defect): ``create vm`` declares vmid 9999 whatever the cluster holds;
 - ``leak-guest``: ``vm delete`` prints success and deletes nothing;
+- ``playbook-only-apply`` (a test's switch, not the real tool's): ``/apply`` runs only its Ansible step;
 - ``real``: every switch above marked "the real tool" at once: the double behaves as Proxmox-MPC 1.0.0 does.
 """
 
@@ -60,8 +63,8 @@ from mpc_cli import Cli, connect, options, pve_error
 from mpc_files import STATE_DB, create_state_db, free_vmid, rows, secret_default, stamp
 
 REAL = ("secret-raw-chunks", "secret-read-as-command", "init-forgets-workspace", "vague-errors", "dry-run-writes",
-        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid")
-DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "real")
+        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid", "function-in-variable")
+DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "playbook-only-apply", "real")
 PROMPT = "proxmox-mpc> "
 HELP_LINE = 'Type "help" or "/help" for available commands'
 CONFIG = Path(".proxmox", "config.yml")
@@ -200,7 +203,9 @@ class Console:
         elif head == "/sync":
             self.sync(dry_run="--dry-run" in words[1:] and "dry-run-writes" not in self.defects)
         elif head in ("/plan", "/apply"):
-            self.terraform(head[1:])
+            self.deploy(head[1:])
+        elif head in ("/validate", "/test", "/destroy"):
+            self.workflow(head[1:])
         elif head.startswith("/"):
             print(f"❌ Unknown slash command: {head}\nAvailable slash commands: /help, /init, /status, /exit")
         elif words[:2] == ["create", "vm"]:
@@ -325,6 +330,10 @@ class Console:
             stamp()
         if "secret-in-terraform" in self.defects and self.workspace is not None:
             secret_default(str(self.workspace.get("tokenSecret", "")))
+        if "function-in-variable" in self.defects:
+            with Path("terraform", "main.tf").open("a", encoding="utf-8") as out:
+                out.write('\nvariable "ssh_public_keys" {\n  type        = string\n'
+                          '  default     = file("~/.ssh/id_rsa.pub")\n}\n')
         print("\n💽 Phase 5: Updating local database...\n   🔄 Starting database transaction...")
         if "db-write-fails" in self.defects:  # the defect: every write fails, the error is logged, success follows
             for node in sorted(inventory.nodes):
@@ -371,19 +380,79 @@ class Console:
         print(f"📝 Generated {path}\n✅ VM configuration created successfully!\n\n📋 Next steps:\n"
               "   1. Review generated configurations in terraform/\n   2. Run /plan and /apply to deploy to Proxmox")
 
-    def terraform(self, action: str) -> None:
+    def deploy(self, action: str) -> None:
+        """``/plan`` and ``/apply`` as the real tool runs them: in terraform/, ``init``, ``plan`` (``-out=
+        deployment.tfplan`` for an apply) and ``apply deployment.tfplan``; an apply then runs the workspace's
+        playbook (ansible/playbooks/site.yml with ansible/inventory.yml), ``--check --diff`` first."""
+        if not ("playbook-only-apply" in self.defects and action == "apply") and not self.terraform(action):
+            return
+        if action == "apply" and not self.ansible():
+            return
+        print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+
+    def workflow(self, action: str) -> None:
+        """``/validate`` (``terraform init``, ``validate``, ``plan``; the playbook's ``--syntax-check``), ``/test``
+        (``init``, ``plan -out=plan.tfplan``; the playbook's ``--syntax-check``) and ``/destroy`` (``init``,
+        ``plan -destroy``, ``destroy -auto-approve``; refused without a state file, as the real one does), as the
+        real tool runs them."""
+        if action == "destroy" and not Path("terraform", "terraform.tfstate").exists():
+            print("❌ Safety checks failed. Use --force to override (DANGEROUS!)")  # the real tool's: no state
+            return
+        steps = {"validate": [["init"], ["validate"], ["plan", "-input=false"]],
+                 "test": [["init"], ["plan", "-out=plan.tfplan"]],
+                 "destroy": [["init"], ["plan", "-destroy", "-input=false"], ["destroy", "-auto-approve"]]}[action]
+        if not self.run_all("terraform", steps, "terraform"):
+            return
+        if action != "destroy" and Path("ansible", "playbooks", "site.yml").exists() and not self.run_all(
+                "ansible-playbook", [["-i", "inventory.yml", "playbooks/site.yml", "--syntax-check"]], "ansible"):
+            return
+        done = {"validate": "Validation complete", "test": "Tests passed", "destroy": "Destroy complete"}
+        print(f"✅ {done[action]}")
+
+    def run_all(self, program: str, steps: list[list[str]], folder: str) -> bool:
+        binary = shutil.which(program)
+        if binary is None:
+            print(f"❌ {program} not found in PATH")
+            return False
+        for args in steps:
+            done = subprocess.run([binary, *args], cwd=folder, capture_output=True, text=True, check=False)
+            print((done.stdout + done.stderr).rstrip())
+            if done.returncode != 0:
+                print(f"❌ {program.capitalize()} {args[0]} failed (exit {done.returncode})")
+                return False
+        return True
+
+    def terraform(self, action: str) -> bool:
         binary = shutil.which("terraform")
         if binary is None:
             print("❌ terraform not found in PATH")
-            return
-        approve = ["-auto-approve"] if action == "apply" else []
-        for args in (["init", "-input=false"], [action, "-input=false", *approve]):
-            done = subprocess.run([binary, "-chdir=terraform", *args], capture_output=True, text=True, check=False)
+            return False
+        plan = ["plan", "-input=false", *(["-out=deployment.tfplan"] if action == "apply" else [])]
+        for args in (["init", "-input=false"], plan, *([["apply", "deployment.tfplan"]] if action == "apply" else [])):
+            done = subprocess.run([binary, *args], cwd="terraform", capture_output=True, text=True, check=False)
             print((done.stdout + done.stderr).rstrip())
             if done.returncode != 0:
-                print(f"❌ terraform {args[0]} failed (exit {done.returncode})")
-                return
-        print(f"✅ {'Plan' if action == 'plan' else 'Apply'} complete")
+                print(f"❌ Terraform {args[0]} failed (exit {done.returncode})")
+                return False
+        return True
+
+    def ansible(self) -> bool:
+        if not Path("ansible", "inventory.yml").exists() or not Path("ansible", "playbooks", "site.yml").exists():
+            print("⚠️  No Ansible inventory or playbook: configuration management skipped")
+            return True
+        binary = shutil.which("ansible-playbook")
+        if binary is None:
+            print("❌ ansible-playbook not found in PATH")
+            return False
+        for extra in (["--check", "--diff"], []):
+            done = subprocess.run([binary, "-i", "inventory.yml", "playbooks/site.yml", *extra], cwd="ansible",
+                                  capture_output=True, text=True, check=False)
+            print((done.stdout + done.stderr).rstrip())
+            if done.returncode != 0:
+                print("❌ Ansible playbook execution failed")
+                return False
+        print("✅ Ansible playbook executed successfully")
+        return True
 
 
 def main(argv: list[str]) -> int:
