@@ -39,13 +39,14 @@ from requests.auth import AuthBase
 from ..cluster._proxmoxer import auth_of
 from ..cluster.client import describe_failure, pin_environment
 from ..cluster.direct import DirectChannel, RawAnswer, plain_route
-from ..cluster.guard import Guard, police_session
+from ..cluster.guard import Guard, InjectedBreak, police_session
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..model.endpoint import Endpoint
 from ..safety.network import is_loopback_host
 from ..safety.policy import LOGIN_PATH, ApiRequest
 from ..safety.redact import SECRET_HEADERS
 from .auth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
+from .faulted import broken
 from .server import Answer, ProxyServer
 from .toolguests import ToolGuests
 
@@ -207,6 +208,8 @@ class SafetyProxy:
         except SafetyViolation as exc:
             LOG.warning("safety proxy: %s", exc)
             return pve_error(403, str(exc), {"policy": f"{exc.rule}: {exc.reason}"})
+        except InjectedBreak as exc:  # a fault: the tool's connection breaks as the fault says
+            return broken(exc.fault)
         except CassetteError as exc:
             message = with_hint(exc, self.record_hint)
             LOG.warning("safety proxy: %s", message)
