@@ -176,7 +176,8 @@ class SafetyProxy:
         self._server = ProxyServer(listen, workdir, self.answer)
         self.access = ProxyAccess(self._server.host, self._server.port, self._server.cafile, phase, credentials,
                                   reserver=tools.next_free if tools is not None else None,
-                                  handed=tools.handed_out if tools is not None else None)
+                                  handed=tools.handed_out if tools is not None else None,
+                                  faults=upstream.guard.faults)
         self._server.start()
 
     def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
