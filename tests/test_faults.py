@@ -6,14 +6,16 @@ log shows no faulted request."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_proxmox_mpc.errors import InvalidInput
 from pytest_proxmox_mpc.faults import KINDS, FaultPlan, parse_rule, parse_rules
 
-from .livetarget import FakePveProcess, live
+from .livetarget import FakePveProcess, in_range, live
 
 
 def test_a_rule_fires_always_first_n_after_n_every_kth_or_with_a_seeded_probability() -> None:
@@ -189,3 +191,79 @@ def test_each_kind_through_the_proxy_is_audited_as_injected_and_never_reaches_th
 def test_every_kind_is_documented() -> None:
     page = (Path(__file__).resolve().parent.parent / "docs" / "faults.md").read_text(encoding="utf-8")
     assert [kind for kind in KINDS if f"`{kind}`" not in page] == []
+
+
+FACTORY = '''
+import pytest
+
+from pytest_proxmox_mpc.errors import GuestCreateFailed
+
+RANGE = range(990000, 1000000)
+
+
+def in_range(api):
+    return [int(row["vmid"]) for row in api.cluster.resources.get(type="vm") if int(row["vmid"]) in RANGE]
+
+
+def injected(pve_audit, request):
+    return [r["rule"] for r in pve_audit.records(request.node.nodeid) if r["decision"] == "injected"]
+
+
+@pytest.mark.phase3
+@pytest.mark.pve_fault("lock-timeout", path="/nodes/*/qemu", methods=["POST"], first=2)
+def test_a_lock_timeout_is_retried(temp_vm, pve_readonly, pve_audit, request):
+    guest = temp_vm()
+    assert in_range(pve_readonly) == [guest.vmid]
+    assert injected(pve_audit, request) == ["fault:lock-timeout"] * 2
+
+
+@pytest.mark.phase3
+@pytest.mark.parametrize(("kind", "where", "said"), [
+    ("lock-timeout", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "- got timeout"),
+    ("permission-403", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "403 Forbidden: Permission check failed"),
+    ("error-500", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "cluster not ready - no quorum?"),
+    ("unavailable-503", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "503"),
+    ("timeout-596", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "596"),
+    ("reset", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "connection reset in the middle of the answer"),
+    ("no-answer", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "connection closed without an answer"),
+    ("task-error", {"path": "/nodes/*/qemu", "methods": ["POST"]}, "failed: can't lock file"),
+    ("task-error", {"path": "/nodes/*/tasks/*/status", "first": 1}, "failed: can't lock file"),
+])
+def test_any_other_fault_is_a_clear_error_and_leaves_nothing(temp_vm, pve_faults, pve_readonly, kind, where, said):
+    pve_faults.add(kind, **where)
+    with pytest.raises(GuestCreateFailed) as caught:
+        temp_vm()
+    assert str(caught.value).startswith(("cannot create VM 99", "creating VM 99")) and said in str(caught.value)
+    pve_faults.clear()
+    assert in_range(pve_readonly) == []
+    assert temp_vm().vmid in in_range(pve_readonly)  # the fault cleared, the same create succeeds
+'''
+
+
+def writes(requests: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    return Counter((method, path) for method, path in requests if method != "GET" and "/access/" not in path)
+
+
+def audited_writes(root: Path) -> tuple[Counter[tuple[str, str]], int]:
+    """(the writes the audit trail says were allowed, and so sent; how many were injected instead)."""
+    records = [json.loads(line) for path in root.joinpath(".pytest_proxmox_mpc").rglob("audit/*.jsonl")
+               for line in path.read_text().splitlines()]
+    sent = Counter((r["method"], "/api2/json" + r["path"]) for r in records
+                   if r["method"] != "GET" and r["decision"] == "allowed" and "/access/" not in r["path"])
+    return sent, sum(1 for r in records if r["method"] != "GET" and r["decision"] == "injected")
+
+
+@pytest.mark.slow
+def test_the_factory_retries_a_lock_timeout_and_gives_up_clearly_on_the_rest_leaving_nothing(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess,
+        cluster: Any) -> None:
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    pytester.makepyfile(test_factory=FACTORY)
+    before = len(fakepve_process.requests())
+    result = pytester.runpytest(*live(pytester, fakepve_process), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=10)
+    assert in_range(cluster) == []
+    sent, injected_writes = audited_writes(pytester.path)
+    assert injected_writes >= 10
+    # Every write that reached the cluster is one the audit trail says was sent; none a fault answered.
+    assert writes(fakepve_process.requests()[before:]) == sent
