@@ -46,7 +46,7 @@ def connect(settings: dict[str, Any]) -> Any:
     api = proxmoxer.ProxmoxAPI(settings["host"], port=int(settings.get("port") or 8006), user=settings["username"],
                                token_name=settings["tokenId"], token_value=settings["tokenSecret"],
                                verify_ssl=verify, timeout=120)
-    retrying_locks(api._backend.get_session())
+    retrying_locks(api._store["session"])
     return api
 
 
