@@ -189,7 +189,7 @@ def test_each_kind_through_the_proxy_is_audited_as_injected_and_never_reaches_th
 
 
 def test_every_kind_is_documented() -> None:
-    page = (Path(__file__).resolve().parent.parent / "docs" / "faults.md").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parent.parent / "docs" / "how-to" / "faults.md").read_text(encoding="utf-8")
     assert [kind for kind in KINDS if f"`{kind}`" not in page] == []
 
 
