@@ -74,7 +74,8 @@ SWITCHES = [
      "test_phase2_tool.py::test_sync_writes_every_node_guest_and_storage_it_reports_to_state_db"),
     ("fault-leaves-guest", CREATE_TEST, [f"{CREATE_TEST}[{name}]" for name in (
         "create-vm-task-fails", "create-task-error-status", "create-task-never-ends-status")],
-     "failed under the fault but left guest 99", "test_phase3_tool.py::test_the_tools_own_create_start_stop_and_delete"),
+     "failed under the fault but left guest 99",
+     "test_phase3_tool.py::test_the_tools_own_create_start_stop_and_delete"),
 ]
 
 
@@ -172,5 +173,6 @@ def test_a_sync_of_the_double_a_fault_interrupts_leaves_state_db_as_before_or_co
     pytester.makepyfile(test_syncs=SYNCS)
     result = tool_run(pytester, fakepve_process)
     found = failed(result)
-    assert sorted(found) == (["test_a_sync_a_fault_interrupts_leaves_state_db_byte_for_byte_as_before"] if switch else [])
+    interrupted = "test_a_sync_a_fault_interrupts_leaves_state_db_byte_for_byte_as_before"
+    assert sorted(found) == ([interrupted] if switch else [])
     result.assert_outcomes(passed=2 - len(found), failed=len(found))

@@ -281,7 +281,7 @@ class _Reader:
         names = tuple(str(key.value) for key, _ in steps_node.value)
         steps = {name: self.step(name, value, f"steps.{name}")
                  for name, value in self.mapping(steps_node, "steps", (), names).items()}
-        for (key, value), step in zip(steps_node.value, steps.values()):
+        for (_, value), step in zip(steps_node.value, steps.values(), strict=True):
             if step.retry is not None and step.retry not in steps:
                 raise self.fail(value, f"steps.{step.name}.retry: no step {step.retry!r} in the profile")
         return Profile(
