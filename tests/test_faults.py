@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from pytest_proxmox_mpc.errors import InvalidInput
+from pytest_proxmox_mpc.errors import InvalidInput, ProfileError
 from pytest_proxmox_mpc.faults import KINDS, FaultPlan, parse_rule, parse_rules
+from pytest_proxmox_mpc.sut.profile import PACKAGED, load_profile
 
 from .livetarget import FakePveProcess, in_range, live
 
@@ -267,3 +268,73 @@ def test_the_factory_retries_a_lock_timeout_and_gives_up_clearly_on_the_rest_lea
     assert injected >= 10
     # Every write that reached the cluster is one the audit trail says was sent; none a fault answered.
     assert writes(fakepve_process.requests()[before:]) == sent
+
+
+PACKAGED_PROFILE = (PACKAGED / "proxmox-mpc.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("fault: lock-timeout, methods: [GET], path: \"/nodes/*/qemu/*/config\", every: 3",
+     "fault: lock-timeout, methods: [GET], path: \"/nodes/*/qemu/*/config\", every: 0",
+     "steps.sync-config-lock-timeouts.faults[1].every: expected a whole number from 1, got 0"),
+    ("fault: timeout-596,", "fault: timeout-597,",
+     "steps.sync-guest-lists-time-out.faults[1].fault: expected one of lock-timeout"),
+    ("    retry: create-vm\n    faults: [{fault: lock-timeout",
+     "    retry: create-vn\n    faults: [{fault: lock-timeout",
+     "steps.create-vm-locked.retry: no step 'create-vn' in the profile"),
+])
+def test_a_profile_steps_malformed_faults_name_the_file_line_and_key(tmp_path: Path, old: str, new: str,
+                                                                     problem: str) -> None:
+    assert old in PACKAGED_PROFILE
+    path = tmp_path / "p.yaml"
+    path.write_text(PACKAGED_PROFILE.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), start=1) if new.split("\n")[0] in text)
+    assert str(caught.value).startswith(f"{path}:{line}: {problem}")
+
+
+def test_the_packaged_profile_has_faulted_steps_with_a_retry() -> None:
+    profile = load_profile(PACKAGED / "proxmox-mpc.yaml")
+    faulted = {step.name: (step.phase, step.retry) for step in profile.steps.values() if step.faults}
+    assert faulted == {"sync-config-lock-timeouts": (2, "sync"), "sync-guest-lists-time-out": (2, "sync"),
+                       "create-vm-locked": (3, "create-vm"), "create-vm-task-fails": (3, "create-vm")}
+
+
+RECORDED = '''
+import pytest
+from proxmoxer import ResourceException
+
+
+@pytest.mark.phase3
+@pytest.mark.pve_fault("lock-timeout", path="/nodes/*/qemu/*/pending", methods=["GET"], every=2)
+def test_faulted_reads(pve_client):
+    seen = []
+    for _ in range(4):
+        try:
+            pve_client.nodes("pve1").qemu(101).pending.get()
+            seen.append("ok")
+        except ResourceException as exc:
+            seen.append(str(exc))
+    assert seen == ["ok", "500 Internal Server Error: can't lock file '/var/lock/qemu-server/lock-101.conf' - got "
+                    "timeout", "ok", "500 Internal Server Error: can't lock file '/var/lock/qemu-server/lock-101.conf' "
+                    "- got timeout"], seen
+'''
+
+
+@pytest.mark.slow
+def test_injected_answers_are_recorded_and_replayed_like_any_answer(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fakepve_process: FakePveProcess) -> None:
+    monkeypatch.setenv("PVE_PASSWORD", fakepve_process.password)
+    pytester.makepyfile(test_recorded=RECORDED)
+    cassettes = f"--pve-cassette-dir={pytester.path / 'cas'}"
+    before = len(fakepve_process.requests())
+    recorded = pytester.runpytest(*live(pytester, fakepve_process), "--pve-record-mode", "once", cassettes)
+    recorded.assert_outcomes(passed=1)
+    reads = [path for method, path in fakepve_process.requests()[before:] if path.endswith("/qemu/101/pending")]
+    assert len(reads) == 2  # the two faulted reads never reached the cluster
+    cassette = next((pytester.path / "cas").rglob("test_faulted_reads.yaml")).read_text(encoding="utf-8")
+    assert cassette.count("got timeout") >= 2  # kept as answered
+    monkeypatch.delenv("PVE_PASSWORD")
+    replayed = pytester.runpytest("--pve-target", "replay", "--pve-max-phase", "3", cassettes, "-p", "no:randomly")
+    replayed.assert_outcomes(passed=1)

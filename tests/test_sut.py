@@ -399,8 +399,9 @@ def test_a_console_that_stops_asking_fails_init_naming_the_question(pytester: py
 def test_a_sync_that_never_returns_fails_with_the_steps_timeout_and_the_last_screen(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPC_DOUBLE_DEFECTS", "hangs")
-    assert PACKAGED_PROFILE.count("    run: /sync\n") == 1
-    pytester.makefile(".yaml", tool=PACKAGED_PROFILE.replace("    run: /sync\n", "    run: /sync\n    timeout: 5\n"))
+    sync = "  sync:\n    phase: 2\n    via: console\n    run: /sync\n"
+    assert PACKAGED_PROFILE.count(sync) == 1
+    pytester.makefile(".yaml", tool=PACKAGED_PROFILE.replace(sync, sync + "    timeout: 5\n"))
     test = "test_a_second_sync_changes_nothing"
     result = tool_run(pytester, profile=str(pytester.path / "tool.yaml"), modules=[f"{phase(2)}::{test}"])
     fail_exactly(result, {f"test_phase2_tool.py::{test}": [

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_proxmox_mpc import read_inventory
-from pytest_proxmox_mpc.safety.trail import AuditView
+from pytest_proxmox_mpc.fixtures import AuditView
 from pytest_proxmox_mpc.sut import StepRun, ToolDriver
 
 from .test_phase3_tool import guest_row, settled

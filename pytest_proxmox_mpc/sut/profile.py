@@ -283,7 +283,8 @@ class _Reader:
                  for name, value in self.mapping(steps_node, "steps", (), names).items()}
         for (_, value), step in zip(steps_node.value, steps.values(), strict=True):
             if step.retry is not None and step.retry not in steps:
-                raise self.fail(value, f"steps.{step.name}.retry: no step {step.retry!r} in the profile")
+                at = next(node for key, node in value.value if key.value == "retry")
+                raise self.fail(at, f"steps.{step.name}.retry: no step {step.retry!r} in the profile")
         return Profile(
             name=self.text(top["name"], "name"), source=self.source,
             prompt=self.text(console["prompt"], "console.prompt"),
