@@ -104,7 +104,7 @@ def test_a_sync_under_a_fault_fails_clearly_and_leaves_state_db_as_before_or_com
     now = completeness(mpc_tool, pve_readonly)
     if not again.succeeded or now is not None:
         problems.append(f"retry-fails: once the faults were cleared, {again.command!r} ({retry}) "
-                        f"{again.outcome}s ({again.reason}){f'; {now}' if now else ''}\n    {tail(again)}")
+                        f"ends in {again.outcome} ({again.reason}){f'; {now}' if now else ''}\n    {tail(again)}")
     assert not problems, "\n".join(problems) + f"\n    {tail(run)}"
 
 
@@ -137,5 +137,5 @@ def test_a_write_under_a_fault_fails_clearly_leaves_no_guest_and_succeeds_once_c
         again = mpc_tool.step(retry, **values)
         if not again.succeeded or guest_row(pve_readonly, vmid) is None:
             problems.append(f"retry-fails: once the faults were cleared, {again.command!r} ({retry}) "
-                            f"{again.outcome}s ({again.reason})\n    {tail(again)}")
+                            f"ends in {again.outcome} ({again.reason})\n    {tail(again)}")
     assert not problems, "\n".join(problems) + f"\n    {tail(run)}"
