@@ -298,7 +298,8 @@ def test_the_packaged_profile_has_faulted_steps_with_a_retry() -> None:
     profile = load_profile(PACKAGED / "proxmox-mpc.yaml")
     faulted = {step.name: (step.phase, step.retry) for step in profile.steps.values() if step.faults}
     assert faulted == {"sync-config-lock-timeouts": (2, "sync"), "sync-guest-lists-time-out": (2, "sync"),
-                       "create-vm-locked": (3, "create-vm"), "create-vm-task-fails": (3, "create-vm")}
+                       "create-vm-locked": (3, "create-vm"), "create-vm-task-fails": (3, "create-vm"),
+                       "create-vm-task-status-fails": (3, "create-vm")}
 
 
 RECORDED = '''

@@ -2,7 +2,8 @@
 injected through the safety proxy (in the cluster's place: a faulted request never reaches it), then is judged by
 named checks, and its ``retry`` step runs once the faults are cleared:
 
-- ``clear-error``: the step prints a failure line, or succeeds; never neither;
+- ``clear-error``: the step prints a failure line, or succeeds; never neither, and never fails without a line of
+  its own (a hang the step's timeout ends, an exit status alone);
 - ``success-over-failure``: a success line only over a step that did all it says (a sync's state.db complete), never
   together with a failure line;
 - ``half-written-db``: a ``/sync`` that failed leaves state.db byte for byte as it was before the step, or complete
@@ -74,6 +75,8 @@ def outcome_problems(run: StepRun, step: Any, faults: list[str], complete: str |
     succeeded = [line.strip() for line in run.lines() if any(re.search(p, line) for p in step.success)]
     if run.outcome == "unclear":
         return [f"clear-error: {run.command!r} {under} printed neither a failure nor a success line ({run.reason})"]
+    if run.outcome == "failure" and not run.failure_lines(step):
+        return [f"clear-error: {run.command!r} {under} failed without a failure line of its own ({run.reason})"]
     if run.outcome == "failure" and succeeded:
         return [f"success-over-failure: {run.command!r} {under} printed {succeeded[0]!r} over its failure "
                 f"({run.reason})"]
