@@ -120,6 +120,11 @@ class UnreadableInput(FileProblem, InvalidInput):
     ``problem`` starts with ``cannot read:``."""
 
 
+class CassetteFormatError(FileProblem, CassetteError):
+    """A file that is no cassette this plugin reads: not YAML, not a vcrpy cassette, or of a format version it does
+    not know (written by a newer plugin or vcrpy). str() is ONE line: '<file>[:<line>]: <problem>'."""
+
+
 class ExclusionError(FileProblem):
     """A malformed exclusion file."""
 

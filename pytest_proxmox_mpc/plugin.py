@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 from collections.abc import Generator
 from typing import Any
 
@@ -176,7 +177,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _header(config: pytest.Config) -> list[str]:
     config.stash[HEADER_SHOWN] = True
     run = run_of(config)
-    return [*run.settings.header_lines(), f"proxmox: run {run.run_id}, audit trail {run.files.audit}"]
+    lines = [*run.settings.header_lines(), f"proxmox: run {run.run_id}, audit trail {run.files.audit}"]
+    if run.settings.max_phase >= phases.WRITE_PHASE and run.settings.target != "replay" and \
+            _timeout_method(config) == "thread":
+        lines.append("proxmox: WARNING: pytest-timeout's thread method ends the whole process (os._exit) when a test "
+                     "times out: this run cannot remove its temporary guests then; the next `pytest-proxmox-mpc "
+                     "sweep` from this checkout removes them (the run's processes are gone). Use "
+                     "--timeout-method=signal on a writing run")
+    return lines
+
+
+def _timeout_method(config: pytest.Config) -> str | None:
+    """pytest-timeout's method for this run (its option, then its ini key, then its default), None without it."""
+    if not config.pluginmanager.hasplugin("timeout"):
+        return None
+    method = config.getoption("timeout_method", None) or config.getini("timeout_method")
+    return str(method) if method else ("signal" if hasattr(signal, "SIGALRM") else "thread")
 
 
 def _chosen(config: pytest.Config) -> bool:

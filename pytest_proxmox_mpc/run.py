@@ -19,12 +19,16 @@ from .errors import SettingsError
 from .faults import FaultPlan
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
+from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.factory import VmidAllocator
+from .guests.liveness import SOURCE as BEAT_SOURCE
+from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema
 from .model.endpoint import Endpoint
 from .model.vmids import DEFAULT_TEMP_RANGE
 from .proxy.toolguests import ToolGuests
 from .recording.anonymize import Anonymizer
+from .recording.provenance import recorded_now, replay_warnings
 from .safety.credentials import readonly_problem
 from .safety.ledger import Ledger, LedgerFile
 from .safety.lookup import ClusterLookup
@@ -59,6 +63,7 @@ class Run:
     tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
     faults: FaultPlan = field(default_factory=FaultPlan)  # injected through the proxy and the test's clients
+    cluster_beat: ClusterBeat | None = None  # renews the alive- tag of this process's guests (a live cluster)
 
     @classmethod
     def start(cls, settings: Settings, rootdir: Path, run_id: str, worker: str = "main", worker_count: int = 1) -> Run:
@@ -82,13 +87,16 @@ class Run:
             from .recording.recorder import Recorder
 
             recorder = Recorder(settings.cassette_dir, settings.record_mode, anonymizer, run_id)
+        claims = None  # a live cluster may have other runs on it: VMIDs are claimed across this machine's runs
+        if settings.target == "live" and settings.max_phase >= 3 and settings.host:
+            claims = VmidClaims(claims_dir(f"{settings.host}:{settings.port}"), run_id)
         heartbeat = None
         if settings.max_phase >= 3:
             heartbeat = Heartbeat(files.heartbeat(worker))
             heartbeat.start()
         return cls(settings, files, worker, AuditTrail(files.audit, run_id, worker), schema,
                    LedgerFile(files.ledger, run_id, worker), worker_index=index, worker_count=worker_count,
-                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count),
+                   recorder=recorder, allocator=VmidAllocator(settings.temp_vmid_range, index, worker_count, claims),
                    heartbeat=heartbeat, schema_source=schema_source)
 
     @property
@@ -112,8 +120,26 @@ class Run:
                 raise SettingsError(f"setting pve_require_readonly_credentials "
                                     f"({settings.sources['require_readonly_credentials']}): {warning}")
             lines += [f"proxmox: WARNING: {warning}"] if warning else []
+        if self.recorder is not None:
+            lines += self._recordings(endpoint, version)
         self.files.write_worker_file("connection", self.worker, {"lines": lines})
         return lines
+
+    def _recordings(self, endpoint: Endpoint, version: str) -> list[str]:
+        """What the cassettes it writes keep of the cluster (its PVE version, its API schema, read for that when
+        no phase needed it, and the date), and warnings about the cassettes it may play: recorded against another
+        PVE major version, or older than ``pve_cassette_max_age``."""
+        settings, recorder = self.settings, self.recorder
+        assert recorder is not None
+        if settings.target != "replay":
+            source = self.schema_source
+            if source is None:
+                source = from_fakepve()[1] if settings.target == "sim" else self._schema_of(endpoint, version)[1]
+            recorder.recorded_against = recorded_now(version, source.key, source.sha256)
+        if settings.record_mode in ("all", "rewrite"):  # nothing is played
+            return []
+        return replay_warnings(settings.cassette_dir, None if settings.target == "replay" else version,
+                               settings.cassette_max_age)
 
     def _schema_of(self, endpoint: Endpoint, version: str) -> tuple[ApiSchema | None, SchemaSource]:
         cache = cache_dir_of(self.settings.cassette_dir)
@@ -153,9 +179,24 @@ class Run:
         policy = self.policy(phase, protected=protected, lookup=ClusterLookup(readonly))
         return derive(readonly, self.guard(policy, faulted=True))
 
+    def beat_on_cluster(self, readonly: Any, protected: frozenset[int]) -> ClusterBeat | None:
+        """On a live cluster, what keeps this process's temporary guests marked alive for sweepers anywhere: its
+        writes are audited (``source`` beat) and never recorded; None on a replay or the sim, which no one sweeps."""
+        if self.settings.target != "live":
+            return None
+        if self.cluster_beat is None:
+            policy = self.policy(self.settings.max_phase, protected=protected, lookup=ClusterLookup(readonly))
+            guard = Guard(policy, self.trail, self.ledger, None, self.health, source=BEAT_SOURCE)
+            self.cluster_beat = ClusterBeat(derive(readonly, guard))
+        return self.cluster_beat
+
     def close(self) -> None:
+        if self.cluster_beat is not None:
+            self.cluster_beat.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.allocator.claims is not None:
+            self.allocator.claims.release_all()
         if self.recorder is not None:
             self.recorder.save()
         self.trail.close()

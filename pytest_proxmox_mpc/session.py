@@ -28,9 +28,13 @@ from .config.settings import resolve
 from .config.sources import RawSources
 from .config.target import live_endpoint
 from .errors import InvalidInput, PhaseViolation, SettingsError, TargetUnavailable
+from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
+from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.destroy import Timeouts
 from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
+from .guests.liveness import SOURCE as BEAT_SOURCE
+from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema, load_schema
 from .model.endpoint import Endpoint
 from .model.inventory import Inventory
@@ -56,10 +60,16 @@ class ClusterSession:
         self.files = RunFiles(state_dir, new_run_id(), None)
         self.trail = AuditTrail(self.files.audit, self.run_id)
         self.ledger, self.ledger_file = Ledger(), LedgerFile(self.files.ledger, self.run_id)
-        self.allocator = VmidAllocator(temp_range)
+        writes = phase >= WRITE_PHASE
+        self.allocator = VmidAllocator(temp_range, claims=VmidClaims(claims_dir(endpoint.netloc), self.run_id)
+                                       if writes else None)
+        self.heartbeat = Heartbeat(self.files.heartbeat("session")) if writes else None  # the sweeper's "alive"
+        self.beat: ClusterBeat | None = None
         self._factories: dict[str, GuestFactory] = {}
         self._proxies: list[SafetyProxy] = []
         try:
+            if self.heartbeat is not None:
+                self.heartbeat.start()
             self.readonly, self.version = connect_checked(endpoint, Guard(ReadOnlyPolicy(), self.trail))
             self.protected = protected_vmids(self.readonly, exclusions)
             if phase >= WRITE_PHASE and schema is None:
@@ -78,9 +88,11 @@ class ClusterSession:
     def run_id(self) -> str:
         return self.files.run_id
 
-    def inventory(self, **parts: bool) -> Inventory:
-        """The cluster now, read through the read-only client (``parts``: ``read_inventory``'s switches)."""
-        return read_inventory(self.readonly, version=self.version, **parts)
+    def inventory(self, *, guest_configs: bool = True, networks: bool = True, cluster_status: bool = True,
+                  pools: bool = True) -> Inventory:
+        """The cluster now, read through the read-only client (the parts as ``read_inventory`` switches them)."""
+        return read_inventory(self.readonly, version=self.version, guest_configs=guest_configs, networks=networks,
+                              cluster_status=cluster_status, pools=pools)
 
     def temp_guest(self, kind: str = "qemu", node: str | None = None, **config: Any) -> TempGuest:
         """A temporary ``qemu`` VM or ``lxc`` container in the temporary range, created and in the ledger; it is
@@ -89,8 +101,11 @@ class ClusterSession:
             raise PhaseViolation("POST", f"/nodes/{node or '*'}/{kind}", "phase",
                                  f"temporary guests need phase {WRITE_PHASE} or 4; this session is phase {self.phase}")
         if kind not in self._factories:
+            if self.beat is None:
+                self.beat = ClusterBeat(derive(self.readonly, Guard(self.policy, self.trail, self.ledger,
+                                                                    source=BEAT_SOURCE)))
             context = FactoryContext(run_id=self.run_id, allocator=self.allocator, ledger=self.ledger,
-                                     ledger_file=self.ledger_file, exclusions=self.exclusions)
+                                     ledger_file=self.ledger_file, exclusions=self.exclusions, beat=self.beat)
             self._factories[kind] = GuestFactory(self.api, kind, context)
         return self._factories[kind](node, **config)
 
@@ -148,6 +163,12 @@ class ClusterSession:
         return schema if schema is not None else load_schema()
 
     def _close_files(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.allocator.claims is not None:
+            self.allocator.claims.release_all()
         self.trail.close()
         self.ledger_file.close()
 

@@ -8,6 +8,8 @@ import gc
 import importlib
 import os
 import pkgutil
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,11 @@ def _import_the_whole_package() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The package imported once, where tests run: not in an xdist controller, which only hands tests out (that
-    import costs 1.2-1.5 CPU-s, which it spent while its workers were starting and collecting)."""
+    import costs 1.2-1.5 CPU-s, which it spent while its workers were starting and collecting). The user's cache
+    (where live runs claim VMIDs) is one of this test run's own, for it and every run it starts."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        cache = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pytest-proxmox-mpc-tests-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
         _import_the_whole_package()
 

@@ -187,3 +187,16 @@ def test_credentials_that_could_write_are_warned_about_in_phase_1(
     assert (f"ERROR: setting pve_require_readonly_credentials (from --pve-require-readonly-credentials): {warned}"
             in strict.stdout.str() + strict.stderr.str())
     assert password not in strict.stdout.str() + strict.stderr.str() and "Traceback" not in strict.stdout.str()
+
+
+def test_a_recording_run_still_refuses_credentials_that_could_write_when_told_to(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, node_with_users: SimCluster) -> None:
+    """What a recording keeps of the cluster (its PVE version, its schema) is learnt at the same moment as the
+    credentials are checked: recording (the CI record job's settings) must not skip the check."""
+    pytester.makepyfile(test_read=READ)
+    endpoint = node_with_users.endpoint
+    monkeypatch.setenv("PVE_PASSWORD", "operator-password-1")
+    strict = pytester.runpytest("--pve-host", endpoint.netloc, f"--pve-ca-bundle={endpoint.verify}", "--pve-user",
+                                "operator@pve", "--pve-record-mode", "rewrite", "--pve-require-readonly-credentials")
+    assert strict.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: setting pve_require_readonly_credentials" in strict.stdout.str() + strict.stderr.str()

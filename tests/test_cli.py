@@ -32,6 +32,8 @@ OFFERS = {
                "--no-pve-anonymize"], ["--mpc-command", "--pve-max-phase", "--pve-sweep-age", "--mpc-tf-provider"]),
     "scan-secrets": (["PATH"], ["--pve-host"]),
     "sim": (["--listen", "--token-name", "--workdir", "SCENARIO"], ["--pve-host", "--mpc-command"]),
+    "drift": (["CASSETTES", "--pve-host", "--pve-token-name", "--pve-temp-vmid-range", "--pve-cassette-max-age"],
+              ["--pve-exclusions", "--pve-record-mode", "--pve-max-phase", "--pve-api-schema"]),
 }
 
 
@@ -52,7 +54,7 @@ def test_each_subcommand_lists_only_the_flags_it_uses(command: str, capsys: pyte
 
 def test_the_top_level_help_describes_the_command_whole_and_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(help_of(capsys=capsys).split())
-    assert "serve the safety proxy or the simulated cluster." in text
+    assert "serve the safety proxy or the simulated cluster, compare cassettes with the cluster." in text
     codes = ("0 done", "2 usage error", "3 the cluster could not be reached", "4 the workspace could not be written")
     assert [code for code in codes if code not in text] == []
 

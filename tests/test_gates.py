@@ -77,6 +77,18 @@ def test_a_stranger_in_the_temporary_range_closes_the_gate(pytester: pytest.Pyte
         in skip_reasons(result)[0]
 
 
+def test_a_tool_guest_of_another_run_going_on_leaves_the_gate_open(pytester: pytest.Pytester) -> None:
+    """Another run (its ledger beside this one's) has a tool's guest in the range: not a reason to stop."""
+    pytester.makeconftest(fault_conftest("pve_sim.add_vm(990500, 'tool-vm', node='pve2')"))
+    pytester.makepyfile(test_suite=SUITE)
+    ledger = pytester.path / ".pytest_proxmox_mpc" / "ledger" / "20261206-000000-abcdef.jsonl"
+    ledger.parent.mkdir(parents=True)
+    ledger.write_text(json.dumps({"event": "created", "source": "proxy", "vmid": 990500, "type": "qemu",
+                                  "name": "tool-vm", "run_id": "20261206-000000-abcdef"}) + "\n")
+    result = pytester.runpytest("--pve-max-phase", "3", "-rs")
+    result.assert_outcomes(passed=2)
+
+
 def test_a_temporary_range_over_production_guests_skips_phase_3_and_the_run_does_not_pass(
         pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)

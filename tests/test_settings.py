@@ -73,6 +73,7 @@ def two_values(name: str, tmp_path: Path) -> tuple[tuple[str, Any], tuple[str, A
         "record_mode": (("once", "once"), ("all", "all")),
         "anonymize": (("yes", True), ("no", False)),
         "cassette_dir": ((str(tmp_path / "tapes"), tmp_path / "tapes"), (str(tmp_path / "b"), tmp_path / "b")),
+        "cassette_max_age": (("30d", 30 * 86400.0), ("off", None)),
         "usage_threshold": (("90%", 0.9), ("0.5", 0.5)),
         "require_backups": (("yes", True), ("no", False)),
         "backup_max_age": (("1d", 86400.0), ("3600", 3600.0)),

@@ -3,8 +3,6 @@ four workers creating at once, and the sweeper that removes only what is surely 
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,6 @@ from typing import Any
 import pytest
 
 from pytest_proxmox_mpc.cli import main as cli
-from pytest_proxmox_mpc.files.heartbeat import last_beats
 from pytest_proxmox_mpc.guests.sweeper import plan_sweep
 from pytest_proxmox_mpc.safety.audit import AuditLog
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList
@@ -137,7 +134,8 @@ def test_a_killed_worker_leaves_a_guest_that_the_sweeper_removes(
     result = pytester.runpytest(*live(pytester, fakepve_process, "-n", "2"))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     (left,) = in_range(cluster)
-    assert left["tags"].startswith("pytest-proxmox-mpc;run-")
+    tags = left["tags"].split(";")
+    assert "pytest-proxmox-mpc" in tags and any(tag.startswith("run-") for tag in tags)
     # The controller counts the dead worker's guest as leaked and says exactly how to remove it.
     result.stdout.fnmatch_lines([f"leaked qemu {left['vmid']} on pve1 (test test_killed.py::test_worker_dies): "
                                  "its process (gw*) ended without removing it",
@@ -230,23 +228,6 @@ def test_plan_rules_without_a_cluster() -> None:
     assert why[990004] == "left alone: belongs to the running session"
     assert why[990005] == "left alone: no single run tag"
     assert why[990006].startswith("left alone: protected by the exclusion list (node 'prod'")
-
-
-def test_a_running_run_is_never_swept_and_a_dead_one_is_whatever_its_age(tmp_path: Path) -> None:
-    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
-    old, young = "20261124-080000-aaaaaa", "20261124-115800-bbbbbb"  # four hours, two minutes
-    rows = [{"type": "qemu", "vmid": 990001, "node": "n", "tags": f"pytest-proxmox-mpc;run-{old}"},
-            {"type": "qemu", "vmid": 990002, "node": "n", "tags": f"pytest-proxmox-mpc;run-{young}"}]
-    for run_id in (old, young):
-        (tmp_path / f"{run_id}.gw0.alive").touch()
-    stamp = time.time()
-    os.utime(tmp_path / f"{old}.gw0.alive", (stamp - 5, stamp - 5))  # beating: the old run is still running
-    os.utime(tmp_path / f"{young}.gw0.alive", (stamp - 600, stamp - 600))  # silent for ten minutes: it died
-    plan = plan_sweep(rows, exclusions=ExclusionList.empty(), temp_range=(990000, 999999), finished=set(),
-                      now=now, max_age=3600, beats=last_beats(tmp_path, stamp))
-    assert [g.vmid for g in plan.remove] == [990002]
-    (alive,) = plan.left_alone
-    assert alive.vmid == 990001 and alive.verdict == "left alone: the run is still running (heartbeat 5s ago)"
 
 
 def test_sweep_command_usage_errors(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

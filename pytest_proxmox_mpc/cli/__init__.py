@@ -2,7 +2,8 @@
 
 ``sweep`` removes temporary guests that earlier runs left; ``scan-secrets`` checks cassettes and audit files for
 secrets; ``workspace sync|export DIR`` runs the reference builder's two jobs; ``proxy`` serves the safety proxy
-in front of the cluster for a tool in another process; ``sim`` serves the simulated cluster as a process. The
+in front of the cluster for a tool in another process; ``sim`` serves the simulated cluster as a process; ``drift``
+compares cassettes with the live cluster, read only. The
 subcommands take the plugin's own settings (the same flags and environment variables, from the same table), each
 only those it uses. Exit codes are in ``common.EXIT_CODES`` and every ``--help``.
 """
@@ -12,12 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import proxy, scan, sim, sweep, workspace
+from . import drift, proxy, scan, sim, sweep, workspace
 from .common import EXIT_CODES, joined_negative_values
 
-SUBCOMMANDS = (sweep, scan, workspace, proxy, sim)
+SUBCOMMANDS = (sweep, scan, workspace, proxy, sim, drift)
 DESCRIPTION = ("Console jobs of the pytest-proxmox-mpc plugin: remove leftover temporary guests, scan files for "
-               "secrets, run the reference workspace builder, serve the safety proxy or the simulated cluster.")
+               "secrets, run the reference workspace builder, serve the safety proxy or the simulated cluster, compare "
+               "cassettes with the cluster.")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ EXIT_DONE, EXIT_LEFT, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_WORKSPACE = 0, 1, 2, 3,
 EXIT_CODES = {
     EXIT_DONE: "done",
     EXIT_LEFT: "something is left: a leftover not removed (sweep), a secret found (scan-secrets), tool guests "
-               "left on the cluster (proxy)",
+               "left on the cluster (proxy), answers or API schema changed since the recording (drift)",
     EXIT_USAGE: "usage error",
     EXIT_UNREACHABLE: "the cluster could not be reached or read, or refused the login (proxy on replay: no "
                       "cassette to serve)",

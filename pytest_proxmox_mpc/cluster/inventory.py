@@ -11,7 +11,7 @@ imports pytest.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -52,13 +52,14 @@ class _Counting:
 
 def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = True, cluster_status: bool = True,
                    pools: bool = True, version: str | None = None,
-                   concurrency: int = DEFAULT_CONCURRENCY) -> Inventory:
+                   concurrency: int = DEFAULT_CONCURRENCY, skip_configs_in: tuple[int, int] | None = None) -> Inventory:
     """Read the cluster through ``api`` (a read-only client will do).
 
     ``guest_configs=False`` and ``networks=False`` give the light snapshot the gates use after every test;
     ``cluster_status=False`` (no cluster name, quorate assumed) and ``pools=False`` (no pools) spare requests
     whose answers a caller does not use, and a ``version`` already known spares ``GET /version``. Guest configs
-    are read at most ``concurrency`` at a time (see ``bulkread``).
+    are read at most ``concurrency`` at a time (see ``bulkread``), but not those of guests in the VMID range
+    ``skip_configs_in`` (the temporary range, whose guests runs create and remove while the snapshot is read).
     """
     calls = _Counting(api)
     if version is None:
@@ -83,7 +84,8 @@ def read_inventory(api: Any, *, guest_configs: bool = True, networks: bool = Tru
     nets = {node: tuple(_network(row) for row in calls.get(f"nodes/{node}/network") or [])
             for node in online} if networks else {}
     if guest_configs:
-        guests = _with_configs(calls, guests, online, concurrency)
+        low, high = skip_configs_in or (1, 0)
+        guests = _with_configs(calls, guests, online, concurrency, lambda vmid: not low <= vmid <= high)
     return Inventory(version=version, cluster_name=cluster.get("name") if cluster else None,
                      quorate=api_flag(cluster.get("quorate")) if cluster else True,  # a lone node has no quorum entry
                      nodes=nodes, guests=dict(sorted(guests.items())), storages=dict(sorted(storages.items())),
@@ -140,10 +142,10 @@ def _network(row: Mapping[str, Any]) -> NetworkInfo:
 
 
 def _with_configs(calls: _Counting, guests: Mapping[int, GuestInfo], online: list[str],
-                  concurrency: int) -> dict[int, GuestInfo]:
-    """Each guest with its config and digest, read ``concurrency`` at most at a time (guests on offline nodes as
-    they are)."""
-    readable = [guest for guest in guests.values() if guest.node in online]
+                  concurrency: int, wanted: Callable[[int], bool]) -> dict[int, GuestInfo]:
+    """Each ``wanted`` guest with its config and digest, read ``concurrency`` at most at a time (guests on offline
+    nodes, and the others, as they are)."""
+    readable = [guest for guest in guests.values() if guest.node in online and wanted(guest.vmid)]
     answers = read_many(calls.api, [f"nodes/{guest.node}/{guest.kind}/{guest.vmid}/config" for guest in readable],
                         limit=concurrency, on_request=calls.counted)
     read_ones = {}

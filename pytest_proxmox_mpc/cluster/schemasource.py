@@ -24,10 +24,10 @@ import requests
 from ..errors import SettingsError
 from ..model.apischema import APIDOC_PATH, ApiSchema, fakepve_schema_file, load_schema
 from ..model.endpoint import Endpoint
-from ..recording.layout import SESSION_DIR
+from ..recording.layout import SCHEMA_CACHE_DIR, SESSION_DIR
 from .guard import Guard, police_session
 
-CACHE_DIR = "pve-api-schema"
+CACHE_DIR = SCHEMA_CACHE_DIR
 FAKEPVE_KEY = "fakepve"  # what a session cassette recorded on the sim remembers
 FLAG = "--pve-api-schema"
 
@@ -120,7 +120,9 @@ def from_cache(cache_dir: Path, key: str) -> Resolved:
     where = cache_dir / f"{key}.json"
     try:
         data = json.loads(where.read_text(encoding="utf-8"))
-        schema = ApiSchema({t: frozenset(ms) for t, ms in data["paths"].items()})
+        schema = ApiSchema({t: frozenset(ms) for t, ms in data["paths"].items()},
+                           {t: {m: frozenset(names) for m, names in by_method.items()}
+                            for t, by_method in (data.get("parameters") or {}).items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return None, SchemaSource("none", str(where), problem=f"the cassettes' schema {where} cannot be read "
                                                                f"({type(exc).__name__})")
@@ -138,7 +140,8 @@ def _write_cache(cache_dir: Path, source: SchemaSource, schema: ApiSchema) -> No
     if where.exists():
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
-    data = {"pve_version": source.version, "sha256": source.sha256, "source": source.where, "paths": schema.to_json()}
+    data = {"pve_version": source.version, "sha256": source.sha256, "source": source.where, "paths": schema.to_json(),
+            "parameters": schema.parameters_json()}
     fd, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=0, sort_keys=True)

@@ -22,6 +22,7 @@ from .parsing import (
     duration,
     fraction,
     optional_dir,
+    optional_duration,
     optional_text,
     parse_bool,
     parse_host,
@@ -103,6 +104,7 @@ class Option:
 
 DEFAULT_USAGE_THRESHOLD = 0.8
 DEFAULT_BACKUP_MAX_AGE = 7 * 24 * 3600.0
+DEFAULT_CASSETTE_MAX_AGE = 90 * 24 * 3600.0
 
 # In resolution order: a Derived default may use only the settings above it.
 OPTIONS: tuple[Option, ...] = (
@@ -157,6 +159,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cassette_dir", "--pve-cassette-dir", "PVE_CASSETTE_DIR", "where cassettes live, one per test", as_path,
            default=Derived(lambda s: Path(s["rootdir"]) / "cassettes", "cassettes/ at the rootdir"), kind="path",
            metavar="DIR"),
+    Option("cassette_max_age", "--pve-cassette-max-age", "PVE_CASSETTE_MAX_AGE", "warn when cassettes a run replays "
+           "were recorded longer ago than this (SECONDS, or with a unit s/m/h/d), or against another PVE major "
+           "version; --no-pve-cassette-max-age (or off): no age limit", optional_duration, DEFAULT_CASSETTE_MAX_AGE,
+           shown_default="90d", metavar="AGE", negatable=True),
     Option("anonymize", "--pve-anonymize", "PVE_ANONYMIZE", "replace node names, IP and MAC addresses and user names "
            "in cassettes by stable pseudonyms", parse_bool, False, "bool"),
     Option("audit_log", "--pve-audit-log", "PVE_AUDIT_LOG", "JSONL file the audit trail is appended to", as_path,

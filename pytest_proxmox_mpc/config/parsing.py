@@ -136,6 +136,13 @@ def duration(raw: Any) -> float:
     return value
 
 
+def optional_duration(raw: Any) -> float | None:
+    """A ``duration``, or None for ``off`` (``--no-`` flag: False; also no, none, false, 0)."""
+    if raw is False or str(raw).strip().lower() in ("off", "no", "none", "false", "0"):
+        return None
+    return duration(raw)
+
+
 def text(raw: Any) -> str:
     """A value as text, surrounding blanks dropped."""
     return str(raw).strip()

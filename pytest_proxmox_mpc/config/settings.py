@@ -60,6 +60,7 @@ class Settings:
     sweep_age: float
     record_mode: str | None  # None: neither record nor replay
     cassette_dir: Path
+    cassette_max_age: float | None  # None: no age limit for replayed cassettes
     anonymize: bool
     abort_on_violation: bool
     usage_threshold: float

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,12 @@ from proxmoxer import ResourceException
 
 from ..cluster.tasks import pause, wait_for_task
 from ..errors import DestroyFailed, GuestCreateFailed, PreconditionMissing, SafetyViolation, TaskFailed, TaskTimeout
+from ..files.vmidclaims import VmidClaims
 from ..safety.audit import now_iso
 from ..safety.exclusions import ExclusionList
 from ..safety.ledger import Ledger, LedgerFile
 from .destroy import GuestRef, Timeouts, destroy
+from .liveness import ClusterBeat, alive_tag
 
 PLUGIN_TAG = "pytest-proxmox-mpc"
 RUN_TAG_PREFIX = "run-"
@@ -63,42 +66,53 @@ class TempGuest(GuestRef):
 
 class VmidAllocator:
     """Hands out VMIDs of the temporary range; xdist worker ``index`` of ``count`` takes every count-th one,
-    so workers of one run never race for the same number. Thread-safe."""
+    so workers of one run never race for the same number; with ``claims``, a VMID another run on this machine
+    holds is passed over (and one handed out here is claimed for this run). Thread-safe."""
 
-    def __init__(self, temp_range: tuple[int, int], index: int = 0, count: int = 1) -> None:
+    def __init__(self, temp_range: tuple[int, int], index: int = 0, count: int = 1,
+                 claims: VmidClaims | None = None) -> None:
         self.low, self.high = temp_range
         self._first, self._step = self.low + index, max(count, 1)
         self._next = self._first
         self._released: set[int] = set()
+        self._passed: set[int] = set()  # passed over while another run held them: a tool may still ask for one
         self._lock = threading.Lock()
+        self.claims = claims
 
     def take(self) -> int:
-        """The next VMID of this worker's share (a released one first)."""
+        """The next VMID of this worker's share (a released one first) that no other run holds."""
         with self._lock:
-            if self._released:
-                vmid = min(self._released)
-                self._released.discard(vmid)
-                return vmid
-            vmid = self._next
-            if vmid > self.high:
-                raise PreconditionMissing(f"the temporary VMID range {self.low}-{self.high} is used up: give a "
-                                          "wider one (--pve-temp-vmid-range FIRST-LAST)")
-            self._next += self._step
-            return vmid
+            while True:
+                if self._released:
+                    vmid = min(self._released)
+                    self._released.discard(vmid)
+                else:
+                    vmid = self._next
+                    if vmid > self.high:
+                        raise PreconditionMissing(f"the temporary VMID range {self.low}-{self.high} is used up: "
+                                                  "give a wider one (--pve-temp-vmid-range FIRST-LAST)")
+                    self._next += self._step
+                if self.claims is None or self.claims.claim(vmid):
+                    return vmid
+                self._passed.add(vmid)
 
     def owns(self, vmid: int) -> bool:
         """True for a VMID of this worker's share of the range (another worker's are never handed out here)."""
         return self.low <= vmid <= self.high and (vmid - self._first) % self._step == 0
 
     def claim(self, vmid: int) -> bool:
-        """Take ``vmid`` itself (a tool asked for it): True if it is this worker's and not handed out yet."""
+        """Take ``vmid`` itself (a tool asked for it): True if it is this worker's, not handed out yet, and no
+        other run holds it."""
         with self._lock:
             if not self.owns(vmid):
                 return False
-            if vmid in self._released:
+            if vmid in self._released or vmid in self._passed:
+                if self.claims is not None and not self.claims.claim(vmid):
+                    return False
                 self._released.discard(vmid)
+                self._passed.discard(vmid)
                 return True
-            if vmid < self._next:
+            if vmid < self._next or (self.claims is not None and not self.claims.claim(vmid)):
                 return False
             for skipped in range(self._next, vmid, self._step):  # the numbers passed over stay available
                 self._released.add(skipped)
@@ -110,6 +124,8 @@ class VmidAllocator:
         with self._lock:
             if self.owns(vmid) and vmid < self._next:
                 self._released.add(vmid)
+                if self.claims is not None:
+                    self.claims.release(vmid)
 
 
 @dataclass
@@ -127,6 +143,8 @@ class FactoryContext:
     # what a replay's ``remember`` will return (None when recording), before the value is worked out.
     remember: Callable[..., Any] = field(default=lambda key, value, sequence=False: value)
     recall: Callable[..., Any] = field(default=lambda key, sequence=False: None)
+    beat: ClusterBeat | None = None  # renews the alive- tag of the guests made, on a live cluster
+    clock: Callable[[], float] = time.time
 
 
 class GuestFactory:
@@ -151,7 +169,8 @@ class GuestFactory:
         for _ in range(TAKEN_RETRIES):
             vmid = int(ctx.remember("vmid", ctx.allocator.take(), sequence=True))
             name = f"pytest-{run_id}-{vmid - ctx.allocator.low}"
-            params = {**base, **self._marks(vmid, name, run_id)}
+            marked = ctx.clock()
+            params = {**base, **self._marks(vmid, name, run_id, marked)}
             try:
                 upid = self._post(node, params)
                 break
@@ -170,6 +189,8 @@ class GuestFactory:
         # Remembered before the task ends: an interrupted wait still leaves the guest to cleanup().
         self.created.append(guest)
         self._event("created", guest)
+        if ctx.beat is not None:
+            ctx.beat.track(guest, marked)
         try:
             wait_for_task(self.api, upid, ctx.timeouts.task)
         except (TaskFailed, TaskTimeout, ResourceException, requests.RequestException) as exc:
@@ -191,11 +212,11 @@ class GuestFactory:
             pause(LOCK_PAUSE * (attempt + 1))
         return self.api.nodes(node)(self.kind).post(**params)
 
-    def _marks(self, vmid: int, name: str, run_id: str) -> dict[str, Any]:
+    def _marks(self, vmid: int, name: str, run_id: str, now: float) -> dict[str, Any]:
         ctx = self.context
         marks: dict[str, Any] = {
             "vmid": vmid, "name" if self.kind == "qemu" else "hostname": name,
-            "tags": f"{PLUGIN_TAG};{run_tag(run_id)}",
+            "tags": f"{PLUGIN_TAG};{run_tag(run_id)};{alive_tag(now)}",
             "description": f"pytest-proxmox-mpc temporary guest\nrun: {run_id}\ncreated: {now_iso()}\n"
                            f"test: {self.test or '(session)'}",
         }
@@ -265,12 +286,18 @@ class GuestFactory:
         self.context.ledger_file.event(event, vmid=guest.vmid, node=guest.node, type=guest.type, name=guest.name,
                                        test=self.test, **facts)
 
+    def _forget(self, guest: TempGuest) -> None:
+        """``guest`` is no longer this factory's to keep alive (removed, kept, or left)."""
+        self.created.remove(guest)
+        if self.context.beat is not None:
+            self.context.beat.untrack(guest.vmid)
+
     def _remove(self, guest: TempGuest) -> None:
         ctx = self.context
         destroy(self.api, guest, ctx.timeouts)
         self._event("destroyed", guest)
         ctx.ledger.discard(guest.vmid)
-        self.created.remove(guest)
+        self._forget(guest)
 
     def remove(self, guest: TempGuest) -> None:
         """Remove ``guest`` now (a lifecycle test's own removal step); only a guest this factory created."""
@@ -287,13 +314,13 @@ class GuestFactory:
         for guest in reversed(list(self.created)):
             if keep:
                 self._event("kept", guest)
-                self.created.remove(guest)
+                self._forget(guest)
                 continue
             try:
                 self._remove(guest)
             except (DestroyFailed, SafetyViolation, ResourceException, OSError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._event("leaked", guest, reason=reason)
-                self.created.remove(guest)
+                self._forget(guest)
                 problems.append(f"{guest.type} {guest.vmid} on {guest.node}: {reason}")
         return problems

@@ -2,8 +2,11 @@
 
 A guest is removed only when it is the plugin's (it carries the plugin's tag, or a run's ledger says a tool
 created it through the safety proxy, with that type and name, and never saw it removed) AND lies in the
-temporary range AND is not protected by the exclusion list AND belongs to a run that is finished (its ledger
-says so) or older than the sweep age. Anything else that looks related is reported with the reason it was left alone.
+temporary range AND is not protected by the exclusion list AND belongs to a run that is surely over: its ledger
+says it finished, or every process of it on this host is gone, or (seen from anywhere else) its last sign of
+life on the cluster (its start, its guests' ``alive-`` tags) is older than the sweep age. A run stopped with
+Ctrl-Z still has its processes: its guests stay. Anything else that looks related is reported with the reason
+it was left alone.
 Removal goes through a client whose policy allows writes to exactly the planned guests.
 Nothing here imports pytest.
 """
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..cluster.client import derive
 from ..cluster.guard import Guard
 from ..errors import DestroyFailed, SafetyViolation
-from ..files.heartbeat import STALE_S, last_beats
+from ..files.heartbeat import Life, liveness
 from ..model.apischema import ApiSchema
 from ..safety.audit import run_started
 from ..safety.exclusions import ExclusionList
@@ -29,6 +32,7 @@ from ..safety.policy import PhasePolicy
 from ..safety.trail import AuditTrail
 from .destroy import GuestRef, destroy
 from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
+from .liveness import last_alive
 
 if TYPE_CHECKING:
     from ..recording.recorder import Recorder
@@ -66,12 +70,14 @@ class SweepPlan:
 
 def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, temp_range: tuple[int, int],
                finished: Collection[str], now: datetime, max_age: float, current_run: str | None = None,
-               tools: Mapping[int, ToolMade] | None = None, beats: Mapping[str, float] | None = None) -> SweepPlan:
+               tools: Mapping[int, ToolMade] | None = None, lives: Mapping[str, Life] | None = None) -> SweepPlan:
     """Decide for each guest of ``/cluster/resources`` whether it is a leftover to remove; ``finished``
     holds the ids of runs whose ledger says they ended, ``tools`` the guests tools made (``ledger.tool_made``),
-    ``beats`` the seconds since each run's heartbeat (``heartbeat.last_beats``)."""
+    ``lives`` what each run's heartbeat files say (``heartbeat.liveness``)."""
     plan = SweepPlan()
     low, high = temp_range
+    rows = list(rows)
+    alive_at = _alive_on_cluster(rows)
     for row in rows:
         if row.get("type") not in ("qemu", "lxc") or "vmid" not in row:
             continue
@@ -86,15 +92,28 @@ def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, 
         if not ours and made is not None and made.type == row.get("type") and made.name in (None, facts.name):
             ours, run_id = True, made.run_id  # a tool's guest: its run's ledger names it
         verdict = _verdict(in_range, ours, run_id, exclusions.why_guest(facts), finished, now, max_age, current_run,
-                           (beats or {}).get(run_id or ""))
+                           (lives or {}).get(run_id or ""), alive_at.get(run_id or ""))
         leftover = Leftover(vmid, str(row.get("node")), str(row["type"]), str(row.get("name") or ""), run_id, verdict)
         (plan.remove if verdict == "remove" else plan.left_alone).append(leftover)
     return plan
 
 
+def _alive_on_cluster(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """By run id: the newest ``alive-`` tag on any of its guests (one guest renewed is the whole run alive)."""
+    newest: dict[str, float] = {}
+    for row in rows:
+        tags = guest_state(row).facts.tags if "vmid" in row else ()
+        when = last_alive(tags)
+        for tag in tags:
+            if when is not None and tag.startswith(RUN_TAG_PREFIX):
+                run_id = tag[len(RUN_TAG_PREFIX):]
+                newest[run_id] = max(when, newest.get(run_id, when))
+    return newest
+
+
 def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | None,
              finished: Collection[str], now: datetime, max_age: float, current_run: str | None,
-             beat: float | None = None) -> str:
+             life: Life | None = None, alive_at: float | None = None) -> str:
     if not ours:
         return f"left alone: in the temporary range but without the {PLUGIN_TAG} tag, and no run's ledger names it"
     if not in_range:
@@ -107,12 +126,20 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
         return "left alone: belongs to the running session"
     if run_id in finished:
         return "remove"
-    if beat is not None:  # the run's processes keep a heartbeat: alive means hands off, stale means it died
-        return f"left alone: the run is still running (heartbeat {beat:.0f}s ago)" if beat < STALE_S else "remove"
+    local = life.verdict() if life is not None else None  # this host's word on the run's processes comes first
+    if local == "dead":
+        return "remove"
+    if local is not None:
+        return local
     started = run_started(run_id)
-    if started is None:
+    if started is None and alive_at is None:
         return "left alone: the run tag holds no start time"
-    age = (now - started).total_seconds()
+    if alive_at is not None and (started is None or alive_at > started.timestamp()):
+        silent = now.timestamp() - alive_at
+        if silent < max_age:
+            return f"left alone: the run was alive {silent:.0f}s ago (its guests' alive tag; sweep age {max_age:.0f}s)"
+        return "remove"
+    age = (now - started).total_seconds() if started is not None else 0.0
     if age >= max_age:
         return "remove"
     return f"left alone: run not finished and only {age:.0f}s old (sweep age {max_age:.0f}s)"
@@ -141,7 +168,7 @@ def sweep_cluster(readonly: Any, *, exclusions: ExclusionList, temp_range: tuple
     rows = readonly.cluster.resources.get(type="vm")
     plan = plan_sweep(rows, exclusions=exclusions, temp_range=temp_range, finished=finished_runs(ledger_dir),
                       now=datetime.now(timezone.utc), max_age=max_age, current_run=current_run,
-                      tools=tool_made(ledger_dir), beats=last_beats(ledger_dir))
+                      tools=tool_made(ledger_dir), lives=liveness(ledger_dir))
     if dry_run or not plan.remove:
         return plan, {}
     ledger = Ledger()

@@ -38,11 +38,17 @@ class PathMatch:
     methods: frozenset[str]
 
 
-class ApiSchema:
-    """Path templates and their methods, with a segment trie to resolve concrete paths."""
+Parameters = Mapping[str, Mapping[str, frozenset[str]]]  # template -> method -> the names of its parameters
 
-    def __init__(self, methods_by_template: Mapping[str, frozenset[str]]) -> None:
+
+class ApiSchema:
+    """Path templates and their methods, with a segment trie to resolve concrete paths; the names of each method's
+    parameters when the source lists them (``parameters``; empty for a cache written before they were kept)."""
+
+    def __init__(self, methods_by_template: Mapping[str, frozenset[str]], parameters: Parameters | None = None,
+                 ) -> None:
         self.methods = dict(methods_by_template)
+        self.parameters = {t: dict(by_method) for t, by_method in (parameters or {}).items()}
         self._root: dict[str, object] = {}
         for template in self.methods:
             node = self._root
@@ -72,6 +78,29 @@ class ApiSchema:
         """The templates and their methods, sorted: the plugin's cache format (``from_bytes`` reads it)."""
         return {template: sorted(methods) for template, methods in sorted(self.methods.items())}
 
+    def parameters_json(self) -> dict[str, dict[str, list[str]]]:
+        """The parameters' names by template and method, sorted (the cache's ``parameters``)."""
+        return {template: {method: sorted(names) for method, names in sorted(by_method.items())}
+                for template, by_method in sorted(self.parameters.items())}
+
+    def changes_to(self, other: ApiSchema) -> list[str]:
+        """What ``other`` has that this schema lacks, and the reverse: ``removed: DELETE /pools/{poolid}``,
+        ``added: POST /nodes/{node}/qemu parameter foo``. Parameters are compared only where both schemas list
+        them, for methods both have."""
+        lines = []
+        for template in sorted(set(self.methods) | set(other.methods)):
+            before, after = self.methods.get(template, frozenset()), other.methods.get(template, frozenset())
+            lines += [f"removed: {method} {template}" for method in sorted(before - after)]
+            lines += [f"added: {method} {template}" for method in sorted(after - before)]
+            for method in sorted(before & after):
+                old = self.parameters.get(template, {}).get(method)
+                new = other.parameters.get(template, {}).get(method)
+                if old is None or new is None:
+                    continue
+                lines += [f"removed: {method} {template} parameter {name}" for name in sorted(old - new)]
+                lines += [f"added: {method} {template} parameter {name}" for name in sorted(new - old)]
+        return lines
+
     @classmethod
     def from_bytes(cls, raw: bytes) -> ApiSchema:
         """Any of the three formats, gzipped or not; ``ValueError`` saying what is wrong with it."""
@@ -85,16 +114,23 @@ class ApiSchema:
                 raise InvalidInput(f"its apiSchema is not JSON ({exc})") from None
             if not isinstance(tree, list):
                 raise InvalidInput("its apiSchema is not a list of paths")
-            found = dict(_apidoc_paths(tree))
+            infos = dict(_apidoc_paths(tree))
+            found = {t: frozenset(m for m in info if m in HTTP_METHODS) for t, info in infos.items()}
+            parameters = {t: _parameters(info) for t, info in infos.items()}
         else:
             try:
-                paths = json.loads(raw)["paths"]
+                data = json.loads(raw)
+                paths = data["paths"]
                 found = {str(t): frozenset(str(m) for m in methods) for t, methods in paths.items()}
+                # fakepve's copy: {template: {METHOD: info}}; the plugin's cache: {"parameters": {t: {M: [names]}}}
+                parameters = ({str(t): _parameters(info) for t, info in paths.items() if isinstance(info, dict)}
+                              or {str(t): {str(m): frozenset(map(str, names)) for m, names in by_method.items()}
+                                  for t, by_method in (data.get("parameters") or {}).items()})
             except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
                 raise InvalidInput("it is neither a PVE apidoc.js nor a schema file with \"paths\"") from None
         if not found:
             raise InvalidInput("it lists no API paths")
-        return cls(found)
+        return cls(found, parameters)
 
     @classmethod
     def from_file(cls, path: Path) -> ApiSchema:
@@ -106,15 +142,26 @@ class ApiSchema:
             raise InvalidInput(f"{path}: not a PVE API schema: {exc}") from None
 
 
-def _apidoc_paths(nodes: list[object]) -> Iterator[tuple[str, frozenset[str]]]:
-    """(path, methods) of every node of the API viewer's tree that takes a method."""
+def _apidoc_paths(nodes: list[object]) -> Iterator[tuple[str, dict[str, object]]]:
+    """(path, info: {METHOD: ...}) of every node of the API viewer's tree that takes a method."""
     for node in nodes:
         if not isinstance(node, dict) or not isinstance(node.get("path"), str):
             raise InvalidInput("an apiSchema entry has no path")
-        methods = frozenset(m for m in (node.get("info") or {}) if m in HTTP_METHODS)
-        if methods:
-            yield node["path"], methods
+        info = node.get("info") or {}
+        if isinstance(info, dict) and any(m in HTTP_METHODS for m in info):
+            yield node["path"], info
         yield from _apidoc_paths(node.get("children") or [])
+
+
+def _parameters(info: Mapping[str, object]) -> dict[str, frozenset[str]]:
+    """The names of each method's parameters in a schema's ``{METHOD: {"parameters": {"properties": ...}}}``."""
+    found = {}
+    for method, details in info.items():
+        parameters = details.get("parameters") if isinstance(details, dict) else None
+        properties = parameters.get("properties") if isinstance(parameters, dict) else None
+        if method in HTTP_METHODS and isinstance(properties, dict):
+            found[method] = frozenset(map(str, properties))
+    return found
 
 
 def _segments(path: str) -> list[str]:

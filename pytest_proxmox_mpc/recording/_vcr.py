@@ -23,6 +23,7 @@ from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 
 from ..errors import CassetteError
+from .provenance import check_format
 
 __all__ = ["MATCHERS", "Cassette", "Request", "append", "file_of", "get_metadata", "metadata", "open_cassette",
            "play", "save", "set_metadata"]
@@ -45,6 +46,7 @@ class CassettePersister(FilesystemPersister):  # type: ignore[misc]
             text = where.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CassetteError(f"cassette {where}: cannot be read ({exc})") from None
+        check_format(text, where)  # a newer format is refused, not replayed wrongly
         try:
             loaded = deserialize(text, serializer)  # (requests, responses, metadata) in vcrpy 9
         except yaml.YAMLError as exc:

@@ -11,6 +11,7 @@ RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")  # vcrpy's, an
 
 PLACEHOLDER = "https://pve.cassette.invalid:8006"  # the host every cassette holds instead of the cluster's
 SESSION_DIR = "_session"  # cassettes of session-scoped fixtures, below the cassette directory
+SCHEMA_CACHE_DIR = "pve-api-schema"  # below SESSION_DIR: the API schemas recordings were made with
 RECORDING_PLUGIN = "proxmox_mpc_recording"  # the name the recording hooks are registered under
 
 

@@ -34,6 +34,7 @@ from . import _vcr
 from ._vcr import Cassette, Request
 from .anonymize import Anonymizer
 from .layout import PLACEHOLDER, RECORD_MODES, SESSION_DIR, cassette_name
+from .provenance import FORMAT, FORMAT_KEY, RECORDED_AGAINST, Provenance
 
 __all__ = ["MATCH_ON", "PLACEHOLDER", "RECORDED_BY", "RECORD_MODES", "SESSION_DIR", "CassetteError", "Recorder",
            "cassette_name", "scrub_body", "scrub_request", "scrub_response"]
@@ -41,6 +42,7 @@ __all__ = ["MATCH_ON", "PLACEHOLDER", "RECORDED_BY", "RECORD_MODES", "SESSION_DI
 RECORDED_BY = "recorded_by_run"  # cassette metadata: the run that wrote it
 _VOLATILE = [(re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}"), "<run>"),
              (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"), "<time>"),
+             (re.compile(r";alive-\d+"), ""),  # a temporary guest's liveness tag (cassettes from before it match)
              # A temporary guest's description names its test by node ID, whose file part depends on where the
              # suite was run from (``validation/test_x.py::t`` in a clone, ``test_x.py::t`` or ``::t`` installed):
              # the test is what identifies it (its module's cassette is where the request is looked for).
@@ -121,6 +123,7 @@ class Recorder:
         self._loaded: dict[Path, Cassette] = {}
         self._sequence: dict[tuple[Path, str], int] = {}
         self._lock = threading.Lock()  # the inventory reads guest configs from several threads at once
+        self.recorded_against: Provenance | None = None  # kept in every cassette written, once the run knows it
 
     @property
     def replaying_only(self) -> bool:
@@ -235,6 +238,8 @@ class Recorder:
             kept = dict(_vcr.metadata(cassette))
             if self.run_id:
                 kept[RECORDED_BY] = self.run_id
+            if self.recorded_against is not None:
+                kept[FORMAT_KEY], kept[RECORDED_AGAINST] = FORMAT, self.recorded_against.as_metadata()
             if self.anonymizer is not None:  # remembered values name nodes too
                 kept = {key: self.anonymizer.rewrite(value) if isinstance(value, str) else value
                         for key, value in kept.items()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..safety.redact import REDACTED, is_secret_name
+from .layout import SCHEMA_CACHE_DIR, SESSION_DIR
 
 SCANNED = (".yaml", ".yml", ".json", ".jsonl")
 PATTERNS = (
@@ -45,10 +46,13 @@ class Finding:
 
 
 def files_below(paths: Iterable[Path]) -> Iterator[Path]:
-    """The given files, and the cassette and audit files below the given directories."""
+    """The given files, and the cassette and audit files below the given directories. The API schemas cached beside
+    cassettes (``_session/pve-api-schema/``: path templates and parameter names from a node's public API viewer,
+    ``/access/password`` among them) are left out of a directory's files: they hold no value at all."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SCANNED)
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SCANNED
+                              and not (p.parent.name == SCHEMA_CACHE_DIR and p.parent.parent.name == SESSION_DIR))
         else:
             yield path
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..guests.liveness import SOURCE as BEAT_SOURCE
 from ..proxy.toolguests import counts_by_test
 from ..safety.policy import LOGIN_PATH
 from .criteria import CRITERIA, LATENCY_BUDGET_MS, judge
@@ -67,7 +68,7 @@ def _requests(audit: Sequence[Mapping[str, Any]], audit_file: str, probes: Colle
         "answered": len(answered), "succeeded": sum(1 for r in answered if int(r["status"]) < 400),
         "connection_failures": len(allowed) - len(answered),
         "writes_in_phases_1_2": sum(1 for r in allowed if r.get("phase") in (1, 2) and r.get("method") != "GET"
-                                    and r.get("path") != LOGIN_PATH),
+                                    and r.get("path") != LOGIN_PATH and r.get("source") != BEAT_SOURCE),
     }
 
 

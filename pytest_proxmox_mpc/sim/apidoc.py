@@ -41,24 +41,33 @@ def apidoc_tree(paths: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return roots
 
 
-@functools.lru_cache(maxsize=1)
-def apidoc_js() -> bytes:
-    """fakepve's schema as the text of ``apidoc.js`` (built once per process)."""
+@functools.lru_cache(maxsize=4)
+def apidoc_js(removed: tuple[str, ...] = ()) -> bytes:
+    """fakepve's schema as the text of ``apidoc.js`` (built once per process), without the methods and parameters
+    ``removed`` names (``"METHOD /template"``, ``"METHOD /template PARAMETER"``: a scenario's ``api_schema``)."""
     source = fakepve_schema_file()
     if source is None:
         raise RuntimeError("fakepve's schema data is not installed")
     paths = json.loads(gzip.decompress(source.read_bytes()))["paths"]
+    for entry in removed:
+        method, template, *parameter = entry.split()
+        info = paths.get(template, {})
+        if parameter:
+            info.get(method, {}).get("parameters", {}).get("properties", {}).pop(parameter[0], None)
+        else:
+            info.pop(method, None)
     return b"const apiSchema = " + json.dumps(apidoc_tree(paths), indent=1).encode() + b";\n" + VIEWER_CODE
 
 
-def serve_apidoc(pve: Any) -> None:
-    """Make the ``fakepve.FakePve`` ``pve`` (not serving yet) answer the API viewer's path, without a login."""
+def serve_apidoc(pve: Any, removed: tuple[str, ...] = ()) -> None:
+    """Make the ``fakepve.FakePve`` ``pve`` (not serving yet) answer the API viewer's path, without a login (the
+    schema without what ``removed`` names, see ``apidoc_js``)."""
     from aiohttp import web
 
     @web.middleware
     async def apidoc(request: web.Request, handler: Any) -> web.StreamResponse:
         if request.method == "GET" and request.path == APIDOC_PATH:
-            return web.Response(body=apidoc_js(), content_type="application/javascript")
+            return web.Response(body=apidoc_js(removed), content_type="application/javascript")
         response: web.StreamResponse = await handler(request)
         return response
 

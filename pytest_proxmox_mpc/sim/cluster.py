@@ -71,7 +71,9 @@ class SimCluster:
         self.certfile, keyfile, _ = make_cert(str(workdir), name="pytest-proxmox-mpc-sim", hosts=(host,))
         self.pve: Any = FakePve(user=user, password=self._password.reveal(), host=host, port=port)
         self.pve.time_scale = 0
-        serve_apidoc(self.pve)  # as a real node: the plugin reads its API schema from there on live
+        scenario_data = load_scenario(scenario)
+        # as a real node: the plugin reads its API schema from there on live
+        serve_apidoc(self.pve, tuple(scenario_data.get("api_schema", {}).get("remove", ())))
         self.token_name = token_name
         self._token_value = None
         if token_name:
@@ -81,7 +83,7 @@ class SimCluster:
         if self._readonly_token is not None:
             self.pve.grant(READONLY_USER, "/", *ROLES["PVEAuditor"])  # root@pam keeps every privilege
             self.pve.apitokens[f"{READONLY_USER}!{token_name}"] = self._readonly_token.reveal()
-        apply_scenario(self.pve, load_scenario(scenario))
+        apply_scenario(self.pve, scenario_data)
         logging.getLogger(SERVER_LOGGER).addFilter(NO_TRACEBACKS)  # one shared filter: adding it twice is a no-op
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pytest-proxmox-mpc-sim", daemon=True)
@@ -130,6 +132,9 @@ def apply_scenario(pve: Any, data: dict[str, Any]) -> None:
     """Load a checked scenario (see ``scenario.py``) into a FakePve that is not serving yet."""
     if "cluster_name" in data:
         pve.cluster_name = data["cluster_name"]
+    if "pve_version" in data:
+        pve.version = data["pve_version"]
+        pve.release_version = ".".join(data["pve_version"].split(".")[:2])
     for node in data.get("nodes", []):
         pve.add_node(node["name"], online=node.get("online", True))
     for sid, options in data.get("storages", {}).items():

@@ -20,7 +20,7 @@ from ..files.inputs import read_text_input
 from ..model.vmids import VMID_MAX, VMID_MIN
 
 GUEST_TYPES = ("qemu", "lxc")
-TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "files", "comment")
+TOP_KEYS = ("guests", "cluster_name", "nodes", "storages", "pools", "files", "comment", "pve_version", "api_schema")
 FILE_KEYS = {"storage": str, "name": str, "size": int, "content": str}
 
 
@@ -92,6 +92,12 @@ def _problem(data: Any) -> str | None:
             isinstance(f, dict) and set(f) == set(FILE_KEYS) and all(isinstance(f[k], t) for k, t in FILE_KEYS.items())
             and f["storage"] in data.get("storages", {}) for f in files):
         return 'files must be a list of {"storage", "name", "size", "content"} on storages of the scenario'
+    if not isinstance(data.get("pve_version", ""), str):
+        return "pve_version must be a string, e.g. 9.0.10"
+    schema = data.get("api_schema", {})
+    removed = schema.get("remove", []) if isinstance(schema, dict) and set(schema) <= {"remove"} else None
+    if not isinstance(removed, list) or not all(isinstance(r, str) and len(r.split()) in (2, 3) for r in removed):
+        return 'api_schema must be {"remove": ["METHOD /template", "METHOD /template PARAMETER", ...]}'
     nodes = data.get("nodes", [])
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and isinstance(n.get("name"), str) for n in nodes):
         return 'nodes must be a list of objects with a "name"'

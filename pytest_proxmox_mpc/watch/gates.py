@@ -107,17 +107,22 @@ def check_usage(inventory: Inventory, threshold: float) -> GateResult:
     return GateResult("usage", True, f"CPU, memory and storage below {threshold:.0%}")
 
 
-def check_temp_range(inventory: Inventory, temp_range: tuple[int, int]) -> GateResult:
-    """The temporary range holds nothing but guests carrying the plugin's tag (earlier runs' leftovers)."""
+def check_temp_range(inventory: Inventory, temp_range: tuple[int, int],
+                     other_runs: Mapping[int, str] | None = None) -> GateResult:
+    """The temporary range holds nothing but guests carrying the plugin's tag (earlier or other runs') and guests
+    ``other_runs`` names (by VMID: the run whose tool made it, or that claims the number, on this machine)."""
     low, high = temp_range
-    foreign = [guest for vmid, guest in inventory.guests.items()
-               if low <= vmid <= high and PLUGIN_TAG not in guest.tags]
+    others = other_runs or {}
+    in_range = {vmid: guest for vmid, guest in inventory.guests.items() if low <= vmid <= high}
+    foreign = [guest for vmid, guest in in_range.items() if PLUGIN_TAG not in guest.tags and vmid not in others]
     if foreign:
         listed = ", ".join(f"{g.vmid} ({g.name or 'no name'})" for g in foreign[:5])
         return GateResult("temporary range", False, f"{len(foreign)} guests in {low}-{high} are not "
                           f"{PLUGIN_TAG} guests: {listed}")
-    ours = sum(1 for vmid in inventory.guests if low <= vmid <= high)
-    return GateResult("temporary range", True, f"{low}-{high} holds {ours} leftovers of earlier runs and nothing else")
+    of_tools = sum(1 for vmid, guest in in_range.items() if PLUGIN_TAG not in guest.tags)
+    tools = f", {of_tools} made by tools of other runs" if of_tools else ""
+    return GateResult("temporary range", True, f"{low}-{high} holds {len(in_range) - of_tools} guests of earlier "
+                      f"or other runs{tools} and nothing else")
 
 
 def check_exclusions(exclusions: ExclusionList, protected: Iterable[int]) -> GateResult:
@@ -182,7 +187,8 @@ def _latest_backups(api: Any, inventory: Inventory, vmids: set[int]) -> dict[int
 
 def check_gates(api: Any, inventory: Inventory, *, exclusions: ExclusionList, protected: Iterable[int],
                 temp_range: tuple[int, int], threshold: float, require_backups: bool,
-                backup_max_age: float = DEFAULT_BACKUP_MAX_AGE, now: float | None = None) -> GateVerdict:
+                backup_max_age: float = DEFAULT_BACKUP_MAX_AGE, now: float | None = None,
+                other_runs: Mapping[int, str] | None = None) -> GateVerdict:
     """Every gate, in the order the report lists them."""
     protected = frozenset(protected)
     guests = protected_guests(inventory, exclusions, protected)
@@ -191,6 +197,6 @@ def check_gates(api: Any, inventory: Inventory, *, exclusions: ExclusionList, pr
         check_nodes(inventory, exclusions),
         check_usage(inventory, threshold),
         check_backups(api, inventory, guests, required=require_backups, max_age=backup_max_age, now=now),
-        check_temp_range(inventory, temp_range),
+        check_temp_range(inventory, temp_range, other_runs),
         check_exclusions(exclusions, protected),
     ))

@@ -15,11 +15,12 @@ from typing import Any
 
 from ..cluster.inventory import read_inventory
 from ..errors import one_line
+from ..guests.factory import PLUGIN_TAG, RUN_TAG_PREFIX
 from ..model.inventory import Inventory
 from ..recording.layout import SESSION_DIR
 from ..run import Run
 from ..safety.incident import Abort
-from ..safety.ledger import read_events
+from ..safety.ledger import read_events, tool_made
 from ..workspace.statedb.sqlitefile import integrity_problems
 from .drift import Change, unintended_changes
 from .gates import GateResult, GateVerdict, check_gates, protected_guests, usage_problems
@@ -45,7 +46,7 @@ class Watch:
         self._first_test = max(len(run.tests_started) - 1, 0)
         try:
             with self.acting():
-                self.before = read_inventory(api, version=version)
+                self.before = read_inventory(api, version=version, skip_configs_in=self.settings.temp_vmid_range)
         except Exception as exc:  # the gates fail closed on it; phase 1 tests still run and report
             self.problem = "cannot read the first inventory snapshot: " + one_line(exc)
         self.save()
@@ -75,7 +76,8 @@ class Watch:
                     self.verdict = check_gates(
                         self.api, current, exclusions=settings.exclusions, protected=self.protected,
                         temp_range=settings.temp_vmid_range, threshold=settings.usage_threshold,
-                        require_backups=settings.require_backups, backup_max_age=settings.backup_max_age, now=now)
+                        require_backups=settings.require_backups, backup_max_age=settings.backup_max_age, now=now,
+                        other_runs=self.other_runs())
             except Exception as exc:
                 self.verdict = GateVerdict((GateResult("inventory", False, one_line(exc)),))
             finally:
@@ -130,7 +132,8 @@ class Watch:
             return []
         try:
             with self.acting():
-                self.after = read_inventory(self.api, version=self.version)
+                self.after = read_inventory(self.api, version=self.version,
+                                            skip_configs_in=self.settings.temp_vmid_range)
         except Exception as exc:
             self.problem = "cannot read the final inventory snapshot: " + one_line(exc)
             self.save()
@@ -138,10 +141,26 @@ class Watch:
         tests = tuple(self.run.tests_started[self._first_test:])
         protected = {guest.vmid for snapshot in (self.before, self.after)  # as it was, or (a new one) is now
                      for guest in protected_guests(snapshot, self.settings.exclusions, self.protected)}
+        explained = frozenset(intended) | frozenset(self.other_runs(self.before, self.after))
         self.changes = [change.with_context(protected, tests)
-                        for change in unintended_changes(self.before, self.after, frozenset(intended))]
+                        for change in unintended_changes(self.before, self.after, explained)]
         self.save()
         return self.changes
+
+    def other_runs(self, *snapshots: Inventory) -> dict[int, str]:
+        """By VMID: the temporary guests of other runs that may be going on now, which are neither this run's
+        business nor production's: numbers another run on this machine claims, guests its tools made (its ledger
+        beside ours), and guests in ``snapshots`` carrying the plugin's tag and another run's."""
+        run, (low, high) = self.run, self.settings.temp_vmid_range
+        others = dict(run.allocator.claims.held_by_others()) if run.allocator.claims is not None else {}
+        others |= {vmid: made.run_id for vmid, made in tool_made(run.files.ledger_dir).items()
+                   if made.run_id != run.run_id}
+        for snapshot in snapshots:
+            for vmid, guest in snapshot.guests.items():
+                runs = [tag[len(RUN_TAG_PREFIX):] for tag in guest.tags if tag.startswith(RUN_TAG_PREFIX)]
+                if low <= vmid <= high and PLUGIN_TAG in guest.tags and runs and run.run_id not in runs:
+                    others[vmid] = runs[0]
+        return others
 
     def save(self) -> None:
         """Write what this process saw to the run's watch file (atomically: the controller may read it)."""
