@@ -22,6 +22,8 @@ from .config.sources import RawSources
 from .errors import SettingsError
 from .files.inputs import MIB, YAML_FACTOR, set_limit
 from .fixtures.access import hooked_workspace_checks, run_of, settings_of
+from .fixtures.faults import MARKER as FAULT_MARKER
+from .fixtures.faults import MARKER_HELP as FAULT_MARKER_HELP
 from .fixtures.guests import factory_fixture_names
 from .fixtures.stash import (
     REFUSALS_REPORTED,
@@ -54,6 +56,7 @@ FIXTURE_MODULES = (
     "pytest_proxmox_mpc.fixtures.workspace",
     "pytest_proxmox_mpc.fixtures.proxy",
     "pytest_proxmox_mpc.fixtures.sut",
+    "pytest_proxmox_mpc.fixtures.faults",
 )
 FIXTURE_PREFIXES = ("pve_", "temp_vm", "temp_ct", "mpc_")  # the plugin's public fixtures (its autouse ones are _pve_*)
 HEADER_SHOWN = pytest.StashKey[bool]()
@@ -89,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     src = RawSources(options=options, ini=ini, environ=os.environ,
                      inifile=str(config.inipath) if config.inipath else None, rootdir=config.rootpath)
+    config.addinivalue_line("markers", FAULT_MARKER_HELP)
     config.addinivalue_line("markers", f"{EXPECT_REFUSAL}: the test sends requests the policy refuses on purpose; "
                             "they are audited but neither fail the test nor abort the run")
     worker_input = getattr(config, "workerinput", None)
@@ -211,7 +215,7 @@ def uses_plugin(item: pytest.Item) -> bool:
     """The test uses one of the plugin's fixtures or markers."""
     names = getattr(item, "fixturenames", ())
     return (any(name.startswith(FIXTURE_PREFIXES) for name in names)
-            or any(mark.name in phases.MARKERS or mark.name in (EXPECT_REFUSAL, CRITERION)
+            or any(mark.name in phases.MARKERS or mark.name in (EXPECT_REFUSAL, CRITERION, FAULT_MARKER)
                    for mark in item.iter_markers()))
 
 

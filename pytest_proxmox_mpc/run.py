@@ -16,6 +16,7 @@ from .cluster.guard import ConnectionHealth, Guard
 from .cluster.schemasource import SchemaSource, cache_dir_of, from_cache, from_fakepve, from_node, from_setting
 from .config.settings import Settings
 from .errors import SettingsError
+from .faults import FaultPlan
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
@@ -62,6 +63,7 @@ class Run:
     heartbeat: Heartbeat | None = None  # runs that may create guests: the sweeper leaves a running run alone
     tests_started: list[str] = field(default_factory=list)  # this process's tests, in the order they started
     schema_source: SchemaSource | None = None  # None: not needed (phases 1-2), or read at connect (auto)
+    faults: FaultPlan = field(default_factory=FaultPlan)  # injected through the proxy and the test's clients
     cluster_beat: ClusterBeat | None = None  # renews the alive- tag of this process's guests (a live cluster)
     unverified_nics: set[int] = field(default_factory=set)  # guests whose inherited NICs were not judged yet
 
@@ -163,9 +165,12 @@ class Run:
                            temp_range=self.settings.temp_vmid_range, protected_vmids=protected, lookup=lookup,
                            network=network)
 
-    def guard(self, policy: Policy, source: str | None = None) -> Guard:
-        """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``)."""
-        return Guard(policy, self.trail, self.ledger, self.recorder, self.health, source=source)
+    def guard(self, policy: Policy, source: str | None = None, faulted: bool = False) -> Guard:
+        """A guard for ``policy`` with this run's audit trail, ledger and recorder (audit lines marked ``source``);
+        ``faulted``: the run's injected faults answer in the cluster's place (the safety proxy's and the test's own
+        clients; never the read-only client a test judges with)."""
+        return Guard(policy, self.trail, self.ledger, self.recorder, self.health, source=source,
+                     faults=self.faults if faulted else None)
 
     def tool_guests(self) -> ToolGuests:
         """What a phase 3/4 safety proxy hands tools (VMIDs of this worker's share) and tracks (their guests)."""
@@ -174,13 +179,14 @@ class Run:
 
     def proxy_guard(self, phase: int, api: Any, protected: frozenset[int] = frozenset()) -> Guard:
         """The guard of a safety proxy for ``phase``: this run's policy, with guests looked up through ``api``."""
-        return self.guard(self.policy(phase, protected=protected, lookup=ClusterLookup(api)), source="proxy")
+        return self.guard(self.policy(phase, protected=protected, lookup=ClusterLookup(api)), source="proxy",
+                          faulted=True)
 
     def client(self, readonly: Any, phase: int, protected: frozenset[int]) -> Any:
         """A client sharing ``readonly``'s login with the policy of ``phase``; guests are looked up through
         ``readonly`` at write time."""
         policy = self.policy(phase, protected=protected, lookup=ClusterLookup(readonly))
-        return derive(readonly, self.guard(policy))
+        return derive(readonly, self.guard(policy, faulted=True))
 
     def beat_on_cluster(self, readonly: Any, protected: frozenset[int]) -> ClusterBeat | None:
         """On a live cluster, what keeps this process's temporary guests marked alive for sweepers anywhere: its

@@ -24,6 +24,10 @@ DEFAULT_TIMEOUT = 300.0
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module with ``CHECK_AREA`` gets one test per workspace check of that area: the registry as the run's
     ``pytest_proxmox_mpc_workspace_checks`` hooks left it, each marked with the criteria it gives evidence for."""
+    for fixture, phase in (("faulted_sync", 2), ("faulted_write", 3)):  # the profile's steps with faults
+        if fixture in metafunc.fixturenames:
+            names = [step.name for step in settings_of(metafunc.config).mpc_profile.of_phase(phase) if step.faults]
+            metafunc.parametrize(fixture, names or [None], ids=names or ["none"])
     area = getattr(metafunc.module, "CHECK_AREA", None)
     if area is not None and "check" in metafunc.fixturenames:
         metafunc.parametrize("check", [

@@ -33,7 +33,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from ..safety.policy import ApiRequest
 from . import _proxmoxer
-from .guard import Guard, PolicedAdapter
+from .guard import Guard, PolicedAdapter, injected_answer
 
 POOL_SIZE = 32
 MAX_HEAD = 65536  # bytes of an answer's status line and headers, as http.client allows a line
@@ -179,6 +179,9 @@ class DirectChannel:
         described = ApiRequest.from_http(method, self.origin + target, body)
         given = {name: value for name, value in (headers or {}).items() if name.lower() not in FRAMING}
         check_headers(given)
+        fault = self.guard.inject(described)
+        if fault is not None:  # answered in the cluster's place, never sent (a broken connection raises)
+            return RawAnswer(*injected_answer(fault))
         return self.guard.send(described, lambda: self._transmit(method, target, given, body or None))
 
     def _transmit(self, method: str, target: str, headers: dict[str, str],

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 from requests.adapters import BaseAdapter
 
-from ..errors import UnsupportedClient
+from ..errors import ProxmoxMpcError, UnsupportedClient
+from ..faults import FaultPlan, Injected
 from ..safety.audit import upid_of
 from ..safety.ledger import Ledger
 from ..safety.policy import ApiRequest, Decision, Policy
 from ..safety.trail import AuditTrail
 from ._proxmoxer import backend_name, session_of
+from .tasks import pause
 
 if TYPE_CHECKING:  # the recorder (and vcrpy) is imported only by a run that records or replays
     from ..recording.recorder import Recorder
@@ -57,7 +59,8 @@ class Guard:
 
     def __init__(self, policy: Policy, trail: AuditTrail | None = None, ledger: Ledger | None = None,
                  recorder: Recorder | None = None, health: ConnectionHealth | None = None,
-                 source: str | None = None, on_create: Callable[[ApiRequest, int], None] | None = None) -> None:
+                 source: str | None = None, on_create: Callable[[ApiRequest, int], None] | None = None,
+                 faults: FaultPlan | None = None) -> None:
         self.policy = policy
         self.trail = trail
         self.ledger = ledger
@@ -65,6 +68,23 @@ class Guard:
         self.health = health
         self.source = source
         self.on_create = on_create  # told of each guest the cluster accepted a create of (the proxy's tool guests)
+        self.faults = faults  # the faults injected in the cluster's place (``inject``)
+
+    def inject(self, request: ApiRequest) -> Injected | None:
+        """The fault ``request`` gets in the cluster's place (None: send it). The policy still decides first: a
+        refused request stays refused (its violation raised); a faulted one is audited as ``injected``, its answer
+        given by the fault, and never sent (so never counted as a create either)."""
+        plan = self.faults
+        fault = plan.pick(request.method, request.path, request.params) if plan is not None else None
+        if fault is None:
+            return None
+        decision = self.admit(request)
+        if self.trail is not None:
+            self.trail.record(request, decision, fault.status or None, fault.delay * 1000, fault.upid,
+                              source=self.source, injected=fault.kind)
+        if fault.delay and fault.transport is None:
+            pause(fault.delay)  # a slow answer: the caller's budget runs out first
+        return fault
 
     def admit(self, request: ApiRequest) -> Decision:
         """The policy's decision; a refused request is audited and its violation raised."""
@@ -112,6 +132,39 @@ class Guard:
         return sent
 
 
+class InjectedBreak(ProxmoxMpcError, requests.ConnectionError):
+    """A fault that breaks the connection (``reset``, ``no-answer``) in the cluster's place: raised where a
+    transport raises its own connection error; the safety proxy breaks its client's connection the same way."""
+
+    def __init__(self, fault: Injected) -> None:
+        what = "connection reset in the middle of the answer" if fault.transport == "reset" else \
+            "connection closed without an answer"
+        super().__init__(f"{what} (injected fault {fault.kind})")
+        self.fault = fault
+
+
+def injected_answer(fault: Injected) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """(status, reason, headers, body) of ``fault``; a broken connection raises ``InjectedBreak`` (after its
+    delay)."""
+    if fault.transport is not None:
+        if fault.delay:
+            pause(fault.delay)
+        raise InjectedBreak(fault)
+    return fault.status, fault.reason, list(fault.headers), fault.body
+
+
+def injected_response(fault: Injected, request: requests.PreparedRequest) -> requests.Response:
+    """``fault`` as the ``requests`` answer to ``request`` (a broken connection raises ``InjectedBreak``)."""
+    injected_answer(fault)
+    response = requests.Response()
+    response.status_code, response.reason = fault.status, fault.reason
+    response.headers.update(dict(fault.headers))
+    response._content = fault.body
+    response.url, response.request = request.url or "", request
+    response.encoding = "utf-8"
+    return response
+
+
 class PolicedAdapter(BaseAdapter):
     """Sends a request through ``inner`` only when the guard admits it."""
 
@@ -122,6 +175,12 @@ class PolicedAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         described = ApiRequest.from_http(request.method or "", request.url or "", request.body)
+        fault = self.guard.inject(described)
+        if fault is not None:  # never sent; recorded (and replayed) like any answer
+            recorder = self.guard.recorder
+            if recorder is None or fault.transport is not None:
+                return injected_response(fault, request)
+            return recorder.send(request, lambda: injected_response(fault, request))
 
         def transmit() -> tuple[requests.Response, int, bytes | None]:
             recorder = self.guard.recorder

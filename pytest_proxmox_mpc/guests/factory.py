@@ -8,16 +8,18 @@ that died can be told apart from anything else by the sweeper. Nothing here impo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from proxmoxer import ResourceException
 
-from ..cluster.tasks import wait_for_task
-from ..errors import DestroyFailed, GuestCreateFailed, PreconditionMissing, SafetyViolation, TaskFailed
+from ..cluster.tasks import pause, wait_for_task
+from ..errors import DestroyFailed, GuestCreateFailed, PreconditionMissing, SafetyViolation, TaskFailed, TaskTimeout
 from ..files.vmidclaims import VmidClaims
 from ..safety.audit import now_iso
 from ..safety.exclusions import ExclusionList
@@ -31,6 +33,16 @@ RUN_TAG_PREFIX = "run-"
 KINDS = {"qemu": "VM", "lxc": "container"}
 DEFAULTS = {"qemu": {"cores": 1, "memory": 512}, "lxc": {"cores": 1, "memory": 512}}
 TAKEN_RETRIES = 50
+LOCK_TIMEOUT = "got timeout"  # PVE's word for a lock not got in time ("can't lock file '...' - got timeout")
+LOCK_RETRIES = 4  # tries of a create PVE answered with a lock timeout
+LOCK_PAUSE = 0.5  # seconds before the first retry (then twice that, ...)
+
+
+def describe(exc: BaseException) -> str:
+    """One line of a failure: PVE's answer, or the connection's trouble (never a URL with a query)."""
+    if isinstance(exc, requests.RequestException):
+        return f"{type(exc).__name__} ({str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def run_tag(run_id: str) -> str:
@@ -164,11 +176,15 @@ class GuestFactory:
             marked = ctx.clock()
             params = {**base, **self._marks(vmid, name, run_id, marked)}
             try:
-                upid = self.api.nodes(node)(self.kind).post(**params)
+                upid = self._post(node, params)
                 break
             except ResourceException as exc:
                 if "already exists" not in str(exc):  # taken by another client: try the next number
                     raise GuestCreateFailed(f"cannot create {KINDS[self.kind]} {vmid} on {node}: {exc}") from None
+            except requests.RequestException as exc:  # the answer was lost: whether the cluster made it is unknown
+                raise GuestCreateFailed(
+                    f"cannot create {KINDS[self.kind]} {vmid} on {node}: {describe(exc)}; if the cluster made it "
+                    f"anyway, it carries this run's tags ({run_tag(run_id)}) and the sweeper removes it") from None
         else:
             raise PreconditionMissing(f"{TAKEN_RETRIES} VMIDs in a row of the temporary range {ctx.allocator.low}-"
                                       f"{ctx.allocator.high} are taken on the cluster: free some of them or "
@@ -181,10 +197,24 @@ class GuestFactory:
             ctx.beat.track(guest, marked)
         try:
             wait_for_task(self.api, upid, ctx.timeouts.task)
-        except TaskFailed as exc:
-            self._remove(guest)
-            raise GuestCreateFailed(f"creating {KINDS[self.kind]} {vmid} on {node} failed: {exc.exitstatus}") from None
+        except (TaskFailed, TaskTimeout, ResourceException, requests.RequestException) as exc:
+            why = exc.exitstatus if isinstance(exc, TaskFailed) else describe(exc)
+            with contextlib.suppress(DestroyFailed, SafetyViolation, ResourceException, requests.RequestException):
+                self._remove(guest)  # what cannot be removed now stays in ``created``: ``cleanup()`` removes it
+            raise GuestCreateFailed(f"creating {KINDS[self.kind]} {vmid} on {node} failed: {why}") from None
         return guest
+
+    def _post(self, node: str, params: dict[str, Any]) -> Any:
+        """The create's POST, sent again (``LOCK_RETRIES`` times at most, after a growing pause) while PVE answers
+        that a lock was not got in time: such a request did nothing, and PVE says to try again."""
+        for attempt in range(LOCK_RETRIES - 1):
+            try:
+                return self.api.nodes(node)(self.kind).post(**params)
+            except ResourceException as exc:
+                if LOCK_TIMEOUT not in str(exc):
+                    raise
+            pause(LOCK_PAUSE * (attempt + 1))
+        return self.api.nodes(node)(self.kind).post(**params)
 
     def _marks(self, vmid: int, name: str, run_id: str, now: float) -> dict[str, Any]:
         ctx = self.context

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from ..faults import FaultPlan
 from ..model.secret import Secret
 
 TICKET_LIFETIME = 7200.0  # seconds, as PVE's tickets
@@ -142,6 +143,7 @@ class ProxyAccess:
     credentials: ProxyCredentials
     reserver: Callable[[], int] | None = field(default=None, repr=False, compare=False)
     handed: Callable[[], frozenset[int]] | None = field(default=None, repr=False, compare=False)
+    faults: FaultPlan | None = field(default=None, repr=False, compare=False)  # injected in the cluster's place
 
     @property
     def url(self) -> str:

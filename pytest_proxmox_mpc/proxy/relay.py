@@ -39,7 +39,7 @@ from requests.auth import AuthBase
 from ..cluster._proxmoxer import auth_of
 from ..cluster.client import describe_failure, pin_environment
 from ..cluster.direct import DirectChannel, RawAnswer, plain_route
-from ..cluster.guard import Guard, police_session
+from ..cluster.guard import Guard, InjectedBreak, police_session
 from ..errors import CassetteError, GuestCreateFailed, SafetyViolation
 from ..model.endpoint import Endpoint
 from ..programs.install import PROGRAM_PATH
@@ -47,6 +47,7 @@ from ..safety.network import is_loopback_host
 from ..safety.policy import LOGIN_PATH, ApiRequest
 from ..safety.redact import SECRET_HEADERS
 from .auth import CSRF_HEADER, ProxyAccess, ProxyAuth, ProxyCredentials
+from .faulted import broken
 from .programs import ProgramDesk
 from .server import Answer, ProxyServer
 from .toolguests import ToolGuests
@@ -179,7 +180,8 @@ class SafetyProxy:
         self._server = ProxyServer(listen, workdir, self.answer)
         self.access = ProxyAccess(self._server.host, self._server.port, self._server.cafile, phase, credentials,
                                   reserver=tools.next_free if tools is not None else None,
-                                  handed=tools.handed_out if tools is not None else None)
+                                  handed=tools.handed_out if tools is not None else None,
+                                  faults=upstream.guard.faults)
         self._server.start()
 
     def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -217,6 +219,8 @@ class SafetyProxy:
         except SafetyViolation as exc:
             LOG.warning("safety proxy: %s", exc)
             return pve_error(403, str(exc), {"policy": f"{exc.rule}: {exc.reason}"})
+        except InjectedBreak as exc:  # a fault: the tool's connection breaks as the fault says
+            return broken(exc.fault)
         except CassetteError as exc:
             message = with_hint(exc, self.record_hint)
             LOG.warning("safety proxy: %s", message)

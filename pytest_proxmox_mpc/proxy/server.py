@@ -56,6 +56,14 @@ class Answer(RawAnswer):
     """What the proxy sends back: status, reason phrase, headers (without Content-Length) and body."""
 
 
+@dataclass(frozen=True)
+class Broken(Answer):
+    """An answer broken off (an injected fault): the first ``cut`` of its bytes are sent, then the connection ends
+    without TLS's close_notify (the client's read fails as on a reset); with ``cut`` 0, without a byte."""
+
+    cut: float = 0.0
+
+
 Exchange = Callable[[str, str, Mapping[str, str], bytes], Answer]
 
 
@@ -96,6 +104,10 @@ class _Connection:
             return False
         answer = self.server.exchange(method, target, headers, body)
         LOG.debug("%s %s %s", method, target.split("?")[0], answer.status)
+        if isinstance(answer, Broken):
+            self._send(method, answer, cut=answer.cut)
+            self._linger()  # ended without TLS's close_notify: the client finds the answer cut off
+            return False
         self._send(method, answer)
         return self.http.our_state is h11.DONE  # not MUST_CLOSE: the client did not ask to end it
 
@@ -161,7 +173,7 @@ class _Connection:
             return 414  # the head is too long before its first line even ended
         return status
 
-    def _send(self, method: str, answer: Answer) -> None:
+    def _send(self, method: str, answer: Answer, cut: float = 1.0) -> None:
         """The answer in one write, with ``Content-Length`` (and ``Connection: close`` when the connection ends);
         no body to HEAD. One h11 cannot write (a header value with a line break, say) becomes a 502."""
         given = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
@@ -176,7 +188,9 @@ class _Connection:
         data = self.http.send(response)
         if method != "HEAD" and body:
             data += self.http.send(h11.Data(data=body))
-        self.tls.sendall(data + self.http.send(h11.EndOfMessage()))
+        data += self.http.send(h11.EndOfMessage())
+        if cut > 0:
+            self.tls.sendall(data[:int(len(data) * cut)])
 
     def _refuse(self, status: int) -> None:
         """Answer a refused request with ``status`` and end the connection."""

@@ -106,7 +106,10 @@ class ToolGuests:
         guest = ToolGuest(vmid, node, kind, name, self.current_test())
         with self._lock:
             self._reserved.pop(vmid, None)
+            before = self._made.get(vmid)
             self._made[vmid] = guest
+        if before is not None:  # the cluster took a create of its VMID again: the tool removed the one it made
+            self._event("destroyed", before, by="tool")
         self._event("created", guest)
 
     def finish(self, test: str | None, readonly: Any, client: Any, timeouts: Timeouts,

@@ -95,9 +95,11 @@ class AuditTrail:
 
     def record(self, request: ApiRequest, decision: Decision, status: int | None = None,
                duration_ms: float | None = None, upid: str | None = None, source: str | None = None,
-               ) -> AuditRecord | None:
+               injected: str | None = None) -> AuditRecord | None:
         """Append one line for ``request`` (``source`` names the sender, else ``acting_as``'s). A refusal is
-        written at once and returned as its ``AuditRecord``; an allowed request's line is buffered (None)."""
+        written at once and returned as its ``AuditRecord``; an allowed request's line is buffered (None). With
+        ``injected`` (a fault's kind), the request was answered by that fault, never sent: decision ``injected``,
+        rule ``fault:<kind>``."""
         now = time.time()
         params = redact_params(request.params) if request.params else {}
         duration = None if duration_ms is None else round(duration_ms, 3)
@@ -111,9 +113,11 @@ class AuditTrail:
             return record
         # The same line AuditRecord.to_json makes (a test holds them equal), without the record or the dict.
         sender = source or self.source
+        outcome, rule = ("injected", "fault:" + injected) if injected else ("allowed", decision.rule)
         line = (f'{self._context % iso_of(now)}"method":{_quote(request.method)},"path":{_quote(request.shown_path)},'
-                f'"params":{encode_json(redact_params(params)) if params else "{}"},"decision":"allowed",'
-                f'"rule":{_quote(decision.rule)},"status":{"null" if status is None else int(status)},'
+                f'"params":{encode_json(redact_params(params)) if params else "{}"},'
+                f'"decision":{_quote(outcome)},"rule":{_quote(rule)},'
+                f'"status":{"null" if status is None else int(status)},'
                 f'"duration_ms":{"null" if duration is None else repr(duration)},'
                 f'"upid":{"null" if upid is None else _quote(upid)},'
                 f'"source":{"null" if sender is None else _quote(sender)}}}')

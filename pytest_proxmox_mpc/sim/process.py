@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+REQUEST_LOG = "requests.jsonl"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,13 @@ class FakePveProcess:
     cafile: str
     password: str
     process: subprocess.Popen[bytes]
+    request_log: Path | None = None  # sim_process's: one JSON line [method, path] per request that arrived
+
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every request that reached the cluster so far, in order (``sim_process`` only)."""
+        if self.request_log is None or not self.request_log.exists():
+            return []
+        return [tuple(json.loads(line)) for line in self.request_log.read_text().splitlines()]
 
     @property
     def address(self) -> str:
@@ -88,7 +98,8 @@ def sim_process(scenario: Path, workdir: Path, *, token_name: str | None = None,
     """The plugin's simulated cluster (fakepve with the whole ``scenario``, serving the API viewer's schema as a
     node does) in a process of its own on ``host``, logged in to with the API token ``root@pam!token_name`` or
     ``root@pam`` and ``password`` (fakepve's command line has no API tokens, and loads only a scenario's guests).
-    Secrets go to the process on its standard input, never on its command line. Stopped on exit."""
+    Secrets go to the process on its standard input, never on its command line. Every request that reaches it is
+    logged (method and path: ``requests()``). Stopped on exit."""
     log = workdir / "sim.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "pytest_proxmox_mpc.sim.process", str(scenario),
@@ -99,10 +110,22 @@ def sim_process(scenario: Path, workdir: Path, *, token_name: str | None = None,
         process.stdin.write(json.dumps({"token_value": token_value, "password": password}).encode() + b"\n")
         process.stdin.close()
         _, host, port, cafile = _wait_for(process, log, "listening ", startup, "the simulated cluster").split()[:4]
-        yield FakePveProcess(host, int(port), cafile, password or "", process)
+        yield FakePveProcess(host, int(port), cafile, password or "", process, workdir / REQUEST_LOG)
     finally:
         process.terminate()
         process.wait(10)
+
+
+class _Logged(list):  # type: ignore[type-arg]
+    """fakepve's request log that also appends each request's method and path to a file, as it arrives."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.file = path.open("a", encoding="utf-8", buffering=1)
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self.file.write(json.dumps([item[0], item[1]]) + "\n")
 
 
 def _serve(argv: list[str]) -> None:
@@ -117,6 +140,7 @@ def _serve(argv: list[str]) -> None:
     given = {key: Secret(value) for key, value in secrets.items() if value}
     sim = SimCluster(Path(scenario), Path(workdir), token_name=None if token_name == "-" else token_name,
                      token_value=given.get("token_value"), password=given.get("password"), host=host)
+    sim.pve.requests = _Logged(Path(workdir) / REQUEST_LOG)
     endpoint = sim.endpoint
     print(f"listening {endpoint.host} {endpoint.port} {endpoint.verify}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -170,8 +170,16 @@ class ToolDriver:
         return step
 
     def step(self, name: str, /, **extra: object) -> StepRun:
-        """Run the profile's step ``name`` with ``extra`` placeholders (``name``, ``vmid``)."""
+        """Run the profile's step ``name`` with ``extra`` placeholders (``name``, ``vmid``), its ``faults`` injected
+        through the safety proxy while it runs."""
         step = self.available(name)
+        plan = self.access.faults
+        if not step.faults or plan is None:
+            return self._run(step, **extra)
+        with plan.using(step.faults):
+            return self._run(step, **extra)
+
+    def _run(self, step: Step, **extra: object) -> StepRun:
         command = step.run.format(**self.values(**extra))
         start, refused = time.perf_counter(), len(self._refusals())
         if step.via == "cli":

@@ -20,6 +20,8 @@ A profile is a YAML file (the packaged ``proxmox-mpc`` one, or the user's, ``--m
       discover: {phase: 1, via: cli, run: discover-all, counts: {vms: "VMs: (\\d+)"}}  # what it says it found
       create-vm: {phase: 3, via: cli, run: "vm create --vmid {vmid} ...", expect: success}
       plan: {phase: 4, via: console, run: /plan, requires: [terraform], runs: [terraform]}
+      sync-lock-timeouts: {phase: 2, via: console, run: /sync, retry: sync,   # judged under its faults
+                           faults: [{fault: lock-timeout, methods: [GET], path: "/nodes/*/qemu/*/config", every: 3}]}
 
 Prompts, success and failure lines are regular expressions searched in the tool's output. Templates take the
 placeholders of ``PLACEHOLDERS``. Anything malformed is a ``ProfileError`` naming the file and line. Nothing here
@@ -39,6 +41,7 @@ from typing import Any
 import yaml
 
 from ..errors import InvalidInput, ProfileError, UnreadableInput
+from ..faults import FaultRule, parse_rules
 from ..files.inputs import read_text_input
 
 PACKAGED = Path(__file__).resolve().parent / "profiles"
@@ -80,6 +83,8 @@ class Step:
     runs: tuple[str, ...] = ()
     counts: Mapping[str, str] = field(default_factory=dict)
     restart_after: bool = False
+    faults: tuple[FaultRule, ...] = ()  # injected through the safety proxy while the step runs
+    retry: str | None = None  # the step that must succeed once the faults are cleared (a faulted step's)
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,8 @@ class _Reader:
     def step(self, name: str, node: yaml.Node, where: str, init: bool = False) -> Step:
         keys = self.mapping(node, where, ("run",) if init else ("phase", "via", "run"),
                             ("success", "failure", "timeout", "answers", "restart_after") if init else
-                            ("success", "failure", "expect", "requires", "timeout", "runs", "counts"))
+                            ("success", "failure", "expect", "requires", "timeout", "runs", "counts", "faults",
+                             "retry"))
         phase, via = 1, "console"
         if not init:
             phase_text = str(keys["phase"].value)
@@ -207,7 +213,18 @@ class _Reader:
                     self.number(keys.get("timeout"), f"{where}.timeout", DEFAULT_TIMEOUT),
                     self.items(keys.get("runs"), f"{where}.runs", self.text),
                     self.counts(keys.get("counts"), f"{where}.counts"),
-                    self.flag(keys.get("restart_after"), f"{where}.restart_after"))
+                    self.flag(keys.get("restart_after"), f"{where}.restart_after"),
+                    self.faults(keys.get("faults"), f"{where}.faults"),
+                    self.text(keys["retry"], f"{where}.retry") if "retry" in keys else None)
+
+    def faults(self, node: yaml.Node | None, where: str) -> tuple[FaultRule, ...]:
+        """``faults``: rules of ``faults.parse_rules`` (a list of mappings)."""
+        if node is None:
+            return ()
+        try:
+            return parse_rules(yaml.safe_load(yaml.serialize(node)), where)
+        except InvalidInput as exc:
+            raise self.fail(node, str(exc)) from None
 
     def counts(self, node: yaml.Node | None, where: str) -> dict[str, str]:
         """``counts``: a kind of ``COUNTED`` -> a regex with a group that captures the number."""
@@ -264,6 +281,10 @@ class _Reader:
         names = tuple(str(key.value) for key, _ in steps_node.value)
         steps = {name: self.step(name, value, f"steps.{name}")
                  for name, value in self.mapping(steps_node, "steps", (), names).items()}
+        for (_, value), step in zip(steps_node.value, steps.values(), strict=True):
+            if step.retry is not None and step.retry not in steps:
+                at = next(node for key, node in value.value if key.value == "retry")
+                raise self.fail(at, f"steps.{step.name}.retry: no step {step.retry!r} in the profile")
         return Profile(
             name=self.text(top["name"], "name"), source=self.source,
             prompt=self.text(console["prompt"], "console.prompt"),

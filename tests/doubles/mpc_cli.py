@@ -10,11 +10,30 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 KINDS = {"vm": ("qemu", "VM", "VM"), "container": ("lxc", "Container", "container")}  # PVE type, title, noun
 FLAGS = ("wait", "confirm", "verbose", "force", "dry-run")  # options without a value
+WAIT = 15  # seconds --wait waits for a task (fakepve's end at once; a task that never ends is given up)
+
+
+def retrying_locks(session: Any) -> None:
+    """Send every request of ``session`` again (twice at most, after a pause) while PVE answers that a lock was not
+    got in time: it did nothing, and says to try again."""
+    from requests.adapters import HTTPAdapter
+
+    class LockRetry(HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            for attempt in range(3):
+                response = super().send(request, *args, **kwargs)
+                if response.status_code != 500 or "got timeout" not in (response.reason or "") or attempt == 2:
+                    return response
+                time.sleep(0.2 * (attempt + 1))
+            return response
+
+    session.mount("https://", LockRetry())
 
 
 def connect(settings: dict[str, Any]) -> Any:
@@ -24,9 +43,11 @@ def connect(settings: dict[str, Any]) -> Any:
     verify: Any = bool(settings.get("rejectUnauthorized", True))
     if verify and os.environ.get("REQUESTS_CA_BUNDLE"):
         verify = os.environ["REQUESTS_CA_BUNDLE"]
-    return proxmoxer.ProxmoxAPI(settings["host"], port=int(settings.get("port") or 8006), user=settings["username"],
-                                token_name=settings["tokenId"], token_value=settings["tokenSecret"],
-                                verify_ssl=verify, timeout=120)
+    api = proxmoxer.ProxmoxAPI(settings["host"], port=int(settings.get("port") or 8006), user=settings["username"],
+                               token_name=settings["tokenId"], token_value=settings["tokenSecret"],
+                               verify_ssl=verify, timeout=120)
+    retrying_locks(api._store["session"])
+    return api
 
 
 def pve_error(exc: Exception, vague: bool = False) -> str:
@@ -217,9 +238,24 @@ class Cli:
         except Exception as exc:
             print(f"⚠️  {label} creation may have completed, but status check failed:")
             print(f"   {self.error(exc)}")
+            if "fault-leaves-guest" not in self.defects:
+                self.remove_own(api, node, pve_type, vmid, label)
             return 0  # as the real one: the create was initiated
         print(f"✅ {label} created successfully!\n   Status: {status.get('status')}")
         return 0
+
+    def remove_own(self, api: Any, node: str, pve_type: str, vmid: int, label: str) -> None:
+        """Remove the guest this create made, if there is one under its VMID (a create the tool was told failed
+        must not leave it behind); its removal's task is not waited for."""
+        try:
+            getattr(api.nodes(node), pve_type)(vmid).status.current.get()
+        except Exception:
+            return  # nothing under the VMID: nothing to remove
+        try:
+            getattr(api.nodes(node), pve_type)(vmid).delete(purge=1)
+            print(f"🧹 Removed {label} {vmid}, which the failed create left")
+        except Exception as exc:
+            print(f"❌ {label} {vmid} could not be removed after the failed create: {self.error(exc)}")
 
     def _task(self, words: list[str], opts: dict[str, str], action: str, **params: Any) -> tuple[Any, str, int]:
         """POST ``status/<action>`` of the guest ``words[2]`` on ``--node``: (task status, upid, vmid)."""
@@ -320,6 +356,6 @@ def wait(api: Any, node: str, upid: str) -> None:
     """Until the task ``upid`` ends; an error when it did not end OK."""
     from proxmoxer.tools import Tasks
 
-    done = Tasks.blocking_status(api, upid, timeout=300, polling_interval=0.2)
+    done = Tasks.blocking_status(api, upid, timeout=WAIT, polling_interval=0.2)
     if not done or done.get("exitstatus") != "OK":
         raise RuntimeError(f"task {upid} failed: {(done or {}).get('exitstatus')}")

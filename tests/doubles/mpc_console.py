@@ -38,6 +38,13 @@ Switches, ``MPC_DOUBLE_DEFECTS=a,b`` or ``--defect NAME`` (anywhere in the argum
 - ``placeholder-vmid`` (the real tool's defect): ``create vm`` declares vmid 9999 whatever the cluster holds;
 - ``leak-guest``: ``vm delete`` prints success and deletes nothing;
 - ``playbook-only-apply`` (a test's switch, not the real tool's): ``/apply`` runs only its Ansible step;
+- ``fault-prints-success`` (the real tool's defect: its sync catches each node's failed read, logs it and goes on):
+  a node whose guest lists cannot be read in ``/sync``'s database phase is left out, and success is printed;
+- ``fault-half-db`` (the real tool's defect: its repositories write through their own client, outside the sync's
+  ``$transaction``): each node's rows are committed as its lists are read, so a failed read leaves a half-written
+  state.db (and ``❌`` printed);
+- ``fault-leaves-guest``: a ``vm create --wait`` whose task the tool was told failed (or never ended) leaves the guest
+  it created (well behaved, it removes a guest under the VMID it created);
 - ``real``: every switch above marked "the real tool" at once: the double behaves as Proxmox-MPC 1.0.0 does.
 """
 
@@ -63,8 +70,10 @@ from mpc_cli import Cli, connect, options, pve_error
 from mpc_files import STATE_DB, create_state_db, free_vmid, rows, secret_default, stamp
 
 REAL = ("secret-raw-chunks", "secret-read-as-command", "init-forgets-workspace", "vague-errors", "dry-run-writes",
-        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid", "function-in-variable")
-DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "playbook-only-apply", "real")
+        "db-write-fails", "nonidempotent-sync", "secret-in-terraform", "placeholder-vmid", "function-in-variable",
+        "fault-prints-success", "fault-half-db")
+DEFECTS = (*REAL, "echo-secret", "stops-asking", "hangs", "leak-guest", "playbook-only-apply", "fault-leaves-guest",
+           "real")
 PROMPT = "proxmox-mpc> "
 HELP_LINE = 'Type "help" or "/help" for available commands'
 CONFIG = Path(".proxmox", "config.yml")
@@ -90,6 +99,13 @@ def defects(argv: list[str]) -> tuple[set[str], list[str]]:
     if "real" in chosen:
         chosen |= set(REAL)
     return chosen, rest
+
+
+def partial(inventory: Any, nodes: list[str], replace: Any) -> Any:
+    """``inventory`` reduced to ``nodes`` and their guests (storages only once every node is in)."""
+    return replace(inventory, nodes={name: inventory.nodes[name] for name in nodes},
+                   guests={vmid: g for vmid, g in inventory.guests.items() if g.node in nodes},
+                   storages=inventory.storages if len(nodes) == len(inventory.nodes) else {})
 
 
 def log(event: str, **facts: Any) -> None:
@@ -300,7 +316,11 @@ class Console:
             print(f"❌ Failed to connect to Proxmox server\n   Error: {pve_error(exc)}")
             return
         print("✅ Connected to Proxmox server")
-        inventory = read_inventory(api, networks=False)
+        try:  # a lock timeout is retried by the client (PVE says to); any other failure ends the sync
+            inventory = read_inventory(api, networks=False)
+        except Exception as exc:
+            print(f"❌ Infrastructure discovery failed: {pve_error(exc)}\n   Nothing was written.")
+            return
         print("🔍 Phase 1: Discovering infrastructure...")
         print(f"   📍 Found {len(inventory.nodes)} node(s): {', '.join(sorted(inventory.nodes))}")
         for node in sorted(inventory.nodes):
@@ -313,14 +333,14 @@ class Console:
         if dry_run:
             print("\n📍 Dry run: nothing written")
             return
-        self.write_workspace(inventory)
+        if not self.write_workspace(inventory, api):
+            return
         log("sync", guests=len(inventory.guests))
         print("\n✅ Infrastructure synchronization complete!")
 
-    def write_workspace(self, inventory: Any) -> None:
+    def write_workspace(self, inventory: Any, api: Any) -> bool:
         """Terraform and Ansible (the package's export), then state.db (the package's sync)."""
         from pytest_proxmox_mpc.workspace.export.iac import export_iac
-        from pytest_proxmox_mpc.workspace.sync import sync_inventory
 
         print("\n🏗️  Phase 2: Generating Terraform and Ansible configurations...")
         for path in export_iac(inventory, Path.cwd(), provider="telmate"):
@@ -343,9 +363,37 @@ class Console:
             print("   ✅ Database synchronization completed\n   📊 Sync Statistics:\n"
                   f"      • Nodes: 0 created, 0 updated, {len(inventory.nodes)} errors\n"
                   f"      • VMs: 0 created, 0 updated, {len(inventory.vms)} errors")
-            return
-        result = sync_inventory(inventory, STATE_DB)
+            return True
+        return self.update_database(inventory, api)
+
+    def update_database(self, inventory: Any, api: Any) -> bool:
+        """Phase 5 as the real tool runs it: each node's guest lists read again, then written. Well behaved, every
+        read comes first and the rows are written in one transaction (a failed read leaves state.db as it was);
+        with ``fault-half-db`` each node's rows are committed as its lists are read (the real tool's repositories
+        write outside its transaction), so a failed read leaves the nodes before it written; with
+        ``fault-prints-success`` a node whose lists cannot be read is left out and the sync goes on to success."""
+        from dataclasses import replace
+
+        from pytest_proxmox_mpc.workspace.sync import sync_inventory
+
+        seen = [name for name, node in sorted(inventory.nodes.items()) if not node.online]  # none to read there
+        for node in sorted(name for name in inventory.nodes if name not in seen):
+            try:
+                for kind in ("qemu", "lxc"):
+                    getattr(api.nodes(node), kind).get()
+            except Exception as exc:
+                if "fault-prints-success" in self.defects:  # as the real one: logged, and on to the next node
+                    print(f"   📦 Guests: Unable to retrieve from node {node}")
+                    continue
+                print(f"❌ Database update failed: {pve_error(exc)}")
+                return False
+            seen.append(node)
+            if "fault-half-db" in self.defects:
+                sync_inventory(partial(inventory, seen, replace), STATE_DB)
+        result = sync_inventory(partial(inventory, seen, replace) if len(seen) < len(inventory.nodes) else inventory,
+                                STATE_DB)
         print(f"   ✅ Database synchronization completed\n   📊 Sync Statistics: {result.summary()}")
+        return True
 
     def create_vm(self, opts: dict[str, str]) -> None:
         if self.no_workspace("create vm") or self.workspace is None:
