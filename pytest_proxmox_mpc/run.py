@@ -20,7 +20,7 @@ from .faults import FaultPlan
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
-from .guests.factory import VmidAllocator
+from .guests.allocator import VmidAllocator
 from .guests.liveness import SOURCE as BEAT_SOURCE
 from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema

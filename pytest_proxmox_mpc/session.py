@@ -31,8 +31,9 @@ from .errors import InvalidInput, PhaseViolation, SettingsError, TargetUnavailab
 from .files.heartbeat import Heartbeat
 from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
+from .guests.allocator import VmidAllocator
 from .guests.destroy import Timeouts
-from .guests.factory import FactoryContext, GuestFactory, TempGuest, VmidAllocator
+from .guests.factory import FactoryContext, GuestFactory, TempGuest
 from .guests.liveness import SOURCE as BEAT_SOURCE
 from .guests.liveness import ClusterBeat
 from .model.apischema import ApiSchema, load_schema

@@ -13,7 +13,8 @@ from proxmoxer import ProxmoxAPI
 
 from pytest_proxmox_mpc import ExclusionList
 from pytest_proxmox_mpc.errors import GuestCreateFailed, PreconditionMissing
-from pytest_proxmox_mpc.guests.factory import FactoryContext, GuestFactory, VmidAllocator
+from pytest_proxmox_mpc.guests.allocator import VmidAllocator
+from pytest_proxmox_mpc.guests.factory import FactoryContext, GuestFactory
 from pytest_proxmox_mpc.safety.ledger import Ledger, LedgerFile
 from pytest_proxmox_mpc.sim.cluster import SimCluster
 

@@ -19,8 +19,8 @@ import pytest
 from pytest_proxmox_mpc import connect
 from pytest_proxmox_mpc.files.heartbeat import STALE_S, liveness
 from pytest_proxmox_mpc.files.vmidclaims import VmidClaims
+from pytest_proxmox_mpc.guests.allocator import VmidAllocator
 from pytest_proxmox_mpc.guests.destroy import GuestRef
-from pytest_proxmox_mpc.guests.factory import VmidAllocator
 from pytest_proxmox_mpc.guests.liveness import BEAT_S, alive_tag, renewed
 from pytest_proxmox_mpc.guests.sweeper import plan_sweep
 from pytest_proxmox_mpc.safety.exclusions import ExclusionList

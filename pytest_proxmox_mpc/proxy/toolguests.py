@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DestroyFailed, GuestCreateFailed, SafetyViolation, TaskFailed
+from ..guests.allocator import VmidAllocator
 from ..guests.destroy import GuestRef, Timeouts, destroy
-from ..guests.factory import VmidAllocator
 from ..safety.ledger import Ledger, LedgerFile
 from ..safety.policy import ApiRequest
 
