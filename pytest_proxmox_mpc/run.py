@@ -22,7 +22,7 @@ from .files.runfiles import RunFiles
 from .files.vmidclaims import VmidClaims, claims_dir
 from .guests.allocator import VmidAllocator
 from .guests.liveness import SOURCE as BEAT_SOURCE
-from .guests.liveness import ClusterBeat
+from .guests.liveness import ClusterBeat, end_presence
 from .model.apischema import ApiSchema
 from .model.endpoint import Endpoint
 from .model.vmids import DEFAULT_TEMP_RANGE
@@ -200,12 +200,7 @@ class Run:
         return self.cluster_beat
 
     def close(self) -> None:
-        if self.cluster_beat is not None:
-            self.cluster_beat.stop()
-        if self.heartbeat is not None:
-            self.heartbeat.stop()
-        if self.allocator.claims is not None:
-            self.allocator.claims.release_all()
+        end_presence(self.cluster_beat, self.heartbeat, self.allocator.claims)
         if self.recorder is not None:
             self.recorder.save()
         self.trail.close()

@@ -35,7 +35,7 @@ from .guests.allocator import VmidAllocator
 from .guests.destroy import Timeouts
 from .guests.factory import FactoryContext, GuestFactory, TempGuest
 from .guests.liveness import SOURCE as BEAT_SOURCE
-from .guests.liveness import ClusterBeat
+from .guests.liveness import ClusterBeat, end_presence
 from .model.apischema import ApiSchema, load_schema
 from .model.endpoint import Endpoint
 from .model.inventory import Inventory
@@ -166,12 +166,7 @@ class ClusterSession:
         return schema if schema is not None else load_schema()
 
     def _close_files(self) -> None:
-        if self.beat is not None:
-            self.beat.stop()
-        if self.heartbeat is not None:
-            self.heartbeat.stop()
-        if self.allocator.claims is not None:
-            self.allocator.claims.release_all()
+        end_presence(self.beat, self.heartbeat, self.allocator.claims)
         self.trail.close()
         self.ledger_file.close()
 

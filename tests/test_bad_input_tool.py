@@ -64,6 +64,7 @@ MISTAKES = {
                                             says="--credentials-file nosuch/creds.json: no such directory nosuch"),
     "proxy-rootdir-typo": cli("proxy", "--credentials-file=c.json", "--rootdir=nosuch",
                               says="--rootdir nosuch: no such directory"),
+    "drift-rootdir-typo": cli("drift", "cassettes", "--rootdir=nosuch", says="--rootdir nosuch: no such directory"),
     "proxy-listen-not-loopback": cli("proxy", "--credentials-file=c.json", "--listen=0.0.0.0:0", says="--listen"),
     "proxy-phase3-live-without-exclusions": cli("proxy", "--credentials-file=c.json", "--phase=3", *LIVE,
                                                 env={"PVE_PASSWORD": SECRET}, says="production exclusion list"),

@@ -55,6 +55,13 @@ def settings_of(args: argparse.Namespace, rootdir: Path, implied_by: str = "", *
                               origins=dict.fromkeys(implied, implied_by)))
 
 
+def add_rootdir(parser: argparse.ArgumentParser, holds: str) -> None:
+    """``--rootdir``: the folder whose ``.pytest_proxmox_mpc`` ``holds`` what the command reads or writes (checked
+    with ``not_a_folder`` before anything else)."""
+    parser.add_argument("--rootdir", type=Path, default=Path.cwd(),
+                        help=f"the directory whose .pytest_proxmox_mpc {holds} (default: here)")
+
+
 def not_a_folder(path: Path, flag: str) -> str | None:
     """The usage error for ``flag`` naming ``path`` when it is not an existing folder (a typo must not make one)."""
     if path.is_dir():

@@ -28,7 +28,18 @@ from ..recording.recorded import cassette_files, read_cassette
 from ..safety.audit import new_run_id
 from ..safety.policy import ReadOnlyPolicy
 from ..safety.trail import AuditTrail
-from .common import CONNECTION, EXIT_DONE, EXIT_LEFT, Commands, add_settings, failure, settings_of, usage
+from .common import (
+    CONNECTION,
+    EXIT_DONE,
+    EXIT_LEFT,
+    Commands,
+    add_rootdir,
+    add_settings,
+    failure,
+    not_a_folder,
+    settings_of,
+    usage,
+)
 
 SETTINGS = (*CONNECTION, "temp_vmid_range", "cassette_max_age")
 
@@ -43,13 +54,14 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
     drift.add_argument("paths", nargs="+", type=Path, metavar="CASSETTES",
                        help="a cassette, or a directory of cassettes (its _session/pve-api-schema holds the "
                        "recorded API schema)")
-    drift.add_argument("--rootdir", type=Path, default=Path.cwd(),
-                       help="the directory whose .pytest_proxmox_mpc gets the audit trail (default: here)")
+    add_rootdir(drift, "gets the audit trail")
     add_settings(drift, SETTINGS)
     return drift
 
 
 def run(args: argparse.Namespace) -> int:
+    if problem := not_a_folder(args.rootdir, "--rootdir"):
+        return usage(problem)
     try:
         settings = settings_of(args, args.rootdir)
         cassettes = [read_cassette(path) for path in cassette_files(args.paths)]

@@ -38,6 +38,7 @@ from .common import (
     EXIT_LEFT,
     Commands,
     add_listen,
+    add_rootdir,
     add_settings,
     cannot_write_file,
     failure,
@@ -65,8 +66,7 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
     proxy.add_argument("--cassette", default="proxy", metavar="NAME",
                        help="with --pve-record-mode or the replay target: the cassette _proxy/NAME.yaml below the "
                        "cassette directory (default proxy)")
-    proxy.add_argument("--rootdir", type=Path, default=Path.cwd(),
-                       help="the directory whose .pytest_proxmox_mpc gets the audit trail (default: here)")
+    add_rootdir(proxy, "gets the audit trail")
     add_settings(proxy, SETTINGS)
     return proxy
 

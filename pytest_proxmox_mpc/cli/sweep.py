@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..cluster.client import connect_checked
 from ..cluster.guard import Guard
@@ -21,6 +20,7 @@ from .common import (
     EXIT_DONE,
     EXIT_LEFT,
     Commands,
+    add_rootdir,
     add_settings,
     failure,
     not_a_folder,
@@ -37,8 +37,7 @@ def add_parser(commands: Commands) -> argparse.ArgumentParser:
                                 "guests in the temporary range that a run's ledger or tag names as the plugin's, "
                                 "never a protected one, never one of a run still in progress.")
     sweep.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
-    sweep.add_argument("--rootdir", type=Path, default=Path.cwd(),
-                       help="the directory whose .pytest_proxmox_mpc holds the runs' ledgers (default: here)")
+    add_rootdir(sweep, "holds the runs' ledgers")
     add_settings(sweep, SETTINGS)
     return sweep
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..files.heartbeat import Heartbeat
+from ..files.vmidclaims import VmidClaims
 from .destroy import GuestRef
 
 SOURCE = "beat"  # the audit lines of renewals: the run's, whichever test (of any phase) is running meanwhile
@@ -94,3 +96,13 @@ class ClusterBeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def end_presence(beat: ClusterBeat | None, heartbeat: Heartbeat | None, claims: VmidClaims | None) -> None:
+    """A run (or session) ends: no more renewals, no more heartbeat, its VMID claims given back."""
+    if beat is not None:
+        beat.stop()
+    if heartbeat is not None:
+        heartbeat.stop()
+    if claims is not None:
+        claims.release_all()
