@@ -47,6 +47,15 @@ def injected(audit: AuditView, test: str) -> list[str]:
             if r.get("decision") == "injected"]
 
 
+def fired(audit: AuditView, test: str, step: str, command: str) -> list[str]:
+    """The faults injected in ``test``; none skips it (the step sent none of the requests they name)."""
+    faults = injected(audit, test)
+    if not faults:
+        pytest.skip(f"the faults of step {step!r} never fired: {command!r} sent none of the requests they name, so "
+                    "nothing was judged")
+    return faults
+
+
 def state_db(tool: ToolDriver) -> bytes | None:
     path = tool.workspace / STATE_DB
     return path.read_bytes() if path.is_file() else None
@@ -94,10 +103,7 @@ def test_a_sync_under_a_fault_fails_clearly_and_leaves_state_db_as_before_or_com
     started(mpc_tool, step.name, retry)
     before = state_db(mpc_tool)
     run = mpc_tool.step(step.name)
-    faults = injected(pve_audit, request.node.nodeid)
-    if not faults:
-        pytest.skip(f"the faults of step {step.name!r} never fired: {run.command!r} sent none of the requests they "
-                    "name, so nothing was judged")
+    faults = fired(pve_audit, request.node.nodeid, step.name, run.command)
     complete = completeness(mpc_tool, pve_readonly)
     problems = outcome_problems(run, step, faults, complete)
     if run.outcome != "success" and state_db(mpc_tool) != before and complete is not None:
@@ -122,10 +128,7 @@ def test_a_write_under_a_fault_fails_clearly_leaves_no_guest_and_succeeds_once_c
     if "{ostemplate}" in step.run or "{ostemplate}" in (mpc_tool.profile.steps[retry].run):
         values.update(container_template(pve_readonly))
     run = mpc_tool.step(step.name, **values)
-    faults = injected(pve_audit, request.node.nodeid)
-    if not faults:
-        pytest.skip(f"the faults of step {step.name!r} never fired: {run.command!r} sent none of the requests they "
-                    "name, so nothing was judged")
+    faults = fired(pve_audit, request.node.nodeid, step.name, run.command)
     row = guest_row(pve_readonly, vmid)
     left = settled(pve_readonly, str(row["node"]), vmid, None) if row is not None else None
     if run.outcome == "success":  # it got past the fault (a lock timeout retried): the guest must be there

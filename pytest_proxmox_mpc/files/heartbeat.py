@@ -29,7 +29,7 @@ class Heartbeat:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
+        self.path.write_text(json.dumps(this_process()), encoding="utf-8")
         self._thread = threading.Thread(target=self._beat, name="pytest-proxmox-mpc-heartbeat", daemon=True)
         self._thread.start()
 
@@ -76,6 +76,16 @@ def process_exists(pid: int) -> bool:
     return True
 
 
+def this_process() -> dict[str, object]:
+    """This process as a file names it: its host and process id."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def still_there(host: str, pid: int) -> bool | None:
+    """Whether the process ``pid`` of ``host`` still exists: None when it ran on another host (cannot be asked)."""
+    return process_exists(pid) if host == socket.gethostname() else None
+
+
 def _owner(path: Path) -> tuple[str, int] | None:
     """The host and process id a heartbeat file names, or None (an older file, or one cut short)."""
     try:
@@ -88,7 +98,6 @@ def _owner(path: Path) -> tuple[str, int] | None:
 def liveness(directory: Path, now: float | None = None) -> dict[str, Life]:
     """By run id: what the heartbeat files in ``directory`` say of each run."""
     now = time.time() if now is None else now
-    host = socket.gethostname()
     ages: dict[str, float] = {}
     states: dict[str, list[bool | None]] = {}
     for path in directory.glob(f"*{SUFFIX}"):
@@ -99,7 +108,7 @@ def liveness(directory: Path, now: float | None = None) -> dict[str, Life]:
             continue
         ages[run_id] = min(age, ages.get(run_id, age))
         owner = _owner(path)
-        states.setdefault(run_id, []).append(None if owner is None or owner[0] != host else process_exists(owner[1]))
+        states.setdefault(run_id, []).append(None if owner is None else still_there(*owner))
     # One process there: alive. All of them gone: dead. Any that cannot be asked (and none there): unknown.
     return {run_id: Life(age, True if True in states[run_id] else False if None not in states[run_id] else None)
             for run_id, age in ages.items()}

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from pathlib import Path
 
-from .heartbeat import process_exists
+from .heartbeat import still_there, this_process
 from .lock import exclusively
 
 SUFFIX = ".claim"
@@ -33,7 +32,7 @@ class VmidClaims:
 
     def __init__(self, directory: Path, run_id: str) -> None:
         self.directory, self.run_id = directory, run_id
-        self._me = {"run": run_id, "host": socket.gethostname(), "pid": os.getpid()}
+        self._me = {"run": run_id, **this_process()}
 
     def _path(self, vmid: int) -> Path:
         return self.directory / f"{vmid}{SUFFIX}"
@@ -45,7 +44,7 @@ class VmidClaims:
             pid = int(held["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return None  # none, or cut short by a killed writer: free
-        if held.get("host") == self._me["host"] and not process_exists(pid):
+        if still_there(str(held.get("host")), pid) is False:
             return None
         return dict(held)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,11 @@ def describe(exc: BaseException) -> str:
 
 def run_tag(run_id: str) -> str:
     return RUN_TAG_PREFIX + run_id
+
+
+def run_ids_of(tags: Iterable[str]) -> list[str]:
+    """The run ids a guest's ``run-`` tags name (one for a temporary guest)."""
+    return [tag[len(RUN_TAG_PREFIX):] for tag in tags if tag.startswith(RUN_TAG_PREFIX)]
 
 
 def _lacking(key: str, where: str) -> str:

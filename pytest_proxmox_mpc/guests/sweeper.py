@@ -31,7 +31,7 @@ from ..safety.lookup import ClusterLookup, guest_state
 from ..safety.policy import PhasePolicy
 from ..safety.trail import AuditTrail
 from .destroy import GuestRef, destroy
-from .factory import PLUGIN_TAG, RUN_TAG_PREFIX
+from .factory import PLUGIN_TAG, run_ids_of
 from .liveness import last_alive
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def plan_sweep(rows: Iterable[Mapping[str, Any]], *, exclusions: ExclusionList, 
         in_range, ours = low <= vmid <= high, PLUGIN_TAG in tags
         if not (in_range or ours):
             continue
-        run_ids = [tag[len(RUN_TAG_PREFIX):] for tag in tags if tag.startswith(RUN_TAG_PREFIX)]
+        run_ids = run_ids_of(tags)
         run_id = run_ids[0] if len(run_ids) == 1 else None
         made = (tools or {}).get(vmid)
         if not ours and made is not None and made.type == row.get("type") and made.name in (None, facts.name):
@@ -104,10 +104,10 @@ def _alive_on_cluster(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     for row in rows:
         tags = guest_state(row).facts.tags if "vmid" in row else ()
         when = last_alive(tags)
-        for tag in tags:
-            if when is not None and tag.startswith(RUN_TAG_PREFIX):
-                run_id = tag[len(RUN_TAG_PREFIX):]
-                newest[run_id] = max(when, newest.get(run_id, when))
+        if when is None:
+            continue
+        for run_id in run_ids_of(tags):
+            newest[run_id] = max(when, newest.get(run_id, when))
     return newest
 
 
@@ -132,14 +132,14 @@ def _verdict(in_range: bool, ours: bool, run_id: str | None, protected: str | No
     if local is not None:
         return local
     started = run_started(run_id)
-    if started is None and alive_at is None:
-        return "left alone: the run tag holds no start time"
     if alive_at is not None and (started is None or alive_at > started.timestamp()):
         silent = now.timestamp() - alive_at
         if silent < max_age:
             return f"left alone: the run was alive {silent:.0f}s ago (its guests' alive tag; sweep age {max_age:.0f}s)"
         return "remove"
-    age = (now - started).total_seconds() if started is not None else 0.0
+    if started is None:
+        return "left alone: the run tag holds no start time"
+    age = (now - started).total_seconds()
     if age >= max_age:
         return "remove"
     return f"left alone: run not finished and only {age:.0f}s old (sweep age {max_age:.0f}s)"

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..cluster.inventory import read_inventory
 from ..errors import one_line
-from ..guests.factory import PLUGIN_TAG, RUN_TAG_PREFIX
+from ..guests.factory import PLUGIN_TAG, run_ids_of
 from ..model.inventory import Inventory
 from ..recording.layout import SESSION_DIR
 from ..run import Run
@@ -157,7 +157,7 @@ class Watch:
                    if made.run_id != run.run_id}
         for snapshot in snapshots:
             for vmid, guest in snapshot.guests.items():
-                runs = [tag[len(RUN_TAG_PREFIX):] for tag in guest.tags if tag.startswith(RUN_TAG_PREFIX)]
+                runs = run_ids_of(guest.tags)
                 if low <= vmid <= high and PLUGIN_TAG in guest.tags and runs and run.run_id not in runs:
                     others[vmid] = runs[0]
         return others
